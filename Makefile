@@ -1,0 +1,50 @@
+# Developer commands. `make run` and `make test` install whatever is missing first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+RUNTIME_SYSTEM := python3-venv:python3-venv ffmpeg:ffmpeg espeak-ng:espeak-ng
+TEST_SYSTEM := $(RUNTIME_SYSTEM) chromium:chromium
+
+.PHONY: run test lint bench system-deps test-system-deps translations clean
+
+run: system-deps $(RUNTIME_STAMP) translations
+	$(PY) -m broadcaster init
+	exec $(PY) -m broadcaster up
+
+test: test-system-deps $(DEV_STAMP) translations
+	$(PY) -m pytest
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: system-deps $(DEV_STAMP) translations
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+
+system-deps:
+	@bin/ensure-system-packages $(RUNTIME_SYSTEM)
+
+test-system-deps:
+	@bin/ensure-system-packages $(TEST_SYSTEM)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt $(RUNTIME_STAMP)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+translations: $(CATALOGS)
+
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(RUNTIME_STAMP)
+	$(VENV)/bin/pybabel compile --use-fuzzy -i $< -o $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,168 @@
+"""Settings from the environment (BROADCASTER_*), parsed strictly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "BROADCASTER_"
+
+
+class ConfigError(ValueError):
+    """A setting is present but unusable; the message names the variable."""
+
+
+def _raw(env: dict[str, str], name: str) -> str | None:
+    """Read NAME, or the contents of the file named by NAME_FILE (for secrets)."""
+    key = PREFIX + name
+    file_key = key + "_FILE"
+    if key in env and file_key in env:
+        raise ConfigError(f"set either {key} or {file_key}, not both")
+    if file_key in env:
+        try:
+            return Path(env[file_key]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{file_key}: cannot read {env[file_key]!r}: {exc}") from exc
+    value = env.get(key)
+    return value.strip() if value is not None else None
+
+
+def env_bool(env: dict[str, str], name: str, default: bool) -> bool:
+    value = _raw(env, name)
+    if value is None or value == "":
+        return default
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{PREFIX}{name}={value!r} is not a boolean (use true or false)")
+
+
+def env_int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    value = _raw(env, name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={value!r} is not an integer") from None
+    if number < minimum:
+        raise ConfigError(f"{PREFIX}{name}={number} must be at least {minimum}")
+    return number
+
+
+def env_float(env: dict[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    value = _raw(env, name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={value!r} is not a number") from None
+    if number < minimum:
+        raise ConfigError(f"{PREFIX}{name}={number} must be at least {minimum}")
+    return number
+
+
+def env_choice(env: dict[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _raw(env, name)
+    if value is None or value == "":
+        return default
+    if value not in choices:
+        raise ConfigError(f"{PREFIX}{name}={value!r} must be one of: {', '.join(choices)}")
+    return value
+
+
+def env_timezone(env: dict[str, str], name: str, default: str) -> str:
+    value = _raw(env, name) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{PREFIX}{name}={value!r} is not a known time zone") from None
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    database_url: str
+    audio_dir: Path
+    timezone: str
+    secret_key: str = field(repr=False)
+    environment: str = "development"
+    secure_cookies: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_locale: str = "vi"
+    tts_engine: str = "espeak"
+    gtts_timeout: float = 10.0
+    piper_model: str | None = None
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    allow_self_approval: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _secret_key(env: dict[str, str], instance_dir: Path, environment: str) -> str:
+    """The key from the environment, else one generated once into instance/."""
+    configured = _raw(env, "SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise ConfigError(f"{PREFIX}SECRET_KEY must be at least 32 characters")
+        return configured
+    if environment == "production":
+        # A generated key on one machine breaks sessions across several web machines,
+        # so production must say which key it uses.
+        raise ConfigError(f"{PREFIX}SECRET_KEY (or {PREFIX}SECRET_KEY_FILE) is required in production")
+    key_file = instance_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL so two processes starting together cannot each write a different key.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build Settings from `env` (default: os.environ); raises ConfigError on junk."""
+    env = dict(os.environ if env is None else env)
+    instance_dir = Path(_raw(env, "INSTANCE_DIR") or PROJECT_ROOT / "instance").resolve()
+    environment = env_choice(
+        env, "ENV", "development", ("development", "production", "test")
+    )
+    database_url = _raw(env, "DATABASE_URL") or f"sqlite:///{instance_dir / 'broadcaster.db'}"
+    if "://" not in database_url:
+        raise ConfigError(f"{PREFIX}DATABASE_URL={database_url!r} is not a database URL")
+    audio_dir = Path(_raw(env, "AUDIO_DIR") or PROJECT_ROOT / "audio" / "store").resolve()
+    return Settings(
+        instance_dir=instance_dir,
+        database_url=database_url,
+        audio_dir=audio_dir,
+        timezone=env_timezone(env, "TIMEZONE", "Asia/Ho_Chi_Minh"),
+        secret_key=_secret_key(env, instance_dir, environment),
+        environment=environment,
+        secure_cookies=env_bool(env, "SECURE_COOKIES", environment == "production"),
+        host=_raw(env, "HOST") or "127.0.0.1",
+        port=env_int(env, "PORT", 8000, minimum=1),
+        default_locale=env_choice(env, "LOCALE", "vi", ("vi", "en")),
+        tts_engine=env_choice(env, "TTS_ENGINE", "espeak", ("auto", "gtts", "espeak", "piper")),
+        gtts_timeout=env_float(env, "GTTS_TIMEOUT", 10.0, minimum=0.1),
+        piper_model=_raw(env, "PIPER_MODEL") or None,
+        login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
+        login_lockout_minutes=env_int(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
+        allow_self_approval=env_bool(env, "ALLOW_SELF_APPROVAL", False),
+    )

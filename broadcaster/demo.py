@@ -1,0 +1,74 @@
+"""The demo: Thành phố Huế's 40 communes with a station each, its former districts, Bluezone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from sqlmodel import Session, func, select
+
+from broadcaster.areas import communes_of, define_group, get_area, import_divisions
+from broadcaster.config import PROJECT_ROOT
+from broadcaster.models import Area, PlayoutMode, Station
+from broadcaster.scriptfiles import import_scripts
+from broadcaster.stations import create_station
+from broadcaster.text import slugify
+
+GROUPS_FILE = Path(__file__).resolve().parent / "data" / "hue_former_districts.yaml"
+DEMO_PROVINCE = "Thành phố Huế"
+# The provincial centre's own system is wired to the server; mountain communes run
+# operator-driven analog systems; the rest pull audio with an agent.
+LOCAL_COMMUNE = "Phường Phú Xuân"
+MANUAL_GROUP = "A Lưới"
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    communes: int
+    stations_created: int
+    groups: int
+    scripts: int
+
+
+def needs_demo(session: Session) -> bool:
+    return session.exec(select(func.count()).select_from(Area)).one() == 0
+
+
+def seed_demo(session: Session, *, timezone: str, scripts_dir: Path | None = None) -> DemoReport:
+    """Load the demo; running it again adds nothing twice."""
+    import_divisions(session)
+    province = get_area(session, DEMO_PROVINCE)
+    spec = yaml.safe_load(GROUPS_FILE.read_text(encoding="utf-8"))
+    manual_names: set[str] = set()
+    for name, members in spec["groups"].items():
+        define_group(session, province=province, name=name, commune_names=members)
+        if name == MANUAL_GROUP:
+            manual_names.update(members)
+    communes = communes_of(session, province)
+    existing = {s.area_id for s in session.exec(select(Station))}
+    created = 0
+    for commune in communes:
+        if commune.id in existing:
+            continue
+        if commune.name == LOCAL_COMMUNE:
+            mode = PlayoutMode.LOCAL
+        elif commune.name in manual_names:
+            mode = PlayoutMode.MANUAL
+        else:
+            mode = PlayoutMode.AGENT
+        create_station(
+            session=session,
+            code="HUE-" + slugify(commune.name.split(" ", 1)[1]).upper(),
+            commune=commune,
+            mode=mode,
+            timezone=timezone,
+        )
+        created += 1
+    report = import_scripts(session, scripts_dir or PROJECT_ROOT / "scripts")
+    return DemoReport(
+        communes=len(communes),
+        stations_created=created,
+        groups=len(spec["groups"]),
+        scripts=len(report.created) + len(report.updated) + len(report.unchanged),
+    )

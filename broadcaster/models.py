@@ -1,0 +1,160 @@
+"""Database tables (SQLModel). Datetimes are UTC-aware everywhere."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from broadcaster.dbtypes import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    APPROVER = "approver"
+    EDITOR = "editor"
+    OPERATOR = "operator"
+
+
+class AreaKind(StrEnum):
+    PROVINCE = "province"
+    COMMUNE = "commune"
+    GROUP = "group"
+
+
+class PlayoutMode(StrEnum):
+    AGENT = "agent"
+    MANUAL = "manual"
+    LOCAL = "local"
+
+
+class VersionStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    full_name: str = Field(default="", max_length=128)
+    role: str = Field(max_length=16)
+    password_hash: str = Field(max_length=256)
+    is_active: bool = True
+    created_at: datetime = _created()
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Area(SQLModel, table=True):
+    """A province, a commune/ward, or a named group of communes (a former district, a cluster)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=128, index=True)
+    kind: str = Field(max_length=16, index=True)
+    division_type: str = Field(default="", max_length=32)
+    parent_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("area.id", ondelete="CASCADE"), index=True),
+    )
+
+
+class AreaMember(SQLModel, table=True):
+    """Membership of a commune in a group."""
+
+    group_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("area.id", ondelete="CASCADE"), primary_key=True)
+    )
+    area_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("area.id", ondelete="CASCADE"), primary_key=True)
+    )
+
+
+class Station(SQLModel, table=True):
+    """A commune radio system or loudspeaker cluster wired to one amplifier."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=128)
+    area_id: int = Field(foreign_key="area.id", index=True)
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    mode: str = Field(default=PlayoutMode.AGENT, max_length=16)
+    is_active: bool = True
+    created_at: datetime = _created()
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    description: str = ""
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class Script(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=100, unique=True, index=True)
+    title: str = Field(max_length=200)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    tags: str = Field(default="", max_length=400)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ScriptVersion(SQLModel, table=True):
+    """An immutable text of a script; versions are kept forever."""
+
+    __table_args__ = (UniqueConstraint("script_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    script_id: int = Field(foreign_key="script.id", index=True)
+    number: int
+    body: str
+    voice: str = Field(default="central", max_length=16)
+    speed: float = 1.0
+    repeat: int = 2
+    status: str = Field(default=VersionStatus.DRAFT, max_length=16, index=True)
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what, with the state before and after (JSON)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user.id")
+    actor_label: str = Field(default="", max_length=64)
+    action: str = Field(max_length=32)
+    entity_type: str = Field(max_length=32, index=True)
+    entity_id: str = Field(default="", max_length=64)
+    before: str | None = None
+    after: str | None = None
+
+
+class LoginAttempt(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, index=True)
+    remote_addr: str = Field(default="", max_length=64)
+    succeeded: bool
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
+
+
+class ServiceBeat(SQLModel, table=True):
+    """Liveness of a long-running process (the scheduler), shown on the dashboard."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    pid: int
+    hostname: str = Field(default="", max_length=128)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

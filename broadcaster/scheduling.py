@@ -1,0 +1,93 @@
+"""The scheduler service: one APScheduler process per database."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+from datetime import datetime
+from functools import lru_cache
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from broadcaster.config import Settings
+from broadcaster.db import make_engine, session_scope
+from broadcaster.dbtypes import utcnow
+from broadcaster.models import ServiceBeat
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "apscheduler_jobs"
+HEARTBEAT_SECONDS = 15
+SCHEDULER_SERVICE = "scheduler"
+
+
+@lru_cache(maxsize=4)
+def _engine(database_url: str) -> Engine:
+    return make_engine(database_url)
+
+
+def record_beat(session: Session, *, name: str, started_at: datetime) -> ServiceBeat:
+    """Say that service `name` is alive now."""
+    beat = session.get(ServiceBeat, name) or ServiceBeat(
+        name=name, pid=os.getpid(), started_at=started_at, seen_at=started_at
+    )
+    beat.pid = os.getpid()
+    beat.hostname = socket.gethostname()[:128]
+    beat.started_at = started_at
+    beat.seen_at = utcnow()
+    session.add(beat)
+    return beat
+
+
+def heartbeat(database_url: str, started_at: datetime) -> None:
+    """Scheduler job: keep the dashboard's view of the scheduler fresh."""
+    with session_scope(_engine(database_url)) as session:
+        record_beat(session, name=SCHEDULER_SERVICE, started_at=started_at)
+
+
+def build_scheduler(settings: Settings) -> BlockingScheduler:
+    """APScheduler with its job store in our database (persistent jobs) and one in memory."""
+    scheduler = BlockingScheduler(
+        jobstores={
+            "default": SQLAlchemyJobStore(
+                engine=_engine(settings.database_url), tablename=JOBS_TABLE
+            ),
+            "memory": MemoryJobStore(),
+        },
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+        timezone="UTC",
+    )
+    started_at = utcnow()
+    scheduler.add_job(
+        heartbeat,
+        "interval",
+        seconds=HEARTBEAT_SECONDS,
+        args=[settings.database_url, started_at],
+        id="heartbeat",
+        jobstore="memory",
+        replace_existing=True,
+        next_run_time=started_at,
+    )
+    return scheduler
+
+
+def run_scheduler(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT; stops cleanly so no job is cut half-way."""
+    scheduler = build_scheduler(settings)
+
+    def stop(signum, _frame):
+        log.info("scheduler: signal %s, shutting down", signum)
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler: running with job store %s", settings.database_url.split("://")[0])
+    scheduler.start()

@@ -1,0 +1,135 @@
+"""Users, passwords and login throttling."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from broadcaster import audit
+from broadcaster.dbtypes import utcnow
+from broadcaster.models import LoginAttempt, Role, User
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD_LENGTH = 10
+
+
+class UserError(ValueError):
+    """A request about users that cannot be done; the message is safe to show."""
+
+
+def generate_password() -> str:
+    # 16 url-safe characters ~ 96 bits: strong, and still typeable from a printed note.
+    return secrets.token_urlsafe(12)
+
+
+def validate_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def create_user(
+    *,
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    full_name: str = "",
+    actor: User | None = None,
+) -> User:
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username):
+        raise UserError(
+            "username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'"
+        )
+    if role not in {r.value for r in Role}:
+        raise UserError(f"unknown role {role!r}; choose one of: {', '.join(r.value for r in Role)}")
+    validate_password(password)
+    if session.exec(select(User).where(User.username == username)).first():
+        raise UserError(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        role=role,
+        full_name=full_name.strip(),
+        password_hash=generate_password_hash(password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create",
+        entity_type="user",
+        entity_id=user.id,
+        after={"username": username, "role": role, "full_name": user.full_name},
+    )
+    return user
+
+
+def set_password(*, session: Session, user: User, password: str, actor: User | None) -> None:
+    validate_password(password)
+    user.password_hash = generate_password_hash(password)
+    session.add(user)
+    audit.record(
+        session, actor=actor, action="set_password", entity_type="user", entity_id=user.id
+    )
+
+
+def has_admin(session: Session) -> bool:
+    return session.exec(select(User.id).where(User.role == Role.ADMIN)).first() is not None
+
+
+def is_locked_out(
+    *,
+    session: Session,
+    username: str,
+    max_failures: int,
+    window: timedelta,
+    now: datetime | None = None,
+) -> bool:
+    """True when `username` had `max_failures` failed logins within `window` since its last success."""
+    now = now or utcnow()
+    since = now - window
+    last_success = session.exec(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.succeeded.is_(True)
+        )
+    ).one()
+    if last_success is not None and last_success > since:
+        since = last_success
+    failures = session.exec(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.username == username,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.at > since,
+        )
+    ).one()
+    return failures >= max_failures
+
+
+def authenticate(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    remote_addr: str,
+    max_failures: int,
+    window: timedelta,
+) -> tuple[User | None, bool]:
+    """Check a login; returns (user or None, locked_out). Every attempt is recorded."""
+    username = username.strip().lower()[:64]
+    if is_locked_out(session=session, username=username, max_failures=max_failures, window=window):
+        return None, True
+    user = session.exec(select(User).where(User.username == username)).first()
+    ok = bool(user and user.is_active and check_password_hash(user.password_hash, password))
+    session.add(LoginAttempt(username=username, remote_addr=remote_addr[:64], succeeded=ok))
+    if ok:
+        user.last_login_at = utcnow()
+        session.add(user)
+        return user, False
+    return None, False

@@ -1,0 +1,71 @@
+import os
+import stat
+
+import pytest
+
+from broadcaster.config import ConfigError, load_settings
+
+
+def base_env(tmp_path, **extra):
+    return {"BROADCASTER_INSTANCE_DIR": str(tmp_path / "instance"), **extra}
+
+
+def test_it_defaults_to_sqlite_in_instance_and_ho_chi_minh_time(tmp_path):
+    settings = load_settings(base_env(tmp_path))
+    assert settings.database_url == f"sqlite:///{tmp_path / 'instance' / 'broadcaster.db'}"
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.tts_engine == "espeak"  # offline by default: no internet is assumed
+
+
+def test_it_generates_the_secret_key_once_and_keeps_it_private(tmp_path):
+    first = load_settings(base_env(tmp_path)).secret_key
+    second = load_settings(base_env(tmp_path)).secret_key
+    assert first == second and len(first) >= 32
+    mode = stat.S_IMODE(os.stat(tmp_path / "instance" / "secret_key").st_mode)
+    assert mode == 0o600
+
+
+def test_it_refuses_a_generated_key_in_production(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings(base_env(tmp_path, BROADCASTER_ENV="production"))
+
+
+def test_it_reads_secrets_from_file_variants(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text("k" * 40 + "\n")
+    settings = load_settings(base_env(tmp_path, BROADCASTER_SECRET_KEY_FILE=str(key_file)))
+    assert settings.secret_key == "k" * 40
+
+
+def test_it_refuses_both_a_value_and_a_file(tmp_path):
+    with pytest.raises(ConfigError, match="not both"):
+        load_settings(
+            base_env(
+                tmp_path,
+                BROADCASTER_SECRET_KEY="k" * 40,
+                BROADCASTER_SECRET_KEY_FILE=str(tmp_path / "k"),
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BROADCASTER_SECURE_COOKIES", "maybe", "not a boolean"),
+        ("BROADCASTER_PORT", "eighty", "not an integer"),
+        ("BROADCASTER_PORT", "0", "at least 1"),
+        ("BROADCASTER_TIMEZONE", "Mars/Olympus", "time zone"),
+        ("BROADCASTER_TTS_ENGINE", "festival", "must be one of"),
+        ("BROADCASTER_DATABASE_URL", "broadcaster.db", "not a database URL"),
+        ("BROADCASTER_GTTS_TIMEOUT", "soon", "not a number"),
+    ],
+)
+def test_it_rejects_junk_with_the_variable_named(tmp_path, name, value, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_settings(base_env(tmp_path, **{name: value}))
+    assert name in str(info.value)
+
+
+def test_it_parses_booleans_strictly(tmp_path):
+    assert load_settings(base_env(tmp_path, BROADCASTER_SECURE_COOKIES="true")).secure_cookies
+    assert not load_settings(base_env(tmp_path, BROADCASTER_SECURE_COOKIES="0")).secure_cookies

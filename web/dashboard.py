@@ -1,0 +1,73 @@
+"""The dashboard: areas and their stations, and whether the scheduler is alive."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, render_template, request
+from sqlmodel import func, select
+
+from broadcaster.dbtypes import utcnow
+from broadcaster.models import Area, AreaKind, AreaMember, ServiceBeat, Station
+from broadcaster.scheduling import HEARTBEAT_SECONDS, SCHEDULER_SERVICE
+from web.auth import login_required
+from web.db import get_session
+
+bp = Blueprint("dashboard", __name__)
+
+
+def _province_summaries(session) -> list[tuple[Area, int, int]]:
+    """Provinces with their commune and station counts, those with stations first."""
+    commune = Area.__table__.alias("commune")
+    rows = session.exec(
+        select(
+            Area,
+            func.count(func.distinct(commune.c.id)),
+            func.count(func.distinct(Station.id)),
+        )
+        .join(commune, commune.c.parent_id == Area.id)
+        .outerjoin(Station, Station.area_id == commune.c.id)
+        .where(Area.kind == AreaKind.PROVINCE, commune.c.kind == AreaKind.COMMUNE)
+        .group_by(Area.id)
+    ).all()
+    return sorted(rows, key=lambda r: (-r[2], r[0].name))
+
+
+@bp.get("/")
+@login_required
+def index():
+    session = get_session()
+    provinces = _province_summaries(session)
+    chosen_code = request.args.get("province")
+    chosen = next((p for p, _, _ in provinces if p.code == chosen_code), None)
+    if chosen is None and provinces:
+        chosen = provinces[0][0]
+    communes, groups = [], []
+    if chosen is not None:
+        communes = session.exec(
+            select(Area, Station)
+            .outerjoin(Station, Station.area_id == Area.id)
+            .where(Area.parent_id == chosen.id, Area.kind == AreaKind.COMMUNE)
+            .order_by(Area.name)
+        ).all()
+        groups = session.exec(
+            select(Area, func.count(AreaMember.area_id))
+            .outerjoin(AreaMember, AreaMember.group_id == Area.id)
+            .where(Area.parent_id == chosen.id, Area.kind == AreaKind.GROUP)
+            .group_by(Area.id)
+            .order_by(Area.name)
+        ).all()
+    beat = session.get(ServiceBeat, SCHEDULER_SERVICE)
+    scheduler_alive = bool(
+        beat and utcnow() - beat.seen_at < timedelta(seconds=3 * HEARTBEAT_SECONDS)
+    )
+    return render_template(
+        "dashboard.html",
+        provinces=provinces,
+        chosen=chosen,
+        communes=communes,
+        groups=groups,
+        station_count=sum(1 for _, s in communes if s is not None),
+        scheduler_beat=beat,
+        scheduler_alive=scheduler_alive,
+    )

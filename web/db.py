@@ -1,0 +1,27 @@
+"""One engine per app, one session per request."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlmodel import Session
+
+from broadcaster.db import make_engine
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["engine"] = make_engine(app.config["SETTINGS"].database_url)
+    app.teardown_appcontext(close_session)
+
+
+def get_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = Session(current_app.extensions["engine"], expire_on_commit=False)
+    return g.db_session
+
+
+def close_session(exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        if exc is not None:
+            session.rollback()
+        session.close()
