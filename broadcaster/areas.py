@@ -35,7 +35,11 @@ def find_province(name: str) -> Province:
     wanted = name.strip().casefold()
     for province in Province.iter_all():
         full = province.name.casefold()
-        if wanted in (full, full.removeprefix("thành phố ").strip(), full.removeprefix("tỉnh ").strip()):
+        if wanted in (
+            full,
+            full.removeprefix("thành phố ").strip(),
+            full.removeprefix("tỉnh ").strip(),
+        ):
             return province
     raise AreaError(f"no province named {name!r} in vietnam-provinces")
 

@@ -21,7 +21,7 @@ def record(
     after: dict[str, Any] | None = None,
     actor_label: str | None = None,
 ) -> AuditEntry:
-    """Add an audit entry to the caller's transaction, so it commits or rolls back with the change."""
+    """Add an entry to the caller's transaction: it commits or rolls back with the change."""
     entry = AuditEntry(
         actor_id=actor.id if actor else None,
         actor_label=actor_label or (actor.username if actor else "system"),

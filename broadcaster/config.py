@@ -121,7 +121,9 @@ def _secret_key(env: dict[str, str], instance_dir: Path, environment: str) -> st
     if environment == "production":
         # A generated key on one machine breaks sessions across several web machines,
         # so production must say which key it uses.
-        raise ConfigError(f"{PREFIX}SECRET_KEY (or {PREFIX}SECRET_KEY_FILE) is required in production")
+        raise ConfigError(
+            f"{PREFIX}SECRET_KEY (or {PREFIX}SECRET_KEY_FILE) is required in production"
+        )
     key_file = instance_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text(encoding="utf-8").strip()
@@ -141,9 +143,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build Settings from `env` (default: os.environ); raises ConfigError on junk."""
     env = dict(os.environ if env is None else env)
     instance_dir = Path(_raw(env, "INSTANCE_DIR") or PROJECT_ROOT / "instance").resolve()
-    environment = env_choice(
-        env, "ENV", "development", ("development", "production", "test")
-    )
+    environment = env_choice(env, "ENV", "development", ("development", "production", "test"))
     database_url = _raw(env, "DATABASE_URL") or f"sqlite:///{instance_dir / 'broadcaster.db'}"
     if "://" not in database_url:
         raise ConfigError(f"{PREFIX}DATABASE_URL={database_url!r} is not a database URL")

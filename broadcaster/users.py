@@ -73,9 +73,7 @@ def set_password(*, session: Session, user: User, password: str, actor: User | N
     validate_password(password)
     user.password_hash = generate_password_hash(password)
     session.add(user)
-    audit.record(
-        session, actor=actor, action="set_password", entity_type="user", entity_id=user.id
-    )
+    audit.record(session, actor=actor, action="set_password", entity_type="user", entity_id=user.id)
 
 
 def has_admin(session: Session) -> bool:
@@ -90,7 +88,7 @@ def is_locked_out(
     window: timedelta,
     now: datetime | None = None,
 ) -> bool:
-    """True when `username` had `max_failures` failed logins within `window` since its last success."""
+    """True when `username` failed `max_failures` times in `window` since its last success."""
     now = now or utcnow()
     since = now - window
     last_success = session.exec(

@@ -64,6 +64,7 @@ def test_session_scope_rolls_back_on_error(engine):
             session.flush()
             raise RuntimeError("boom")
     with Session(engine) as session:
-        assert session.exec(
-            text("SELECT count(*) FROM loginattempt WHERE username='ghost'")
-        ).scalar() == 0
+        assert (
+            session.exec(text("SELECT count(*) FROM loginattempt WHERE username='ghost'")).scalar()
+            == 0
+        )

@@ -24,7 +24,9 @@ def write(folder, name, slug="bluezone-thu", body="Bà con hãy cài đặt Blue
 def versions(session, slug):
     script = session.exec(select(Script).where(Script.slug == slug)).one()
     return session.exec(
-        select(ScriptVersion).where(ScriptVersion.script_id == script.id).order_by(ScriptVersion.number)
+        select(ScriptVersion)
+        .where(ScriptVersion.script_id == script.id)
+        .order_by(ScriptVersion.number)
     ).all()
 
 

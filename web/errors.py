@@ -35,7 +35,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         messages = {
-            403: (_("Không có quyền truy cập"), _("Tài khoản của bạn không được phép xem trang này.")),
+            403: (
+                _("Không có quyền truy cập"),
+                _("Tài khoản của bạn không được phép xem trang này."),
+            ),
             404: (_("Không tìm thấy trang"), _("Trang bạn yêu cầu không tồn tại.")),
             405: (_("Thao tác không hợp lệ"), _("Trang này không hỗ trợ thao tác đó.")),
             413: (_("Tệp quá lớn"), _("Tệp tải lên vượt quá dung lượng cho phép.")),

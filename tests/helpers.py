@@ -1,0 +1,64 @@
+"""Helpers for tests that run the real `broadcaster` command in a child process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from broadcaster.config import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BROADCASTER_")}
+    env.update(
+        BROADCASTER_ENV="test",
+        BROADCASTER_INSTANCE_DIR=str(settings.instance_dir),
+        BROADCASTER_DATABASE_URL=settings.database_url,
+        BROADCASTER_AUDIO_DIR=str(settings.audio_dir),
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def run_cli(settings: Settings, *args: str, input: str | None = None, **extra: str):
+    return subprocess.run(
+        [sys.executable, "-m", "broadcaster", *args],
+        cwd=PROJECT_ROOT,
+        env=env_for(settings, **extra),
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def start_cli(settings: Settings, *args: str, **extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "broadcaster", *args],
+        cwd=PROJECT_ROOT,
+        env=env_for(settings, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -1,0 +1,90 @@
+import re
+
+import click
+from click.testing import CliRunner
+from sqlmodel import Session, select
+
+from broadcaster import db
+from broadcaster.cli import main
+from broadcaster.models import Station, User
+from tests.helpers import run_cli
+
+
+def all_commands(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        yield path
+        if isinstance(command, click.Group):
+            yield from all_commands(command, path)
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    paths = list(all_commands(main))
+    assert {
+        ("up",),
+        ("web",),
+        ("scheduler",),
+        ("db", "upgrade"),
+        ("seed", "demo"),
+        ("user", "create"),
+        ("areas", "import"),
+        ("scripts", "import"),
+    } <= set(paths)
+    for path in paths:
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Usage:" in result.output
+
+
+def test_init_on_an_empty_machine_sets_everything_up_and_prints_the_password_once(tmp_path):
+    from broadcaster.config import load_settings
+
+    settings = load_settings({"BROADCASTER_INSTANCE_DIR": str(tmp_path / "instance")})
+    first = run_cli(settings, "init")
+    assert first.returncode == 0, first.stderr
+    password = re.search(r"password: (\S+)", first.stdout).group(1)
+    assert "40 communes" in first.stdout
+    second = run_cli(settings, "init")
+    assert second.returncode == 0 and "password" not in second.stdout
+
+    engine = db.make_engine(settings.database_url)
+    with Session(engine) as session:
+        admin = session.exec(select(User).where(User.username == "admin")).one()
+        assert len(session.exec(select(Station)).all()) == 40
+    engine.dispose()
+    from werkzeug.security import check_password_hash
+
+    assert check_password_hash(admin.password_hash, password)
+    assert password not in (tmp_path / "instance" / "broadcaster.db").read_bytes().decode("latin-1")
+
+
+def test_user_create_reports_a_duplicate_without_a_traceback(settings):
+    result = run_cli(settings, "user", "create", "--username", "admin", "--role", "admin")
+    assert result.returncode == 1
+    assert "Error: user 'admin' already exists" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_user_create_prints_a_generated_password(settings):
+    result = run_cli(settings, "user", "create", "--username", "vanthu", "--role", "editor")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"password: \S{12,}", result.stdout)
+
+
+def test_bad_configuration_is_a_clear_error(settings):
+    result = run_cli(settings, "scripts", "list", BROADCASTER_TIMEZONE="Hue/Nowhere")
+    assert result.returncode == 1
+    assert "BROADCASTER_TIMEZONE" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_scripts_import_refuses_a_bad_file_and_keeps_the_database_unchanged(settings, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.md").write_text("---\nslug: ok-one\ntitle: Một\n---\nNội dung.\n", encoding="utf-8")
+    (bad / "b.md").write_text("no front matter", encoding="utf-8")
+    result = run_cli(settings, "scripts", "import", str(bad))
+    assert result.returncode == 1 and "b.md" in result.stderr
+    listed = run_cli(settings, "scripts", "list", "--json")
+    assert "ok-one" not in listed.stdout
+    assert listed.stdout.count("\n") >= 6

@@ -1,0 +1,38 @@
+"""Vietnamese is the source language; the English catalog must cover every string."""
+
+import subprocess
+import sys
+
+from babel.messages.pofile import read_po
+
+from broadcaster.config import PROJECT_ROOT
+
+
+def test_every_ui_string_has_an_english_translation(tmp_path):
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "_l",
+            "--no-location",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as handle:
+        wanted = {m.id for m in read_po(handle) if m.id}
+    po_path = PROJECT_ROOT / "web/translations/en/LC_MESSAGES/messages.po"
+    with po_path.open("rb") as handle:
+        translated = {m.id for m in read_po(handle) if m.id and m.string and not m.fuzzy}
+    missing = sorted(wanted - translated)
+    assert missing == [], "run bin/update-translations and translate: " + "; ".join(missing)
