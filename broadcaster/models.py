@@ -158,3 +158,37 @@ class ServiceBeat(SQLModel, table=True):
     hostname: str = Field(default="", max_length=128)
     started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class LexiconEntry(SQLModel, table=True):
+    """A pronunciation staff chose for a word or abbreviation, applied before the rules."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    term: str = Field(max_length=64, unique=True, index=True)
+    reading: str = Field(max_length=200)
+    note: str = Field(default="", max_length=200)
+    updated_at: datetime = _created()
+    updated_by_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class AudioFile(SQLModel, table=True):
+    """A rendered MP3 in the audio store, named by the hash of everything that made it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True, index=True)
+    sha256: str = Field(max_length=64, index=True)
+    path: str = Field(max_length=200)
+    size: int
+    duration_s: float
+    lufs: float
+    true_peak_db: float
+    engine: str = Field(max_length=32)
+    voice: str = Field(max_length=64)
+    fallback: bool = False
+    profile: str = Field(max_length=64)
+    spoken_text: str
+    peaks: str = ""
+    created_at: datetime = _created()
+    last_used_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
+    )

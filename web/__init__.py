@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import auth, dashboard, db, errors, i18n
+    from web import auth, dashboard, db, errors, i18n, lexicon
 
     db.init_app(app)
     csrf.init_app(app)
@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(i18n.bp)
+    app.register_blueprint(lexicon.bp)
 
     @app.after_request
     def security_headers(response):

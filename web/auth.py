@@ -144,3 +144,10 @@ def logout():
     logout_user()
     flash(_("Bạn đã đăng xuất."), "info")
     return redirect(url_for("auth.login"))
+
+
+def acting_user() -> User | None:
+    """The database row of the logged-in user, for audit entries."""
+    if not current_user.is_authenticated:
+        return None
+    return get_session().get(User, current_user.id)

@@ -43,6 +43,10 @@ def init_app(app: Flask) -> None:
             405: (_("Thao tác không hợp lệ"), _("Trang này không hỗ trợ thao tác đó.")),
             413: (_("Tệp quá lớn"), _("Tệp tải lên vượt quá dung lượng cho phép.")),
             429: (_("Quá nhiều yêu cầu"), _("Vui lòng chờ một lát rồi thử lại.")),
+            503: (
+                _("Dịch vụ tạm thời không sẵn sàng"),
+                _("Không thực hiện được lúc này. Vui lòng thử lại sau ít phút."),
+            ),
         }
         title, message = messages.get(
             error.code or 500, (_("Yêu cầu không hợp lệ"), _("Máy chủ không thể xử lý yêu cầu."))

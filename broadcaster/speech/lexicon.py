@@ -1,0 +1,103 @@
+"""The pronunciation lexicon staff edit: word or abbreviation -> how it is read aloud."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+
+from sqlmodel import Session, select
+
+from broadcaster import audit
+from broadcaster.dbtypes import utcnow
+from broadcaster.models import LexiconEntry, User
+
+MAX_TERM = 64
+MAX_READING = 200
+
+
+class LexiconError(ValueError):
+    """A lexicon change that cannot be saved; the message is safe to show."""
+
+
+def _clean(value: str, *, what: str, limit: int) -> str:
+    value = " ".join(unicodedata.normalize("NFC", value or "").split())
+    if not value:
+        raise LexiconError(f"the {what} is empty")
+    if len(value) > limit:
+        raise LexiconError(f"the {what} is longer than {limit} characters")
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise LexiconError(f"the {what} contains control characters")
+    return value
+
+
+def as_mapping(session: Session) -> dict[str, str]:
+    """term -> reading, for normalize(lexicon=...)."""
+    return dict(session.exec(select(LexiconEntry.term, LexiconEntry.reading)).all())
+
+
+def version(session: Session) -> str:
+    """A short hash of the whole lexicon: changes whenever any reading would change."""
+    digest = hashlib.sha256()
+    for term, reading in sorted(as_mapping(session).items()):
+        digest.update(f"{term}\t{reading}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _snapshot(entry: LexiconEntry) -> dict[str, str]:
+    return {"term": entry.term, "reading": entry.reading, "note": entry.note}
+
+
+def save_entry(
+    *,
+    session: Session,
+    term: str,
+    reading: str,
+    note: str = "",
+    actor: User | None,
+    entry_id: int | None = None,
+) -> LexiconEntry:
+    """Add an entry, or change entry `entry_id`; audited either way."""
+    term = _clean(term, what="word", limit=MAX_TERM)
+    reading = _clean(reading, what="reading", limit=MAX_READING)
+    note = " ".join((note or "").split())[:200]
+    clash = session.exec(select(LexiconEntry).where(LexiconEntry.term == term)).first()
+    if clash and clash.id != entry_id:
+        raise LexiconError(f"{term!r} is already in the lexicon")
+    if entry_id is None:
+        entry, before = LexiconEntry(term=term, reading=reading), None
+    else:
+        entry = session.get(LexiconEntry, entry_id)
+        if entry is None:
+            raise LexiconError("this lexicon entry no longer exists")
+        before = _snapshot(entry)
+    entry.term, entry.reading, entry.note = term, reading, note
+    entry.updated_at = utcnow()
+    entry.updated_by_id = actor.id if actor else None
+    session.add(entry)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="create" if before is None else "update",
+        entity_type="lexicon",
+        entity_id=entry.id,
+        before=before,
+        after=_snapshot(entry),
+    )
+    return entry
+
+
+def delete_entry(*, session: Session, entry_id: int, actor: User | None) -> None:
+    entry = session.get(LexiconEntry, entry_id)
+    if entry is None:
+        raise LexiconError("this lexicon entry no longer exists")
+    audit.record(
+        session,
+        actor=actor,
+        action="delete",
+        entity_type="lexicon",
+        entity_id=entry.id,
+        before=_snapshot(entry),
+    )
+    session.delete(entry)
+    session.flush()
