@@ -289,5 +289,345 @@ def scripts_list(ctx: click.Context, as_json: bool) -> None:
                 click.echo(f"{row['slug']:40} v{row['version']} {row['status']:9} {row['title']}")
 
 
+# --- speech ---------------------------------------------------------------------------
+
+
+def _lexicon_or_none(ctx: click.Context) -> dict[str, str] | None:
+    """The staff lexicon from the database; without a database, the built-in rules alone."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from broadcaster.speech.lexicon import as_mapping
+
+    settings = _settings(ctx)
+    engine = db.make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            return as_mapping(session)
+    except SQLAlchemyError:
+        click.echo(
+            "warning: lexicon unavailable (run `broadcaster db upgrade`); "
+            "using the built-in rules only",
+            err=True,
+        )
+        return None
+    finally:
+        engine.dispose()
+
+
+@main.command("normalize")
+@click.argument("text", required=False)
+@click.option("--no-lexicon", is_flag=True, help="Ignore the staff lexicon in the database.")
+@click.pass_context
+def normalize_cmd(ctx: click.Context, text: str | None, no_lexicon: bool) -> None:
+    """Print TEXT as it will be read aloud (numbers, dates, abbreviations spelled out).
+
+    Without TEXT, reads standard input and writes exactly one line per input line.
+    """
+    from broadcaster.speech.normalize import normalize
+
+    lexicon = None if no_lexicon else _lexicon_or_none(ctx)
+    if text is not None:
+        lines = text.splitlines() or [""]
+    else:
+        lines = (line.rstrip("\r\n") for line in sys.stdin)
+    for line in lines:
+        click.echo(normalize(line, lexicon=lexicon))
+
+
+@main.command("speak")
+@click.argument("text")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Audio file to write (.wav or .mp3).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "gtts", "espeak", "piper"]),
+    default=None,
+    help="TTS engine (default BROADCASTER_TTS_ENGINE); auto tries gTTS, then espeak-ng.",
+)
+@click.option(
+    "--voice",
+    type=click.Choice(["north", "central", "south"]),
+    default="central",
+    show_default=True,
+    help="Regional voice.",
+)
+@click.option("--speed", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True)
+@click.pass_context
+def speak_cmd(
+    ctx: click.Context, text: str, output: Path, engine: str | None, voice: str, speed: float
+) -> None:
+    """Normalize TEXT and write it as speech to OUTPUT; prints one JSON object."""
+    from broadcaster.speech import engine_for
+    from broadcaster.speech.engines import EngineError, speak_to_file
+    from broadcaster.speech.normalize import normalize
+
+    settings = _settings(ctx)
+    spoken = normalize(text, lexicon=_lexicon_or_none(ctx))
+    try:
+        speech = speak_to_file(
+            spoken, output, engine=engine_for(settings, engine), voice=voice, speed=speed
+        )
+    except (EngineError, ValueError) as exc:
+        raise UserFacingError(str(exc)) from exc
+    click.echo(
+        json.dumps(
+            {
+                "path": str(output),
+                "engine": speech.engine,
+                "voice": speech.voice,
+                "fallback": speech.fallback,
+                "bytes": speech.size,
+                "spoken": spoken,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+def _render_json(result, output: Path | None) -> str:
+    audio = result.audio
+    return json.dumps(
+        {
+            "path": str(output) if output else str(result.path),
+            "store_path": str(result.path),
+            "duration_s": audio.duration_s,
+            "lufs": audio.lufs,
+            "true_peak_db": audio.true_peak_db,
+            "engine": audio.engine,
+            "voice": audio.voice,
+            "fallback": audio.fallback,
+            "sha256": audio.sha256,
+            "cached": result.cached,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _find_script(session: Session, ref: str):
+    from sqlmodel import select
+
+    from broadcaster.models import Script
+
+    query = select(Script).where(Script.id == int(ref)) if ref.isdigit() else None
+    script = session.exec(query).first() if query is not None else None
+    script = script or session.exec(select(Script).where(Script.slug == ref)).first()
+    if script is None:
+        raise UserFacingError(f"no script with id or slug {ref!r} (see `broadcaster scripts list`)")
+    return script
+
+
+def _find_station(session: Session, code: str):
+    from sqlmodel import select
+
+    from broadcaster.models import Station
+
+    station = session.exec(select(Station).where(Station.code == code.upper())).first()
+    if station is None:
+        raise UserFacingError(f"no station with code {code!r}")
+    return station
+
+
+@main.command("render")
+@click.option("--text", help="Render this text (template variables allowed with --station).")
+@click.option("--script", "script_ref", help="Render a script (id or slug): its approved version.")
+@click.option(
+    "--draft", is_flag=True, help="With --script: render the latest version, approved or not."
+)
+@click.option(
+    "--all-approved", is_flag=True, help="Render every approved script for every station."
+)
+@click.option("--station", "station_code", help="Fill template variables for this station.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Copy the finished MP3 here.",
+)
+@click.option(
+    "--profile", "profile_name", help="Broadcast profile (default BROADCASTER_AUDIO_PROFILE)."
+)
+@click.option(
+    "--voice",
+    type=click.Choice(["north", "central", "south"]),
+    default="central",
+    show_default=True,
+    help="With --text: regional voice.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.5, 2.0),
+    default=1.0,
+    show_default=True,
+    help="With --text: speaking speed.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 5),
+    default=2,
+    show_default=True,
+    help="With --text: how many times the body is read.",
+)
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["auto", "gtts", "espeak", "piper"]),
+    default=None,
+    help="TTS engine (default BROADCASTER_TTS_ENGINE).",
+)
+@click.pass_context
+def render_cmd(
+    ctx: click.Context,
+    text: str | None,
+    script_ref: str | None,
+    draft: bool,
+    all_approved: bool,
+    station_code: str | None,
+    output: Path | None,
+    profile_name: str | None,
+    voice: str,
+    speed: float,
+    repeat: int,
+    engine_name: str | None,
+) -> None:
+    """Render broadcast-ready MP3 into the audio store; prints one JSON object.
+
+    Identical input is rendered once: a second call prints "cached": true.
+    """
+    from datetime import date
+
+    from broadcaster.profiles import ProfileError, get_profile
+    from broadcaster.render import (
+        RenderError,
+        RenderRequest,
+        latest_approved,
+        render,
+        request_for_version,
+        store_for,
+    )
+    from broadcaster.speech import engine_for
+    from broadcaster.speech.engines import write_atomically
+    from broadcaster.speech.lexicon import as_mapping
+    from broadcaster.templating import TemplateError, context_for, expand
+    from broadcaster.workflow import latest_version
+
+    if sum(bool(x) for x in (text, script_ref, all_approved)) != 1:
+        raise UserFacingError("give exactly one of --text, --script or --all-approved")
+    if not all_approved and output is None:
+        raise UserFacingError("--output (-o) is required with --text or --script")
+    settings = _settings(ctx)
+    try:
+        profile = get_profile(profile_name or settings.audio_profile, settings.profiles_dir)
+    except ProfileError as exc:
+        raise UserFacingError(str(exc)) from exc
+    engine_choice = engine_name or settings.tts_engine
+    engine = engine_for(settings, engine_choice)
+    store = store_for(settings)
+    today = date.today()
+    with _session(ctx) as session:
+        lexicon = as_mapping(session)
+        station = _find_station(session, station_code) if station_code else None
+        try:
+            if all_approved:
+                _render_all_approved(session, store, profile, engine, engine_choice, lexicon)
+                return
+            if text is not None:
+                request = RenderRequest(
+                    text=expand(text, context_for(session, station, today)),
+                    voice=voice,
+                    speed=speed,
+                    repeat=repeat,
+                    profile=profile,
+                    engine_name=engine_choice,
+                )
+            else:
+                script = _find_script(session, script_ref)
+                version = (
+                    latest_version(session, script) if draft else latest_approved(session, script)
+                )
+                if version is None:
+                    raise UserFacingError(
+                        f"script {script.slug!r} has no approved version; "
+                        "use --draft to render its latest draft for listening"
+                    )
+                request = request_for_version(
+                    session=session,
+                    script=script,
+                    version=version,
+                    station=station,
+                    profile=profile,
+                    engine_name=engine_choice,
+                    on=today,
+                )
+            result = render(
+                session=session, store=store, request=request, engine=engine, lexicon=lexicon
+            )
+        except (RenderError, TemplateError) as exc:
+            raise UserFacingError(str(exc)) from exc
+        if output is not None:
+            write_atomically(output, result.path.read_bytes())
+        click.echo(_render_json(result, output))
+
+
+def _render_all_approved(session, store, profile, engine, engine_choice, lexicon) -> None:
+    """Every approved script × every station whose commune it names (or once if shared)."""
+    from datetime import date
+
+    from sqlmodel import select
+
+    from broadcaster.models import Script, Station
+    from broadcaster.render import (
+        RenderError,
+        latest_approved,
+        render,
+        request_for_version,
+    )
+    from broadcaster.templating import needs_station
+
+    jobs = []
+    stations = session.exec(select(Station).where(Station.is_active.is_(True))).all()
+    for script in session.exec(select(Script).order_by(Script.slug)):
+        version = latest_approved(session, script)
+        if version is None:
+            continue
+        targets = stations if needs_station(version.body) else [None]
+        jobs += [(script, version, station) for station in targets]
+    made = cached = failed = 0
+    with click.progressbar(jobs, label="Rendering", file=sys.stderr) as bar:
+        for script, version, station in bar:
+            request = request_for_version(
+                session=session,
+                script=script,
+                version=version,
+                station=station,
+                profile=profile,
+                engine_name=engine_choice,
+                on=date.today(),
+            )
+            try:
+                result = render(
+                    session=session, store=store, request=request, engine=engine, lexicon=lexicon
+                )
+            except RenderError as exc:
+                failed += 1
+                click.echo(f"\n{script.slug}: {exc}", err=True)
+                continue
+            session.commit()
+            cached += result.cached
+            made += not result.cached
+    click.echo(
+        json.dumps({"rendered": made, "cached": cached, "failed": failed, "total": len(jobs)})
+    )
+    if failed:
+        raise UserFacingError(f"{failed} of {len(jobs)} renders failed")
+
+
 if __name__ == "__main__":
     main()

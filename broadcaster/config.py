@@ -101,7 +101,14 @@ class Settings:
     default_locale: str = "vi"
     tts_engine: str = "espeak"
     gtts_timeout: float = 10.0
+    gtts_retries: int = 2
+    gtts_url: str | None = None
+    gtts_ca_bundle: str | None = None
+    piper_binary: str = "piper"
     piper_model: str | None = None
+    profiles_dir: Path | None = None
+    audio_profile: str = "loa-truyen-thanh"
+    audio_retention_days: int = 30
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     allow_self_approval: bool = False
@@ -161,7 +168,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         default_locale=env_choice(env, "LOCALE", "vi", ("vi", "en")),
         tts_engine=env_choice(env, "TTS_ENGINE", "espeak", ("auto", "gtts", "espeak", "piper")),
         gtts_timeout=env_float(env, "GTTS_TIMEOUT", 10.0, minimum=0.1),
+        gtts_retries=env_int(env, "GTTS_RETRIES", 2, minimum=0),
+        gtts_url=_raw(env, "GTTS_URL") or None,
+        gtts_ca_bundle=_raw(env, "GTTS_CA_BUNDLE") or None,
+        piper_binary=_raw(env, "PIPER_BINARY") or "piper",
         piper_model=_raw(env, "PIPER_MODEL") or None,
+        profiles_dir=Path(_raw(env, "PROFILES_DIR") or instance_dir / "profiles"),
+        audio_profile=_raw(env, "AUDIO_PROFILE") or "loa-truyen-thanh",
+        audio_retention_days=env_int(env, "AUDIO_RETENTION_DAYS", 30, minimum=1),
         login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
         login_lockout_minutes=env_int(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
         allow_self_approval=env_bool(env, "ALLOW_SELF_APPROVAL", False),

@@ -7,6 +7,7 @@ from sqlmodel import Session, func, select
 from broadcaster import audit
 from broadcaster.dbtypes import utcnow
 from broadcaster.models import Script, ScriptVersion, User, VersionStatus
+from broadcaster.templating import TemplateError, check_template
 
 VOICES = ("north", "central", "south")
 
@@ -37,6 +38,10 @@ def add_version(
     body = body.strip()
     if not body:
         raise WorkflowError("the script text is empty")
+    try:
+        check_template(body)
+    except TemplateError as exc:
+        raise WorkflowError(str(exc)) from exc
     if voice not in VOICES:
         raise WorkflowError(f"unknown voice {voice!r}; choose north, central or south")
     if not 1 <= repeat <= 5:

@@ -138,7 +138,7 @@ class Speech:
         return len(self.data)
 
     def to_segment(self) -> AudioSegment:
-        pydub = _import_pydub()
+        pydub = import_pydub()
         return pydub.AudioSegment.from_file(io.BytesIO(self.data), format=self.format)
 
 
@@ -191,7 +191,7 @@ def _positive(name: str, value: float) -> float:
     return float(value)
 
 
-def _import_pydub():
+def import_pydub():
     # pydub 0.25 imports the deprecated audioop module and carries invalid escape
     # sequences; both warn once at import time, which a warnings-as-errors test run (and
     # any strict deployment) would turn into a crash although nothing is wrong at run time.

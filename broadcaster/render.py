@@ -1,0 +1,714 @@
+"""The audio pipeline and the content-addressed audio store.
+
+text → template expansion → normalize → TTS → condition (ffmpeg: band-limit, compress,
+measure) → assemble (pydub: chimes, repeats, pauses) → level, limit, encode and measure
+(one ffmpeg pass) → MP3 in the store, with a record of what was made.
+
+Loudness is reached without a slow loudnorm pass: the conditioned speech is measured
+once (BS.1770 via ffmpeg's ebur128), chimes are brought to the speech's loudness, and
+the whole programme gets one gain plus a true-peak limiter while it is encoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from array import array
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from broadcaster.config import Settings
+from broadcaster.dbtypes import utcnow
+from broadcaster.models import (
+    Area,
+    AudioFile,
+    Script,
+    ScriptVersion,
+    Station,
+    VersionStatus,
+)
+from broadcaster.profiles import Profile
+from broadcaster.speech.engines import Engine, EngineError, Speech, import_pydub
+from broadcaster.speech.normalize import normalize
+from broadcaster.templating import VARIABLES, check_template, context_for, expand
+
+log = logging.getLogger(__name__)
+
+# Bump when the pipeline changes what it makes from the same inputs.
+PIPELINE_VERSION = 1
+PEAK_BUCKETS = 300
+FFMPEG_TIMEOUT_S = 300
+# Sample-peak ceiling below the true-peak target: the band-limited speech and the MP3
+# encoder add a little on top of the limiter's sample peaks.
+LIMITER_MARGIN_DB = 2.0
+LOUDNESS_TOLERANCE_LU = 0.75
+
+_LUFS_RE = re.compile(r"I:\s+(-?[\d.]+|-inf) LUFS")
+_TRUE_PEAK_RE = re.compile(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS")
+
+
+class RenderError(Exception):
+    """Audio could not be made; `retryable` says whether trying again later can help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Tags:
+    title: str = ""
+    script: str = ""
+    commune: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    text: str
+    voice: str
+    speed: float
+    repeat: int
+    profile: Profile
+    engine_name: str
+    tags: Tags = Tags()
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    audio: AudioFile
+    path: Path
+    cached: bool
+
+
+class AudioStore:
+    """Files named <key>.mp3 under two-character folders, written by rename only."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def relative(self, key: str) -> str:
+        return f"{key[:2]}/{key}.mp3"
+
+    def absolute(self, relative: str) -> Path:
+        return self.root / relative
+
+
+def render_key(spoken: str, request: RenderRequest) -> str:
+    """The hash of everything that shapes the file.
+
+    The spoken text already carries the lexicon's and the normalizer's effect, so a
+    lexicon edit re-renders exactly the texts whose reading it changes.
+    """
+    material = {
+        "pipeline": PIPELINE_VERSION,
+        "spoken": spoken,
+        "voice": request.voice,
+        "speed": round(request.speed, 3),
+        "repeat": request.repeat,
+        "engine": request.engine_name,
+        "profile": request.profile.fingerprint(),
+        "tags": asdict(request.tags),
+    }
+    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Probe only the first few kilobytes: a WAV or MP3 header says all, and the default
+# (megabytes) would make the encoder wait for the whole input before starting.
+PROBE_ARGS = ["-probesize", "32768", "-analyzeduration", "0"]
+FFMPEG = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info"]
+
+
+def _ffmpeg(args: list[str], stdin: bytes) -> subprocess.CompletedProcess:
+    try:
+        completed = subprocess.run(
+            [*FFMPEG, *args],
+            input=stdin,
+            capture_output=True,
+            timeout=FFMPEG_TIMEOUT_S,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise RenderError(
+            "ffmpeg is not installed (Debian package ffmpeg)", retryable=False
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"ffmpeg took longer than {FFMPEG_TIMEOUT_S} s", retryable=True) from None
+    if completed.returncode != 0:
+        raise _ffmpeg_failure(completed.stderr)
+    return completed
+
+
+def _ffmpeg_failure(stderr: bytes) -> RenderError:
+    tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
+    text = " ".join(tail).lower()
+    disk = "no space" in text or "file too large" in text or "quota" in text
+    return RenderError("ffmpeg failed: " + " | ".join(tail), retryable=disk)
+
+
+def _last_value(pattern: re.Pattern, stderr: bytes) -> float:
+    # ffmpeg may configure a filter graph twice and print an empty summary for the
+    # first one: the real figures are in the last summary.
+    matches = pattern.findall(stderr.decode(errors="replace"))
+    if not matches or matches[-1] == "-inf":
+        return float("-inf")
+    return float(matches[-1])
+
+
+def _loudness(stderr: bytes) -> float:
+    return _last_value(_LUFS_RE, stderr)
+
+
+def _true_peak(stderr: bytes) -> float:
+    return _last_value(_TRUE_PEAK_RE, stderr)
+
+
+def _db_to_linear(db: float) -> float:
+    return 10 ** (db / 20)
+
+
+@dataclass(frozen=True)
+class EncodedPart:
+    """An MP3 part with what a listener's decoder gets from it: PCM, loudness, true peak."""
+
+    mp3: bytes
+    pcm: bytes
+    lufs: float
+    true_peak_db: float
+
+
+def _mp3_args(profile: Profile) -> list[str]:
+    # No Xing header and no tags per part: parts are joined frame by frame, and the tag
+    # is written once on the joined file.
+    return [
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        profile.bitrate,
+        "-ar",
+        str(profile.sample_rate),
+        "-ac",
+        "1",
+        "-write_xing",
+        "0",
+        "-id3v2_version",
+        "0",
+        "-f",
+        "mp3",
+    ]
+
+
+def _pump(source, sinks: list, chunks: list[bytes]) -> None:
+    # read1: pass on whatever is ready, so the measurer works while the encoder does.
+    for chunk in iter(lambda: source.read1(1 << 16), b""):
+        chunks.append(chunk)
+        for sink in sinks:
+            sink.write(chunk)
+    for sink in sinks:
+        sink.close()
+
+
+class EncodeJob:
+    """An encoder ffmpeg piped into a measuring ffmpeg, started before its input exists.
+
+    Starting both processes first lets their start-up (most of an ffmpeg run for a short
+    announcement) overlap speech synthesis. The measurer decodes the encoder's MP3 as it
+    streams, so the figures describe the actual file at little more than the encode cost.
+    """
+
+    def __init__(self, input_args: list[str], chain: str, profile: Profile) -> None:
+        self._encoder_log = tempfile.TemporaryFile()
+        self._measurer_log = tempfile.TemporaryFile()
+        decoded = ["-f", "s16le", "-ar", str(profile.sample_rate), "-ac", "1", "pipe:1"]
+        try:
+            self._encoder = subprocess.Popen(
+                [*FFMPEG, *input_args, "-i", "pipe:0", "-af", chain, *_mp3_args(profile), "pipe:1"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._encoder_log,
+            )
+        except FileNotFoundError:
+            self._close_logs()
+            raise RenderError(
+                "ffmpeg is not installed (Debian package ffmpeg)", retryable=False
+            ) from None
+        self._measurer = subprocess.Popen(
+            [
+                *FFMPEG,
+                "-f",
+                "mp3",
+                "-i",
+                "pipe:0",
+                "-af",
+                "ebur128=peak=true:framelog=verbose",
+                *decoded,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._measurer_log,
+        )
+
+    def _close_logs(self) -> None:
+        self._encoder_log.close()
+        self._measurer_log.close()
+
+    def abort(self) -> None:
+        for process in (self._encoder, self._measurer):
+            process.kill()
+            process.wait()
+            for stream in (process.stdin, process.stdout):
+                stream.close()
+        self._close_logs()
+
+    def finish(self, data: bytes) -> EncodedPart:
+        encoder, measurer = self._encoder, self._measurer
+        # A watchdog instead of wait(timeout=...): Popen's timed wait polls with sleeps
+        # of up to 50 ms, which would cost more than the encode itself.
+        timed_out = threading.Event()
+
+        def kill_both() -> None:
+            timed_out.set()
+            encoder.kill()
+            measurer.kill()
+
+        watchdog = threading.Timer(FFMPEG_TIMEOUT_S, kill_both)
+        watchdog.start()
+        mp3_chunks: list[bytes] = []
+        threads = [
+            threading.Thread(target=_feed, args=(encoder.stdin, data)),
+            threading.Thread(target=_pump, args=(encoder.stdout, [measurer.stdin], mp3_chunks)),
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            pcm = measurer.stdout.read()
+            for thread in threads:
+                thread.join()
+            encoder.wait()
+            measurer.wait()
+        finally:
+            watchdog.cancel()
+            encoder.stdout.close()
+            measurer.stdout.close()
+        try:
+            if timed_out.is_set():
+                raise RenderError(f"ffmpeg took longer than {FFMPEG_TIMEOUT_S} s", retryable=True)
+            self._encoder_log.seek(0)
+            self._measurer_log.seek(0)
+            if encoder.returncode != 0:
+                raise _ffmpeg_failure(self._encoder_log.read())
+            measurement = self._measurer_log.read()
+            if measurer.returncode != 0:
+                raise _ffmpeg_failure(measurement)
+        finally:
+            self._close_logs()
+        mp3 = b"".join(mp3_chunks)
+        if not mp3:
+            raise RenderError("the MP3 encoder produced nothing", retryable=True)
+        return EncodedPart(
+            mp3=mp3, pcm=pcm, lufs=_loudness(measurement), true_peak_db=_true_peak(measurement)
+        )
+
+
+def _feed(sink, data: bytes) -> None:
+    try:
+        sink.write(data)
+    except BrokenPipeError:
+        pass  # the encoder failed; its exit status and message tell why
+    finally:
+        try:
+            sink.close()
+        except BrokenPipeError:
+            pass
+
+
+def conditioning_chain(profile: Profile, gain_db: float, ceiling_db: float) -> str:
+    """Band-limit, level, compress and limit speech for horn loudspeakers."""
+    return ",".join(
+        [
+            # Two biquads each way (24 dB/octave): what a horn cannot reproduce only
+            # costs amplifier power, and the MP3 encoder would cut it unevenly anyway.
+            f"highpass=f={profile.highpass_hz}:poles=2",
+            f"highpass=f={profile.highpass_hz}:poles=2",
+            f"lowpass=f={profile.lowpass_hz}:poles=2",
+            f"lowpass=f={profile.lowpass_hz}:poles=2",
+            # Peaks to full scale first, so the compressor below sees the same level
+            # whatever the engine's output level was.
+            "speechnorm=e=6:r=0.0005:l=1",
+            "acompressor="
+            f"threshold={_db_to_linear(profile.compressor_threshold_db):.6f}"
+            f":ratio={profile.compressor_ratio}"
+            f":attack={profile.compressor_attack_ms}:release={profile.compressor_release_ms}"
+            f":makeup={_db_to_linear(profile.compressor_makeup_db):.4f}",
+            f"volume={gain_db:.3f}dB",
+            f"alimiter=limit={_db_to_linear(ceiling_db):.6f}:level=disabled"
+            ":attack=3:release=50:latency=1",
+            f"aresample={profile.sample_rate}",
+        ]
+    )
+
+
+def speak_and_encode(
+    engine: Engine, spoken: str, voice: str, speed: float, profile: Profile
+) -> tuple[Speech, EncodedPart]:
+    """Synthesize, condition and encode the body in one pass; correct once if it missed.
+
+    The chain ends in a limiter at a fixed ceiling after a fixed make-up gain, so its
+    loudness is nearly the same for any speech: the profile is tuned to land on target,
+    the MP3 is measured, and only a miss costs a second pass with the difference applied.
+    """
+    ceiling = profile.true_peak_db - LIMITER_MARGIN_DB
+    # No input format: ffmpeg recognises WAV (espeak-ng, Piper) and MP3 (gTTS) itself,
+    # so the job can start before we know which engine will answer.
+    job = EncodeJob(PROBE_ARGS, conditioning_chain(profile, 0, ceiling), profile)
+    try:
+        speech = engine.synthesize(spoken, voice=voice, speed=speed)
+    except BaseException:
+        job.abort()
+        raise
+    part = job.finish(speech.data)
+    if part.lufs < -60:
+        raise RenderError("the engine produced silence", retryable=True)
+    miss = profile.target_lufs - part.lufs
+    overshoot = part.true_peak_db - profile.true_peak_db
+    if abs(miss) > LOUDNESS_TOLERANCE_LU or overshoot > 0:
+        log.info("render: %.2f LU off target, peak %.2f dBTP; second pass", miss, part.true_peak_db)
+        chain = conditioning_chain(profile, miss, ceiling - max(0.0, overshoot + 0.3))
+        part = EncodeJob(PROBE_ARGS, chain, profile).finish(speech.data)
+    return speech, part
+
+
+def encode_pcm(pcm: bytes, profile: Profile) -> EncodedPart:
+    """Encode prepared PCM (chimes, silence) as it is, measured like the body."""
+    ceiling = _db_to_linear(profile.true_peak_db - LIMITER_MARGIN_DB)
+    return EncodeJob(
+        ["-f", "s16le", "-ar", str(profile.sample_rate), "-ac", "1"],
+        f"alimiter=limit={ceiling:.6f}:level=disabled:attack=3:release=50:latency=1",
+        profile,
+    ).finish(pcm)
+
+
+@lru_cache(maxsize=16)
+def _chime_pcm(path: str, digest_key: int, sample_rate: int) -> tuple[bytes, float]:
+    """A chime decoded to the profile's rate, with its loudness; cached per file version."""
+    completed = _ffmpeg(
+        [
+            "-i",
+            path,
+            "-af",
+            "ebur128=framelog=verbose",
+            "-ar",
+            str(sample_rate),
+            "-ac",
+            "1",
+            "-f",
+            "s16le",
+            "pipe:1",
+        ],
+        b"",
+    )
+    return completed.stdout, _loudness(completed.stderr)
+
+
+def _segment(pcm: bytes, rate: int):
+    return import_pydub().AudioSegment(data=pcm, sample_width=2, frame_rate=rate, channels=1)
+
+
+def _silence(seconds: float, rate: int):
+    return import_pydub().AudioSegment.silent(duration=int(seconds * 1000), frame_rate=rate)
+
+
+def _chime_at_target(path: Path | None, profile: Profile):
+    """The chime levelled to the profile's target loudness, so it matches the speech."""
+    if path is None:
+        return import_pydub().AudioSegment.empty()
+    stat = path.stat()
+    pcm, lufs = _chime_pcm(str(path), hash((stat.st_mtime_ns, stat.st_size)), profile.sample_rate)
+    return _segment(pcm, profile.sample_rate).apply_gain(profile.target_lufs - lufs)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The parts every programme of a profile shares: encoded once per process."""
+
+    opening: EncodedPart | None
+    pause: EncodedPart | None
+    closing: EncodedPart | None
+
+
+@lru_cache(maxsize=8)
+def _frame_cached(fingerprint: str, profile: Profile) -> Frame:
+    def part(segment) -> EncodedPart | None:
+        return encode_pcm(segment.raw_data, profile) if len(segment) else None
+
+    rate = profile.sample_rate
+    opening = _chime_at_target(profile.chime_open, profile)
+    closing = _chime_at_target(profile.chime_close, profile)
+    gap = _silence(profile.gap_s, rate)
+    return Frame(
+        opening=part(opening + gap) if len(opening) else None,
+        pause=part(_silence(profile.pause_s, rate)),
+        closing=part(gap + closing) if len(closing) else None,
+    )
+
+
+def frame_for(profile: Profile) -> Frame:
+    return _frame_cached(json.dumps(profile.fingerprint(), sort_keys=True), profile)
+
+
+def peaks(raw: bytes, buckets: int = PEAK_BUCKETS) -> list[float]:
+    """Peak level per slice, 0..1 relative to the loudest slice, for a waveform preview."""
+    samples = array("h")
+    samples.frombytes(raw[: len(raw) // 2 * 2])
+    if not samples:
+        return []
+    step = max(1, -(-len(samples) // buckets))
+    values = []
+    for start in range(0, len(samples), step):
+        chunk = samples[start : start + step]
+        values.append(max(max(chunk), -min(chunk)))
+    top = max(values) or 1
+    return [round(v / top, 3) for v in values]
+
+
+@dataclass(frozen=True)
+class Programme:
+    mp3: bytes
+    duration_s: float
+    lufs: float
+    true_peak_db: float
+    peaks: list[float]
+
+
+def assemble(body: EncodedPart, frame: Frame, repeat: int, profile: Profile) -> Programme:
+    """chime, gap, body (repeat× with pauses), gap, chime, joined frame by frame.
+
+    The body is encoded once however often it is read: MP3 frames of parts encoded with
+    the same settings can follow one another, and each part starts a fresh bit reservoir.
+    """
+    order: list[EncodedPart] = []
+    if frame.opening:
+        order.append(frame.opening)
+    for index in range(repeat):
+        if index and frame.pause:
+            order.append(frame.pause)
+        order.append(body)
+    if frame.closing:
+        order.append(frame.closing)
+    pcm = b"".join(part.pcm for part in order)
+    return Programme(
+        mp3=b"".join(part.mp3 for part in order),
+        duration_s=round(len(pcm) / 2 / profile.sample_rate, 3),
+        # Chimes are levelled to the same target, so the body's loudness is the programme's.
+        lufs=body.lufs,
+        true_peak_db=max(part.true_peak_db for part in order),
+        peaks=peaks(pcm),
+    )
+
+
+def write_tags(path: Path, tags: Tags) -> None:
+    """ID3v2.3 title, script, commune and date on the joined file."""
+    from mutagen.id3 import COMM, ID3, TALB, TDRC, TENC, TIT2, TPE1
+
+    tag = ID3()
+    for frame_class, value in (
+        (TIT2, tags.title),
+        (TALB, tags.script),
+        (TPE1, tags.commune),
+        (TDRC, tags.date),
+    ):
+        if value:
+            tag.add(frame_class(encoding=3, text=value))
+    tag.add(TENC(encoding=3, text="Broadcaster"))
+    if tags.script:
+        tag.add(COMM(encoding=3, lang="vie", desc="script", text=tags.script))
+    tag.save(path, v2_version=3)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def render(
+    *,
+    session: Session,
+    store: AudioStore,
+    request: RenderRequest,
+    engine: Engine,
+    lexicon: Mapping[str, str] | None = None,
+) -> RenderResult:
+    """Render `request` into the store, or find it there. Adds (never commits) the record."""
+    spoken = normalize(request.text, lexicon=lexicon)
+    if not spoken.strip():
+        raise RenderError("there is nothing to read aloud", retryable=False)
+    key = render_key(spoken, request)
+    existing = session.exec(select(AudioFile).where(AudioFile.key == key)).first()
+    if existing is not None:
+        path = store.absolute(existing.path)
+        if path.is_file() and path.stat().st_size == existing.size:
+            existing.last_used_at = utcnow()
+            session.add(existing)
+            return RenderResult(audio=existing, path=path, cached=True)
+        log.warning("audio %s is recorded but missing or damaged; rendering again", key)
+
+    try:
+        speech, body = speak_and_encode(
+            engine, spoken, request.voice, request.speed, request.profile
+        )
+    except EngineError as exc:
+        raise RenderError(f"speech synthesis failed: {exc}", retryable=exc.retryable) from exc
+    programme = assemble(body, frame_for(request.profile), request.repeat, request.profile)
+
+    relative = store.relative(key)
+    final = store.absolute(relative)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".{key}.{os.getpid()}.tmp.mp3")
+    try:
+        with temporary.open("wb") as handle:
+            handle.write(programme.mp3)
+        write_tags(temporary, request.tags)
+        _fsync_file(temporary)
+        os.replace(temporary, final)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise RenderError(f"cannot write audio: {exc}", retryable=True) from exc
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+    values = dict(
+        sha256=_sha256(final),
+        path=relative,
+        size=final.stat().st_size,
+        duration_s=programme.duration_s,
+        lufs=programme.lufs,
+        true_peak_db=programme.true_peak_db,
+        engine=speech.engine,
+        voice=speech.voice,
+        fallback=speech.fallback,
+        profile=request.profile.name,
+        spoken_text=spoken,
+        peaks=json.dumps(programme.peaks),
+        last_used_at=utcnow(),
+    )
+    record = existing or AudioFile(key=key, **values)
+    for name, value in values.items():
+        setattr(record, name, value)
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        # Another process rendered the same input at the same moment: same bytes, one record.
+        record = session.exec(select(AudioFile).where(AudioFile.key == key)).one()
+        return RenderResult(audio=record, path=final, cached=True)
+    return RenderResult(audio=record, path=final, cached=False)
+
+
+def collect_garbage(
+    *,
+    session: Session,
+    store: AudioStore,
+    retention: timedelta,
+    keep_keys: set[str] = frozenset(),
+    now: datetime | None = None,
+) -> int:
+    """Delete audio unused for `retention` and not in `keep_keys`; also stray files.
+
+    Returns how many files were removed. Records go in the caller's transaction; files
+    are removed first, as a record without a file is re-rendered on demand anyway.
+    """
+    cutoff = (now or utcnow()) - retention
+    removed = 0
+    stale = session.exec(select(AudioFile).where(AudioFile.last_used_at < cutoff)).all()
+    known = {a.path for a in session.exec(select(AudioFile))}
+    for audio in stale:
+        if audio.key in keep_keys:
+            continue
+        store.absolute(audio.path).unlink(missing_ok=True)
+        known.discard(audio.path)
+        session.delete(audio)
+        removed += 1
+    if store.root.is_dir():
+        for path in store.root.glob("*/*.mp3"):
+            relative = f"{path.parent.name}/{path.name}"
+            is_stray = relative not in known or path.name.startswith(".")
+            if is_stray and datetime.fromtimestamp(path.stat().st_mtime, cutoff.tzinfo) < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def store_for(settings: Settings) -> AudioStore:
+    return AudioStore(settings.audio_dir)
+
+
+def latest_approved(session: Session, script: Script) -> ScriptVersion | None:
+    return session.exec(
+        select(ScriptVersion)
+        .where(ScriptVersion.script_id == script.id, ScriptVersion.status == VersionStatus.APPROVED)
+        .order_by(ScriptVersion.number.desc())
+    ).first()
+
+
+def request_for_version(
+    *,
+    session: Session,
+    script: Script,
+    version: ScriptVersion,
+    station: Station | None,
+    profile: Profile,
+    engine_name: str,
+    on: date,
+) -> RenderRequest:
+    """What to render for `version` at `station` on day `on`: template filled, tags set.
+
+    Tags only carry the commune and the day when the text depends on them, so a script
+    without station variables renders once and is shared by every commune.
+    """
+    names = check_template(version.body)
+    text = expand(version.body, context_for(session, station, on))
+    per_station = any(VARIABLES[n].needs_station for n in names)
+    per_day = any(not VARIABLES[n].needs_station for n in names)
+    commune = ""
+    if per_station and station is not None:
+        area = session.get(Area, station.area_id)
+        commune = area.name if area else ""
+    return RenderRequest(
+        text=text,
+        voice=version.voice,
+        speed=version.speed,
+        repeat=version.repeat,
+        profile=profile,
+        engine_name=engine_name,
+        tags=Tags(
+            title=script.title,
+            script=f"{script.slug} v{version.number}",
+            commune=commune,
+            date=on.isoformat() if per_day else version.created_at.date().isoformat(),
+        ),
+    )
