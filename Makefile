@@ -35,6 +35,7 @@ $(VENV)/bin/python:
 $(RUNTIME_STAMP): requirements.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(DEV_STAMP): requirements.txt requirements-dev.txt $(RUNTIME_STAMP)

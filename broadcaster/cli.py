@@ -576,6 +576,35 @@ def render_cmd(
         click.echo(_render_json(result, output))
 
 
+@main.group("audio")
+def audio_group() -> None:
+    """The audio store."""
+
+
+@audio_group.command("gc")
+@click.option(
+    "--days",
+    type=click.IntRange(1),
+    default=None,
+    help="Delete audio unused for this many days (default BROADCASTER_AUDIO_RETENTION_DAYS).",
+)
+@click.pass_context
+def audio_gc(ctx: click.Context, days: int | None) -> None:
+    """Delete rendered audio nobody has used for the retention period, and stray files."""
+    from datetime import timedelta
+
+    from broadcaster.render import collect_garbage, store_for
+
+    settings = _settings(ctx)
+    with _session(ctx) as session:
+        removed = collect_garbage(
+            session=session,
+            store=store_for(settings),
+            retention=timedelta(days=days or settings.audio_retention_days),
+        )
+    click.echo(f"removed {removed} files")
+
+
 def _render_all_approved(session, store, profile, engine, engine_choice, lexicon) -> None:
     """Every approved script × every station whose commune it names (or once if shared)."""
     from datetime import date

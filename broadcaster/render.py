@@ -469,10 +469,16 @@ def frame_for(profile: Profile) -> Frame:
     return _frame_cached(json.dumps(profile.fingerprint(), sort_keys=True), profile)
 
 
+# A preview needs the envelope, not every sample: looking at one sample in eight keeps
+# the shape and costs an eighth of the time.
+PEAK_DECIMATION = 8
+
+
 def peaks(raw: bytes, buckets: int = PEAK_BUCKETS) -> list[float]:
     """Peak level per slice, 0..1 relative to the loudest slice, for a waveform preview."""
     samples = array("h")
     samples.frombytes(raw[: len(raw) // 2 * 2])
+    samples = samples[::PEAK_DECIMATION]
     if not samples:
         return []
     step = max(1, -(-len(samples) // buckets))

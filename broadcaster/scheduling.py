@@ -52,6 +52,24 @@ def heartbeat(database_url: str, started_at: datetime) -> None:
         record_beat(session, name=SCHEDULER_SERVICE, started_at=started_at)
 
 
+def collect_audio(database_url: str, audio_dir: str, retention_days: int) -> int:
+    """Scheduler job: delete rendered audio nobody has used for the retention period."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from broadcaster.render import AudioStore, collect_garbage
+
+    with session_scope(_engine(database_url)) as session:
+        removed = collect_garbage(
+            session=session,
+            store=AudioStore(Path(audio_dir)),
+            retention=timedelta(days=retention_days),
+        )
+    if removed:
+        log.info("audio store: removed %d unused files", removed)
+    return removed
+
+
 def build_scheduler(settings: Settings) -> BlockingScheduler:
     """APScheduler with its job store in our database (persistent jobs) and one in memory."""
     scheduler = BlockingScheduler(
@@ -75,6 +93,17 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         jobstore="memory",
         replace_existing=True,
         next_run_time=started_at,
+    )
+    scheduler.add_job(
+        collect_audio,
+        "cron",
+        hour=3,
+        minute=17,
+        args=[settings.database_url, str(settings.audio_dir), settings.audio_retention_days],
+        id="collect-audio",
+        jobstore="memory",
+        replace_existing=True,
+        misfire_grace_time=6 * 3600,
     )
     return scheduler
 

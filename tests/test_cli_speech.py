@@ -191,3 +191,30 @@ def test_render_fills_the_commune_name_per_station(settings, tmp_path):
         str(tmp_path / "d.mp3"),
     )
     assert json.loads(other.stdout)["sha256"] != json.loads(result.stdout)["sha256"]
+
+
+def test_render_all_approved_renders_each_approved_script_once_then_hits_the_cache(settings):
+    from sqlmodel import Session, select
+
+    from broadcaster import db
+    from broadcaster.models import Script, ScriptVersion, VersionStatus
+
+    engine = db.make_engine(settings.database_url)
+    with Session(engine) as session:
+        for slug in ("bluezone-nhac-nho-hang-ngay", "bluezone-so-lieu-cua-tinh"):
+            script = session.exec(select(Script).where(Script.slug == slug)).one()
+            version = session.exec(
+                select(ScriptVersion).where(ScriptVersion.script_id == script.id)
+            ).one()
+            version.status = VersionStatus.APPROVED
+            session.add(version)
+        session.commit()
+    engine.dispose()
+    first = run_cli(settings, "render", "--all-approved")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {"rendered": 2, "cached": 0, "failed": 0, "total": 2}
+    assert "Rendering" in first.stderr  # the progress bar
+    again = run_cli(settings, "render", "--all-approved")
+    assert json.loads(again.stdout)["cached"] == 2
+    gc = run_cli(settings, "audio", "gc")
+    assert gc.returncode == 0 and gc.stdout.strip() == "removed 0 files"
