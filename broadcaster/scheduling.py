@@ -110,6 +110,8 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
 
 def run_scheduler(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT; stops cleanly so no job is cut half-way."""
+    # APScheduler logs every run of every job at INFO; the heartbeat would flood the log.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = build_scheduler(settings)
 
     def stop(signum, _frame):

@@ -52,6 +52,9 @@ def supervise(children: list[Child], *, poll_s: float = 0.5) -> int:
     try:
         while not stopping:
             time.sleep(poll_s)
+            if stopping:
+                # Ctrl-C reaches the children too: their exit now is the stop, not a crash.
+                break
             for child in children:
                 if child.process is None or child.process.poll() is None:
                     continue

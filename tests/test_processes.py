@@ -2,15 +2,18 @@
 
 import os
 import signal
+import subprocess
+import sys
 import urllib.request
 
 import pytest
 from sqlmodel import Session
 
 from broadcaster import db
+from broadcaster.config import PROJECT_ROOT
 from broadcaster.models import ServiceBeat
 from broadcaster.scheduling import SCHEDULER_SERVICE
-from tests.helpers import free_port, start_cli, wait_until
+from tests.helpers import env_for, free_port, start_cli, wait_until
 
 
 def scheduler_beat(settings):
@@ -54,3 +57,23 @@ def test_up_serves_the_login_page_and_ctrl_c_stops_every_process(settings):
     assert not login_page()  # the web child is gone too
     with pytest.raises(ProcessLookupError):
         os.kill(scheduler_pid, 0)
+
+
+def test_ctrl_c_to_the_whole_process_group_stops_without_restarting_anything(settings):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broadcaster", "up"],
+        cwd=PROJECT_ROOT,
+        env=env_for(settings, BROADCASTER_PORT=str(port)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    try:
+        wait_until(lambda: scheduler_beat(settings), timeout=30)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "restarting" not in output
