@@ -99,15 +99,17 @@ def init_cmd(ctx: click.Context) -> None:
 
     The admin's generated password is printed once; it is never stored in clear.
     """
-    from broadcaster.demo import needs_demo, seed_demo
+    from broadcaster.demo import create_demo_users, needs_demo, seed_demo
     from broadcaster.models import Role
     from broadcaster.users import create_user, generate_password, has_admin
 
     settings = _settings(ctx)
     db.upgrade(settings.database_url)
     with _session(ctx) as session:
+        demo_passwords: dict[str, str] = {}
         if needs_demo(session):
             report = seed_demo(session, timezone=settings.timezone)
+            demo_passwords = create_demo_users(session)
             click.echo(f"demo loaded: {report.communes} communes of Thành phố Huế")
         password = None
         if not has_admin(session):
@@ -119,10 +121,16 @@ def init_cmd(ctx: click.Context) -> None:
                 password=password,
                 full_name="Quản trị hệ thống",
             )
-    if password:
+    if password or demo_passwords:
         banner = "=" * 64
-        click.echo(f"\n{banner}\nFirst admin created.\n  username: admin\n  password: {password}")
-        click.echo(f"This password is shown only once. Change it after logging in.\n{banner}\n")
+        click.echo(f"\n{banner}")
+        if password:
+            click.echo(f"First admin created.\n  username: admin\n  password: {password}")
+        if demo_passwords:
+            click.echo("Demo users (editor bientap, approver lanhdao, operator vanhanh):")
+            for username, demo_password in demo_passwords.items():
+                click.echo(f"  {username:10} password: {demo_password}")
+        click.echo(f"Passwords are shown only once. Change them after logging in.\n{banner}\n")
 
 
 # --- processes ------------------------------------------------------------------------
@@ -507,7 +515,6 @@ def render_cmd(
     from broadcaster.render import (
         RenderError,
         RenderRequest,
-        latest_approved,
         render,
         request_for_version,
         store_for,
@@ -516,7 +523,7 @@ def render_cmd(
     from broadcaster.speech.engines import write_atomically
     from broadcaster.speech.lexicon import as_mapping
     from broadcaster.templating import TemplateError, context_for, expand
-    from broadcaster.workflow import latest_version
+    from broadcaster.workflow import latest_approved, latest_version
 
     if sum(bool(x) for x in (text, script_ref, all_approved)) != 1:
         raise UserFacingError("give exactly one of --text, --script or --all-approved")
@@ -612,13 +619,9 @@ def _render_all_approved(session, store, profile, engine, engine_choice, lexicon
     from sqlmodel import select
 
     from broadcaster.models import Script, Station
-    from broadcaster.render import (
-        RenderError,
-        latest_approved,
-        render,
-        request_for_version,
-    )
+    from broadcaster.render import RenderError, render, request_for_version
     from broadcaster.templating import needs_station
+    from broadcaster.workflow import latest_approved
 
     jobs = []
     stations = session.exec(select(Station).where(Station.is_active.is_(True))).all()

@@ -10,10 +10,11 @@ from sqlmodel import Session, func, select
 
 from broadcaster.areas import communes_of, define_group, get_area, import_divisions
 from broadcaster.config import PROJECT_ROOT
-from broadcaster.models import Area, PlayoutMode, Station
+from broadcaster.models import Area, OperatorStation, PlayoutMode, Role, Station, User
 from broadcaster.scriptfiles import import_scripts
 from broadcaster.stations import create_station
 from broadcaster.text import slugify
+from broadcaster.users import create_user, generate_password
 
 GROUPS_FILE = Path(__file__).resolve().parent / "data" / "hue_former_districts.yaml"
 DEMO_PROVINCE = "Thành phố Huế"
@@ -72,3 +73,31 @@ def seed_demo(session: Session, *, timezone: str, scripts_dir: Path | None = Non
         groups=len(spec["groups"]),
         scripts=len(report.created) + len(report.updated) + len(report.unchanged),
     )
+
+
+DEMO_USERS = (
+    ("bientap", Role.EDITOR, "Nguyễn Thị Biên Tập"),
+    ("lanhdao", Role.APPROVER, "Lê Văn Lãnh Đạo"),
+    ("vanhanh", Role.OPERATOR, "Trần Văn Vận Hành"),
+)
+# The demo operator runs the analog systems of two mountain communes by hand.
+DEMO_OPERATOR_STATIONS = ("HUE-A-LUOI-1", "HUE-A-LUOI-2")
+
+
+def create_demo_users(session: Session) -> dict[str, str]:
+    """One editor, approver and operator with generated passwords (returned, shown once)."""
+    created: dict[str, str] = {}
+    stations = session.exec(select(Station).where(Station.code.in_(DEMO_OPERATOR_STATIONS))).all()
+    for username, role, full_name in DEMO_USERS:
+        if session.exec(select(User).where(User.username == username)).first():
+            continue
+        password = generate_password()
+        user = create_user(
+            session=session, username=username, role=role, password=password, full_name=full_name
+        )
+        if role == Role.OPERATOR:
+            for station in stations:
+                session.add(OperatorStation(user_id=user.id, station_id=station.id))
+        created[username] = password
+    session.flush()
+    return created

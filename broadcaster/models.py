@@ -123,9 +123,28 @@ class ScriptVersion(SQLModel, table=True):
     voice: str = Field(default="central", max_length=16)
     speed: float = 1.0
     repeat: int = 2
+    # Empty means the deployment's default (BROADCASTER_TTS_ENGINE, BROADCASTER_AUDIO_PROFILE).
+    engine: str = Field(default="", max_length=16)
+    profile: str = Field(default="", max_length=64)
     status: str = Field(default=VersionStatus.DRAFT, max_length=16, index=True)
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _created()
+    submitted_by_id: int | None = Field(default=None, foreign_key="user.id")
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_comment: str = ""
+
+
+class OperatorStation(SQLModel, table=True):
+    """Which stations an operator looks after."""
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    station_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("station.id", ondelete="CASCADE"), primary_key=True)
+    )
 
 
 class AuditEntry(SQLModel, table=True):

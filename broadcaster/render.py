@@ -37,7 +37,6 @@ from broadcaster.models import (
     Script,
     ScriptVersion,
     Station,
-    VersionStatus,
 )
 from broadcaster.profiles import Profile
 from broadcaster.speech.engines import Engine, EngineError, Speech, import_pydub
@@ -673,14 +672,6 @@ def store_for(settings: Settings) -> AudioStore:
     return AudioStore(settings.audio_dir)
 
 
-def latest_approved(session: Session, script: Script) -> ScriptVersion | None:
-    return session.exec(
-        select(ScriptVersion)
-        .where(ScriptVersion.script_id == script.id, ScriptVersion.status == VersionStatus.APPROVED)
-        .order_by(ScriptVersion.number.desc())
-    ).first()
-
-
 def request_for_version(
     *,
     session: Session,
@@ -718,3 +709,46 @@ def request_for_version(
             date=on.isoformat() if per_day else version.created_at.date().isoformat(),
         ),
     )
+
+
+def version_settings(
+    settings: Settings,
+    version: ScriptVersion | None = None,
+    *,
+    profile_name: str | None = None,
+    engine_name: str | None = None,
+) -> tuple[Profile, str]:
+    """The profile and engine for a render: explicit choice, else the version's, else default."""
+    from broadcaster.profiles import get_profile
+
+    chosen_profile = profile_name or (version.profile if version else "") or settings.audio_profile
+    chosen_engine = engine_name or (version.engine if version else "") or settings.tts_engine
+    return get_profile(chosen_profile, settings.profiles_dir), chosen_engine
+
+
+# espeak-ng reads Vietnamese at about this many spoken words (syllables) a second at
+# speed 1.0 (3.9-4.1 measured on the Bluezone scripts); enough for an estimate while typing.
+WORDS_PER_SECOND = 4.0
+
+
+def estimate_duration(spoken: str, *, speed: float, repeat: int, profile: Profile) -> float:
+    """Seconds on air: chimes, gaps, each reading and the pauses between them."""
+    reading = len(spoken.split()) / (WORDS_PER_SECOND * speed)
+    chimes = sum(
+        _chime_seconds(path) + profile.gap_s
+        for path in (profile.chime_open, profile.chime_close)
+        if path is not None
+    )
+    return round(chimes + repeat * reading + (repeat - 1) * profile.pause_s, 1)
+
+
+@lru_cache(maxsize=16)
+def _chime_seconds_cached(path: str, mtime_ns: int) -> float:
+    import wave
+
+    with wave.open(path) as handle:
+        return handle.getnframes() / handle.getframerate()
+
+
+def _chime_seconds(path: Path) -> float:
+    return _chime_seconds_cached(str(path), path.stat().st_mtime_ns)

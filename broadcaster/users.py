@@ -131,3 +131,76 @@ def authenticate(
         session.add(user)
         return user, False
     return None, False
+
+
+def _snapshot(user: User, station_ids: list[int]) -> dict:
+    return {
+        "username": user.username,
+        "full_name": user.full_name,
+        "role": user.role,
+        "is_active": user.is_active,
+        "stations": sorted(station_ids),
+    }
+
+
+def operator_station_ids(session: Session, user: User) -> list[int]:
+    from broadcaster.models import OperatorStation
+
+    return list(
+        session.exec(select(OperatorStation.station_id).where(OperatorStation.user_id == user.id))
+    )
+
+
+def update_user(
+    *,
+    session: Session,
+    user: User,
+    full_name: str,
+    role: str,
+    is_active: bool,
+    station_ids: list[int],
+    actor: User,
+) -> None:
+    """Change a user's name, role, active flag and (for operators) stations; audited."""
+    from broadcaster.models import OperatorStation
+
+    if role not in {r.value for r in Role}:
+        raise UserError(f"unknown role {role!r}")
+    before = _snapshot(user, operator_station_ids(session, user))
+    losing_admin = user.role == Role.ADMIN and (role != Role.ADMIN or not is_active)
+    if losing_admin:
+        others = session.exec(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != user.id)
+        ).one()
+        if others == 0:
+            raise UserError("this is the last active admin; make another admin first")
+    user.full_name = " ".join(full_name.split())[:128]
+    user.role = role
+    user.is_active = is_active
+    session.add(user)
+    for link in session.exec(select(OperatorStation).where(OperatorStation.user_id == user.id)):
+        session.delete(link)
+    session.flush()
+    kept = sorted(set(station_ids)) if role == Role.OPERATOR else []
+    for station_id in kept:
+        session.add(OperatorStation(user_id=user.id, station_id=station_id))
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update",
+        entity_type="user",
+        entity_id=user.id,
+        before=before,
+        after=_snapshot(user, kept),
+    )
+
+
+def change_own_password(*, session: Session, user: User, current: str, new: str) -> None:
+    if not check_password_hash(user.password_hash, current):
+        raise UserError("the current password is wrong")
+    if current == new:
+        raise UserError("the new password must differ from the current one")
+    set_password(session=session, user=user, password=new, actor=user)

@@ -44,6 +44,8 @@ def test_init_on_an_empty_machine_sets_everything_up_and_prints_the_password_onc
     first = run_cli(settings, "init")
     assert first.returncode == 0, first.stderr
     password = re.search(r"password: (\S+)", first.stdout).group(1)
+    demo = dict(re.findall(r"^  (bientap|lanhdao|vanhanh)\s+password: (\S+)$", first.stdout, re.M))
+    assert set(demo) == {"bientap", "lanhdao", "vanhanh"}
     assert "40 communes" in first.stdout
     second = run_cli(settings, "init")
     assert second.returncode == 0 and "password" not in second.stdout
@@ -52,10 +54,14 @@ def test_init_on_an_empty_machine_sets_everything_up_and_prints_the_password_onc
     with Session(engine) as session:
         admin = session.exec(select(User).where(User.username == "admin")).one()
         assert len(session.exec(select(Station)).all()) == 40
-    engine.dispose()
     from werkzeug.security import check_password_hash
 
     assert check_password_hash(admin.password_hash, password)
+    with Session(engine) as session:
+        for username, demo_password in demo.items():
+            user = session.exec(select(User).where(User.username == username)).one()
+            assert check_password_hash(user.password_hash, demo_password)
+    engine.dispose()
     assert password not in (tmp_path / "instance" / "broadcaster.db").read_bytes().decode("latin-1")
 
 

@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import auth, dashboard, db, errors, i18n, lexicon
+    from web import audit, auth, campaigns, dashboard, db, errors, i18n, lexicon, scripts, users
 
     db.init_app(app)
     csrf.init_app(app)
@@ -44,6 +44,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(i18n.bp)
     app.register_blueprint(lexicon.bp)
+    app.register_blueprint(scripts.bp)
+    app.register_blueprint(campaigns.bp)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(audit.bp)
 
     @app.after_request
     def security_headers(response):

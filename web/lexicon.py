@@ -65,6 +65,9 @@ def index():
     if request.args.get("edit", "").isdigit():
         editing = session.get(LexiconEntry, int(request.args["edit"]))
     form = EntryForm(obj=editing, entry_id=editing.id if editing else "")
+    if editing is None and request.args.get("term"):
+        # Arriving from the script editor with a misread word selected.
+        form.term.data = request.args["term"][:64]
     return render_template(
         "lexicon.html",
         entries=session.exec(statement).all(),
