@@ -6,7 +6,10 @@ from sqlmodel import select
 
 from broadcaster.models import AuditEntry, Script, ScriptVersion, VersionStatus
 
-BODY = "Tính đến ngày 13/8/2020, tỉnh có 183.620 thuê bao cài Bluezone. Bà con {ten_xa} hãy cài ngay."
+BODY = (
+    "Tính đến ngày 13/8/2020, tỉnh có 183.620 thuê bao cài Bluezone. "
+    "Bà con {ten_xa} hãy cài ngay."
+)
 
 
 def csrf(client, path):
