@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -75,7 +76,12 @@ def import_divisions(session: Session, *, province_names: list[str] | None = Non
 
 
 def group_code(province: Area, name: str) -> str:
-    return f"G-{province.code}-{slugify(name)}"[:32]
+    """A stable code; long names keep a hash of the whole name so two never collide."""
+    code = f"G-{province.code}-{slugify(name)}"
+    if len(code) <= 32:
+        return code
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{code[:25]}-{digest}"
 
 
 def define_group(session: Session, *, province: Area, name: str, commune_names: list[str]) -> Area:

@@ -14,7 +14,7 @@ import click
 from sqlmodel import Session
 
 from broadcaster import db
-from broadcaster.config import ConfigError, Settings, load_settings
+from broadcaster.config import ConfigError, Settings, load_settings, local_today
 
 
 class UserFacingError(click.ClickException):
@@ -380,7 +380,7 @@ def speak_cmd(
         speech = speak_to_file(
             spoken, output, engine=engine_for(settings, engine), voice=voice, speed=speed
         )
-    except (EngineError, ValueError) as exc:
+    except (EngineError, ValueError, OSError) as exc:
         raise UserFacingError(str(exc)) from exc
     click.echo(
         json.dumps(
@@ -424,7 +424,8 @@ def _find_script(session: Session, ref: str):
 
     from broadcaster.models import Script
 
-    query = select(Script).where(Script.id == int(ref)) if ref.isdigit() else None
+    is_id = ref.isascii() and ref.isdigit() and len(ref) <= 9
+    query = select(Script).where(Script.id == int(ref)) if is_id else None
     script = session.exec(query).first() if query is not None else None
     script = script or session.exec(select(Script).where(Script.slug == ref)).first()
     if script is None:
@@ -509,8 +510,6 @@ def render_cmd(
 
     Identical input is rendered once: a second call prints "cached": true.
     """
-    from datetime import date
-
     from broadcaster.profiles import ProfileError, get_profile
     from broadcaster.render import (
         RenderError,
@@ -537,13 +536,16 @@ def render_cmd(
     engine_choice = engine_name or settings.tts_engine
     engine = engine_for(settings, engine_choice)
     store = store_for(settings)
-    today = date.today()
+    today = local_today(settings)
+    if output is not None and not output.parent.is_dir():
+        # Say so before spending a render on a file that cannot be written.
+        raise UserFacingError(f"folder {str(output.parent)!r} does not exist")
     with _session(ctx) as session:
         lexicon = as_mapping(session)
         station = _find_station(session, station_code) if station_code else None
         try:
             if all_approved:
-                _render_all_approved(session, store, profile, engine, engine_choice, lexicon)
+                _render_all_approved(session, store, profile, engine, engine_choice, lexicon, today)
                 return
             if text is not None:
                 request = RenderRequest(
@@ -579,7 +581,10 @@ def render_cmd(
         except (RenderError, TemplateError) as exc:
             raise UserFacingError(str(exc)) from exc
         if output is not None:
-            write_atomically(output, result.path.read_bytes())
+            try:
+                write_atomically(output, result.path.read_bytes())
+            except OSError as exc:
+                raise UserFacingError(f"cannot write {output}: {exc}") from exc
         click.echo(_render_json(result, output))
 
 
@@ -612,10 +617,8 @@ def audio_gc(ctx: click.Context, days: int | None) -> None:
     click.echo(f"removed {removed} files")
 
 
-def _render_all_approved(session, store, profile, engine, engine_choice, lexicon) -> None:
+def _render_all_approved(session, store, profile, engine, engine_choice, lexicon, today) -> None:
     """Every approved script × every station whose commune it names (or once if shared)."""
-    from datetime import date
-
     from sqlmodel import select
 
     from broadcaster.models import Script, Station
@@ -641,7 +644,7 @@ def _render_all_approved(session, store, profile, engine, engine_choice, lexicon
                 station=station,
                 profile=profile,
                 engine_name=engine_choice,
-                on=date.today(),
+                on=today,
             )
             try:
                 result = render(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,7 +45,9 @@ def env_bool(env: dict[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{PREFIX}{name}={value!r} is not a boolean (use true or false)")
 
 
-def env_int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(
+    env: dict[str, str], name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+) -> int:
     value = _raw(env, name)
     if value is None or value == "":
         return default
@@ -53,6 +57,8 @@ def env_int(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -
         raise ConfigError(f"{PREFIX}{name}={value!r} is not an integer") from None
     if number < minimum:
         raise ConfigError(f"{PREFIX}{name}={number} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{PREFIX}{name}={number} must be at most {maximum}")
     return number
 
 
@@ -64,6 +70,8 @@ def env_float(env: dict[str, str], name: str, default: float, *, minimum: float 
         number = float(value)
     except ValueError:
         raise ConfigError(f"{PREFIX}{name}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{PREFIX}{name}={value!r} is not a finite number")
     if number < minimum:
         raise ConfigError(f"{PREFIX}{name}={number} must be at least {minimum}")
     return number
@@ -146,14 +154,34 @@ def _secret_key(env: dict[str, str], instance_dir: Path, environment: str) -> st
     return key
 
 
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    shown = url.split("@")[-1]  # never echo a password back
+    try:
+        make_url(url).get_dialect()
+    except NoSuchModuleError:  # a subclass of ArgumentError: check it first
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL: unknown database kind in ...{shown!r} "
+            "(use sqlite:/// or postgresql+psycopg://)"
+        ) from None
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"{PREFIX}DATABASE_URL=...{shown!r} is not a database URL") from None
+
+
+def local_today(settings: Settings) -> date:
+    """Today in the deployment's time zone (a UTC server is a day behind until 07:00 in Huế)."""
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build Settings from `env` (default: os.environ); raises ConfigError on junk."""
     env = dict(os.environ if env is None else env)
     instance_dir = Path(_raw(env, "INSTANCE_DIR") or PROJECT_ROOT / "instance").resolve()
     environment = env_choice(env, "ENV", "development", ("development", "production", "test"))
     database_url = _raw(env, "DATABASE_URL") or f"sqlite:///{instance_dir / 'broadcaster.db'}"
-    if "://" not in database_url:
-        raise ConfigError(f"{PREFIX}DATABASE_URL={database_url!r} is not a database URL")
+    _check_database_url(database_url)
     audio_dir = Path(_raw(env, "AUDIO_DIR") or PROJECT_ROOT / "audio" / "store").resolve()
     return Settings(
         instance_dir=instance_dir,
@@ -164,7 +192,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         environment=environment,
         secure_cookies=env_bool(env, "SECURE_COOKIES", environment == "production"),
         host=_raw(env, "HOST") or "127.0.0.1",
-        port=env_int(env, "PORT", 8000, minimum=1),
+        port=env_int(env, "PORT", 8000, minimum=1, maximum=65535),
         default_locale=env_choice(env, "LOCALE", "vi", ("vi", "en")),
         tts_engine=env_choice(env, "TTS_ENGINE", "espeak", ("auto", "gtts", "espeak", "piper")),
         gtts_timeout=env_float(env, "GTTS_TIMEOUT", 10.0, minimum=0.1),

@@ -16,6 +16,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
+    # pysqlite's own transaction handling emits no BEGIN before a SAVEPOINT, so releasing
+    # one would commit; SQLAlchemy's documented recipe hands BEGIN to SQLAlchemy instead.
+    dbapi_connection.isolation_level = None
     # WAL lets the web, the scheduler and the local agent read while one writes;
     # busy_timeout makes a writer wait for a lock instead of failing at once.
     cursor = dbapi_connection.cursor()
@@ -26,6 +29,12 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _begin_sqlite(connection) -> None:
+    # Deferred, so the many read-only requests never take the write lock; writers keep
+    # their transactions short.
+    connection.exec_driver_sql("BEGIN")
+
+
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
@@ -33,6 +42,7 @@ def make_engine(database_url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(database_url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _tune_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     return create_engine(database_url, pool_pre_ping=True)
 

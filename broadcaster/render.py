@@ -53,6 +53,7 @@ FFMPEG_TIMEOUT_S = 300
 # encoder add a little on top of the limiter's sample peaks.
 LIMITER_MARGIN_DB = 2.0
 LOUDNESS_TOLERANCE_LU = 0.75
+FALLBACK_RETRY = timedelta(hours=1)
 
 _LUFS_RE = re.compile(r"I:\s+(-?[\d.]+|-inf) LUFS")
 _TRUE_PEAK_RE = re.compile(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS")
@@ -211,13 +212,27 @@ def _mp3_args(profile: Profile) -> list[str]:
 
 
 def _pump(source, sinks: list, chunks: list[bytes]) -> None:
-    # read1: pass on whatever is ready, so the measurer works while the encoder does.
-    for chunk in iter(lambda: source.read1(1 << 16), b""):
-        chunks.append(chunk)
+    """Copy `source` into `chunks` and every sink; a sink that dies is dropped, not waited on.
+
+    Draining the source to the end whatever happens is what keeps the encoder from
+    blocking on a full pipe when the measurer has failed.
+    """
+    live = list(sinks)
+    try:
+        # read1: pass on whatever is ready, so the measurer works while the encoder does.
+        for chunk in iter(lambda: source.read1(1 << 16), b""):
+            chunks.append(chunk)
+            for sink in list(live):
+                try:
+                    sink.write(chunk)
+                except OSError:
+                    live.remove(sink)
+    finally:
         for sink in sinks:
-            sink.write(chunk)
-    for sink in sinks:
-        sink.close()
+            try:
+                sink.close()
+            except OSError:
+                pass
 
 
 class EncodeJob:
@@ -244,7 +259,18 @@ class EncodeJob:
             raise RenderError(
                 "ffmpeg is not installed (Debian package ffmpeg)", retryable=False
             ) from None
-        self._measurer = subprocess.Popen(
+        try:
+            self._measurer = self._start_measurer(decoded)
+        except BaseException:
+            self._encoder.kill()
+            self._encoder.wait()
+            self._encoder.stdin.close()
+            self._encoder.stdout.close()
+            self._close_logs()
+            raise
+
+    def _start_measurer(self, decoded: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(
             [
                 *FFMPEG,
                 "-f",
@@ -543,6 +569,12 @@ def write_tags(path: Path, tags: Tags) -> None:
     tag.save(path, v2_version=3)
 
 
+def temporary_path(final: Path, key: str) -> Path:
+    """Where a render is written before the rename: unique per process and thread, because
+    two threads of one web process may render the same key at once."""
+    return final.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp.mp3")
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -575,11 +607,16 @@ def render(
     existing = session.exec(select(AudioFile).where(AudioFile.key == key)).first()
     if existing is not None:
         path = store.absolute(existing.path)
-        if path.is_file() and path.stat().st_size == existing.size:
+        intact = path.is_file() and path.stat().st_size == existing.size
+        # A fallback voice stood in for the one asked for (e.g. Google was unreachable):
+        # keep using it for a while, then give the first engine another chance.
+        stale_fallback = existing.fallback and utcnow() - existing.created_at > FALLBACK_RETRY
+        if intact and not stale_fallback:
             existing.last_used_at = utcnow()
             session.add(existing)
             return RenderResult(audio=existing, path=path, cached=True)
-        log.warning("audio %s is recorded but missing or damaged; rendering again", key)
+        if not intact:
+            log.warning("audio %s is recorded but missing or damaged; rendering again", key)
 
     try:
         speech, body = speak_and_encode(
@@ -592,10 +629,10 @@ def render(
     relative = store.relative(key)
     final = store.absolute(relative)
     final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{key}.{os.getpid()}.tmp.mp3")
+    temporary = temporary_path(final, key)
     try:
-        with temporary.open("wb") as handle:
-            handle.write(programme.mp3)
+        with temporary.open("wb") as stream:
+            stream.write(programme.mp3)
         write_tags(temporary, request.tags)
         _fsync_file(temporary)
         os.replace(temporary, final)
@@ -619,6 +656,7 @@ def render(
         profile=request.profile.name,
         spoken_text=spoken,
         peaks=json.dumps(programme.peaks),
+        created_at=utcnow(),
         last_used_at=utcnow(),
     )
     record = existing or AudioFile(key=key, **values)
@@ -662,7 +700,11 @@ def collect_garbage(
         for path in store.root.glob("*/*.mp3"):
             relative = f"{path.parent.name}/{path.name}"
             is_stray = relative not in known or path.name.startswith(".")
-            if is_stray and datetime.fromtimestamp(path.stat().st_mtime, cutoff.tzinfo) < cutoff:
+            try:
+                modified = datetime.fromtimestamp(path.stat().st_mtime, cutoff.tzinfo)
+            except FileNotFoundError:
+                continue  # another process finished or removed it meanwhile
+            if is_stray and modified < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed

@@ -50,8 +50,10 @@ def _read_front_matter(path: Path) -> tuple[dict, str]:
 def _import_campaign(session: Session, path: Path, actor: User | None) -> None:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScriptFileError(f"{path}: cannot read campaign: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ScriptFileError(f"{path}: a campaign file must be a mapping of keys to values")
     slug, name = data.get("slug"), data.get("name")
     if not isinstance(slug, str) or not SLUG_RE.match(slug) or not name:
         raise ScriptFileError(f"{path}: a campaign needs a slug (a-z, 0-9, '-') and a name")

@@ -80,34 +80,53 @@ def has_admin(session: Session) -> bool:
     return session.exec(select(User.id).where(User.role == Role.ADMIN)).first() is not None
 
 
+# One address may fail this many times more than one account may: an office shares an
+# address, and a guesser trying many usernames from one machine is stopped all the same.
+ADDRESS_FAILURE_FACTOR = 4
+# Checked when the username is unknown, so a wrong name costs as long as a wrong password
+# and the timing does not tell which usernames exist.
+_DUMMY_HASH = generate_password_hash("no such user, no such password")
+
+
+def _failures(session: Session, since: datetime, *conditions) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.succeeded.is_(False), LoginAttempt.at > since, *conditions)
+    ).one()
+
+
 def is_locked_out(
     *,
     session: Session,
     username: str,
+    remote_addr: str,
     max_failures: int,
     window: timedelta,
     now: datetime | None = None,
 ) -> bool:
-    """True when `username` failed `max_failures` times in `window` since its last success."""
-    now = now or utcnow()
-    since = now - window
+    """True after too many failures within `window`: for this account from this address
+    (since its last success from there), or from this address over all accounts.
+
+    Counting per address means a guesser elsewhere cannot lock a real user out.
+    """
+    since = (now or utcnow()) - window
     last_success = session.exec(
         select(func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, LoginAttempt.succeeded.is_(True)
-        )
-    ).one()
-    if last_success is not None and last_success > since:
-        since = last_success
-    failures = session.exec(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
             LoginAttempt.username == username,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.at > since,
+            LoginAttempt.remote_addr == remote_addr,
+            LoginAttempt.succeeded.is_(True),
         )
     ).one()
-    return failures >= max_failures
+    account_since = max(since, last_success) if last_success else since
+    account = _failures(
+        session,
+        account_since,
+        LoginAttempt.username == username,
+        LoginAttempt.remote_addr == remote_addr,
+    )
+    address = _failures(session, since, LoginAttempt.remote_addr == remote_addr)
+    return account >= max_failures or address >= max_failures * ADDRESS_FAILURE_FACTOR
 
 
 def authenticate(
@@ -121,16 +140,23 @@ def authenticate(
 ) -> tuple[User | None, bool]:
     """Check a login; returns (user or None, locked_out). Every attempt is recorded."""
     username = username.strip().lower()[:64]
-    if is_locked_out(session=session, username=username, max_failures=max_failures, window=window):
-        return None, True
+    remote_addr = remote_addr[:64]
+    locked = is_locked_out(
+        session=session,
+        username=username,
+        remote_addr=remote_addr,
+        max_failures=max_failures,
+        window=window,
+    )
     user = session.exec(select(User).where(User.username == username)).first()
-    ok = bool(user and user.is_active and check_password_hash(user.password_hash, password))
-    session.add(LoginAttempt(username=username, remote_addr=remote_addr[:64], succeeded=ok))
+    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    ok = bool(user and user.is_active and password_ok and not locked)
+    session.add(LoginAttempt(username=username, remote_addr=remote_addr, succeeded=ok))
     if ok:
         user.last_login_at = utcnow()
         session.add(user)
         return user, False
-    return None, False
+    return None, locked
 
 
 def _snapshot(user: User, station_ids: list[int]) -> dict:

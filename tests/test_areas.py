@@ -44,3 +44,23 @@ def test_it_groups_the_former_districts_named_in_the_2020_letter(session):
 def test_it_says_clearly_when_an_area_is_unknown(session):
     with pytest.raises(AreaError, match="no area named"):
         get_area(session, "Atlantis")
+
+
+def test_long_group_names_never_share_a_code(session):
+    from broadcaster.areas import define_group
+
+    hue = get_area(session, "Huế")
+    first = define_group(
+        session,
+        province=hue,
+        name="Cụm loa ven biển phía bắc số một",
+        commune_names=["Phường Thuận An"],
+    )
+    second = define_group(
+        session,
+        province=hue,
+        name="Cụm loa ven biển phía bắc số hai",
+        commune_names=["Xã Phú Vinh"],
+    )
+    assert first.code != second.code and len(first.code) <= 32
+    assert [c.name for c in communes_of(session, first)] == ["Phường Thuận An"]

@@ -218,3 +218,18 @@ def test_render_all_approved_renders_each_approved_script_once_then_hits_the_cac
     assert json.loads(again.stdout)["cached"] == 2
     gc = run_cli(settings, "audio", "gc")
     assert gc.returncode == 0 and gc.stdout.strip() == "removed 0 files"
+
+
+def test_command_mistakes_are_errors_not_tracebacks(settings, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    cases = [
+        ("render", "--text", "Xin chào", "-o", str(missing / "a.mp3")),
+        ("speak", "Xin chào", "-o", str(missing / "a.wav")),
+        ("render", "--script", "99999999999999999999", "-o", str(tmp_path / "b.mp3")),
+        ("render", "--script", "²", "-o", str(tmp_path / "b.mp3")),
+    ]
+    for args in cases:
+        result = run_cli(settings, *args)
+        assert result.returncode != 0, args
+        assert result.stderr.startswith("Error:") or "Error:" in result.stderr, args
+        assert "Traceback" not in result.stderr, args

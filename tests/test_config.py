@@ -57,6 +57,9 @@ def test_it_refuses_both_a_value_and_a_file(tmp_path):
         ("BROADCASTER_TIMEZONE", "Mars/Olympus", "time zone"),
         ("BROADCASTER_TTS_ENGINE", "festival", "must be one of"),
         ("BROADCASTER_DATABASE_URL", "broadcaster.db", "not a database URL"),
+        ("BROADCASTER_DATABASE_URL", "foo://x", "unknown database kind"),
+        ("BROADCASTER_PORT", "70000", "at most 65535"),
+        ("BROADCASTER_GTTS_TIMEOUT", "nan", "not a finite number"),
         ("BROADCASTER_GTTS_TIMEOUT", "soon", "not a number"),
     ],
 )

@@ -68,3 +68,14 @@ def test_session_scope_rolls_back_on_error(engine):
             session.exec(text("SELECT count(*) FROM loginattempt WHERE username='ghost'")).scalar()
             == 0
         )
+
+
+def test_a_savepoint_does_not_commit_the_outer_transaction(engine):
+    with Session(engine) as session:
+        with session.begin_nested():
+            session.add(LoginAttempt(username="nested", succeeded=False, at=datetime.now(UTC)))
+        session.rollback()
+    with Session(engine) as session:
+        assert session.exec(
+            text("SELECT count(*) FROM loginattempt WHERE username='nested'")
+        ).scalar() == 0

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import wave
 from dataclasses import replace
@@ -20,6 +19,7 @@ from broadcaster.render import (
     collect_garbage,
     render,
     render_key,
+    temporary_path,
 )
 from broadcaster.speech.engines import EspeakEngine
 from broadcaster.speech.normalize import normalize
@@ -201,7 +201,7 @@ def test_a_full_disk_leaves_no_file_and_no_record(session, store, profile):
     key = render_key(normalize(request.text), request)
     final = store.absolute(store.relative(key))
     final.parent.mkdir(parents=True)
-    final.with_name(f".{key}.{os.getpid()}.tmp.mp3").symlink_to("/dev/full")
+    temporary_path(final, key).symlink_to("/dev/full")
     with pytest.raises(RenderError, match="cannot write audio") as info:
         render(session=session, store=store, request=request, engine=EspeakEngine())
     assert info.value.retryable
@@ -234,3 +234,42 @@ def test_unused_audio_is_collected_after_the_retention_period(session, store, pr
     assert not old.path.exists() and not stray.exists()
     keys = {a.key for a in session.exec(select(AudioFile))}
     assert keys == {kept.audio.key, referenced.audio.key}
+
+
+def test_a_dead_measurer_never_stalls_the_encoder():
+    import io
+
+    from broadcaster.render import _pump
+
+    class DeadPipe:
+        closed = False
+
+        def write(self, data):
+            raise BrokenPipeError
+
+        def close(self):
+            self.closed = True
+
+    source = io.BufferedReader(io.BytesIO(b"x" * 300_000))
+    chunks: list[bytes] = []
+    sink = DeadPipe()
+    _pump(source, [sink], chunks)
+    assert b"".join(chunks) == b"x" * 300_000 and sink.closed
+
+
+def test_a_fallback_render_is_retried_with_the_first_engine_later(session, store, profile):
+    from broadcaster.speech.engines import FallbackChain
+
+    broken = EspeakEngine(binary="/nonexistent/espeak-ng")
+    chain = FallbackChain([broken, EspeakEngine()])
+    first = do_render(session, store, make_request(profile, engine_name="auto"), chain)
+    assert first.audio.fallback
+    again = do_render(session, store, make_request(profile, engine_name="auto"), chain)
+    assert again.cached
+    first.audio.created_at = utcnow() - timedelta(hours=2)
+    session.add(first.audio)
+    session.commit()
+    healthy = FallbackChain([EspeakEngine(), EspeakEngine()])
+    later = do_render(session, store, make_request(profile, engine_name="auto"), healthy)
+    assert not later.cached and not later.audio.fallback
+    assert len(session.exec(select(AudioFile)).all()) == 1

@@ -77,3 +77,12 @@ def test_duplicate_slugs_are_refused(session, tmp_path):
     write(tmp_path, "b.md", slug="bluezone-trung")
     with pytest.raises(ScriptFileError, match="also used by"):
         import_scripts(session, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content", [b"- just\n- a list\n", "slug: x\nname: \xff".encode("latin-1")]
+)
+def test_a_bad_campaign_file_is_named(session, tmp_path, content):
+    (tmp_path / "campaign.yml").write_bytes(content)
+    with pytest.raises(ScriptFileError, match="campaign.yml"):
+        import_scripts(session, tmp_path)

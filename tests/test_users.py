@@ -9,12 +9,12 @@ from broadcaster.users import UserError, authenticate, create_user, generate_pas
 WINDOW = timedelta(minutes=15)
 
 
-def login(session, username, password):
+def login(session, username, password, remote_addr="127.0.0.1"):
     user, locked = authenticate(
         session=session,
         username=username,
         password=password,
-        remote_addr="127.0.0.1",
+        remote_addr=remote_addr,
         max_failures=3,
         window=WINDOW,
     )
@@ -64,3 +64,33 @@ def test_a_successful_login_clears_earlier_failures(session):
     login(session, "editor", "wrong password")
     user, locked = login(session, "editor", PERSONA_PASSWORD)
     assert user is not None and not locked
+
+
+def test_a_guesser_elsewhere_cannot_lock_a_real_user_out(session):
+    from tests.conftest import PERSONA_PASSWORD
+
+    for _ in range(5):
+        login(session, "admin", "guess", remote_addr="203.0.113.9")
+    assert login(session, "admin", PERSONA_PASSWORD, remote_addr="203.0.113.9")[1] is True
+    user, locked = login(session, "admin", PERSONA_PASSWORD, remote_addr="10.0.0.5")
+    assert user is not None and not locked
+
+
+def test_one_address_trying_many_usernames_is_stopped(session):
+    from tests.conftest import PERSONA_PASSWORD
+
+    for index in range(12):
+        login(session, f"nobody{index}", "guess", remote_addr="198.51.100.7")
+    user, locked = login(session, "editor", PERSONA_PASSWORD, remote_addr="198.51.100.7")
+    assert user is None and locked
+
+
+def test_attempts_while_locked_are_still_recorded(session):
+    from broadcaster.models import LoginAttempt
+
+    for _ in range(5):
+        login(session, "editor", "guess", remote_addr="192.0.2.1")
+    count = len(
+        session.exec(select(LoginAttempt).where(LoginAttempt.remote_addr == "192.0.2.1")).all()
+    )
+    assert count == 5

@@ -62,8 +62,9 @@ def index():
         )
     trial = request.args.get("try", "").strip()[:MAX_TRY_LENGTH]
     editing = None
-    if request.args.get("edit", "").isdigit():
-        editing = session.get(LexiconEntry, int(request.args["edit"]))
+    edit_id = request.args.get("edit", "")
+    if edit_id.isascii() and edit_id.isdigit() and len(edit_id) <= 9:
+        editing = session.get(LexiconEntry, int(edit_id))
     form = EntryForm(obj=editing, entry_id=editing.id if editing else "")
     if editing is None and request.args.get("term"):
         # Arriving from the script editor with a misread word selected.
@@ -92,7 +93,8 @@ def save():
             _("Vui lòng nhập cả từ và cách đọc (từ tối đa 64, cách đọc tối đa 200 ký tự)."), "error"
         )
         return redirect(url_for("lexicon.index"))
-    entry_id = int(form.entry_id.data) if (form.entry_id.data or "").isdigit() else None
+    raw_id = form.entry_id.data or ""
+    entry_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 9 else None
     try:
         entry = lexicon.save_entry(
             session=session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -33,6 +33,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from broadcaster.config import local_today
 from broadcaster.dbtypes import utcnow
 from broadcaster.models import (
     Area,
@@ -530,7 +531,7 @@ def spoken():
         return _json_error(_("Tốc độ hoặc số lần đọc không hợp lệ."))
     station = _station_from(data)
     try:
-        text = expand(body, context_for(session, station, date.today()))
+        text = expand(body, context_for(session, station, local_today(_settings())))
         error = None
     except TemplateError as exc:
         text, error = body, _workflow_message(exc)
@@ -572,7 +573,7 @@ def preview():
     session = get_session()
     station = _station_from(data)
     try:
-        text = expand(body, context_for(session, station, date.today()))
+        text = expand(body, context_for(session, station, local_today(_settings())))
     except TemplateError as exc:
         return _json_error(_workflow_message(exc))
     request_ = RenderRequest(
