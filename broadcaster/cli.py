@@ -297,6 +297,44 @@ def scripts_list(ctx: click.Context, as_json: bool) -> None:
                 click.echo(f"{row['slug']:40} v{row['version']} {row['status']:9} {row['title']}")
 
 
+@main.group("adoption")
+def adoption_group() -> None:
+    """Bluezone adoption figures per commune."""
+
+
+@adoption_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--province", required=True, help="Province whose commune names the file uses, e.g. Huế."
+)
+@click.pass_context
+def adoption_import(ctx: click.Context, file: Path, province: str) -> None:
+    """Import a CSV of commune (code or name), date, installs, population; all rows or none.
+
+    Headers may be Vietnamese (ma_xa, ngay, so_cai_dat, dan_so) or English
+    (commune, date, installs, population).
+    """
+    from broadcaster.adoption import import_csv
+    from broadcaster.areas import get_area
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserFacingError(f"{file}: cannot read as UTF-8 text: {exc}") from exc
+    try:
+        with _session(ctx) as session:
+            result = import_csv(
+                session, text, province=get_area(session, province), source=file.name
+            )
+    except UserFacingError as exc:
+        errors = getattr(exc.__cause__, "errors", None)
+        if errors:
+            for row, message in errors:
+                click.echo(f"row {row}: {message}", err=True)
+        raise
+    click.echo(f"{result.created} new figures, {result.updated} updated")
+
+
 # --- speech ---------------------------------------------------------------------------
 
 

@@ -211,3 +211,17 @@ class AudioFile(SQLModel, table=True):
     last_used_at: datetime = Field(
         default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True
     )
+
+
+class AdoptionFigure(SQLModel, table=True):
+    """Bluezone installs and population of a commune on a date (campaign statistics)."""
+
+    __table_args__ = (UniqueConstraint("area_id", "on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_id: int = Field(foreign_key="area.id", index=True)
+    on: date = Field(index=True)
+    installs: int
+    population: int
+    source: str = Field(default="", max_length=200)
+    created_at: datetime = _created()

@@ -43,6 +43,33 @@ class Variable:
     resolve: Callable[[Context], str]
 
 
+def _standing(ctx: Context):
+    from broadcaster.adoption import standings
+
+    if ctx.session is None or ctx.province is None or ctx.commune is None:
+        raise TemplateError("Bluezone figures need a station")
+    standing = standings(ctx.session, ctx.province).get(ctx.commune.id)
+    if standing is None:
+        raise TemplateError(f"no Bluezone figures for {ctx.commune.name} yet (import them first)")
+    return standing
+
+
+def _installs(ctx: Context) -> str:
+    from broadcaster.adoption import vietnamese_number
+
+    return vietnamese_number(_standing(ctx).figure.installs)
+
+
+def _rate(ctx: Context) -> str:
+    from broadcaster.adoption import vietnamese_percent
+
+    return vietnamese_percent(_standing(ctx).rate)
+
+
+def _rank(ctx: Context) -> str:
+    return str(_standing(ctx).rank)
+
+
 def _commune(ctx: Context) -> str:
     return ctx.commune.name if ctx.commune else ""
 
@@ -70,6 +97,9 @@ VARIABLES: dict[str, Variable] = {
             False,
             lambda ctx: WEEKDAYS[ctx.on.weekday()],
         ),
+        Variable("so_cai_dat", "Số người cài Bluezone của xã (mới nhất)", "3.120", True, _installs),
+        Variable("ty_le_cai_dat", "Tỷ lệ cài Bluezone của xã", "16,27%", True, _rate),
+        Variable("xep_hang", "Thứ hạng của xã trong tỉnh theo tỷ lệ cài", "12", True, _rank),
     )
 }
 
