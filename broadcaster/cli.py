@@ -99,7 +99,13 @@ def init_cmd(ctx: click.Context) -> None:
 
     The admin's generated password is printed once; it is never stored in clear.
     """
-    from broadcaster.demo import create_demo_users, needs_demo, seed_demo
+    from broadcaster.demo import (
+        approve_demo_campaign,
+        create_demo_users,
+        import_demo_schedules,
+        needs_demo,
+        seed_demo,
+    )
     from broadcaster.models import Role
     from broadcaster.users import create_user, generate_password, has_admin
 
@@ -110,7 +116,12 @@ def init_cmd(ctx: click.Context) -> None:
         if needs_demo(session):
             report = seed_demo(session, timezone=settings.timezone)
             demo_passwords = create_demo_users(session)
-            click.echo(f"demo loaded: {report.communes} communes of Thành phố Huế")
+            approved = approve_demo_campaign(session)
+            schedules = import_demo_schedules(session)
+            click.echo(
+                f"demo loaded: {report.communes} communes of Thành phố Huế, "
+                f"{approved} approved scripts, {schedules} schedules"
+            )
         password = None
         if not has_admin(session):
             password = generate_password()
@@ -159,12 +170,23 @@ def web_cmd(ctx: click.Context, host: str | None, port: int | None, threads: int
 
 
 @main.command("scheduler")
+@click.option(
+    "--player",
+    type=click.Choice(["auto", "ffplay", "aplay", "null"]),
+    default="auto",
+    show_default=True,
+    help="How local stations play (auto: ffplay if there is a sound card).",
+)
 @click.pass_context
-def scheduler_cmd(ctx: click.Context) -> None:
-    """Run the scheduler process (APScheduler, jobs stored in the database)."""
+def scheduler_cmd(ctx: click.Context, player: str) -> None:
+    """Run the scheduler process (APScheduler, jobs stored in the database).
+
+    It plans and renders ahead, plays due items at stations in local mode, and logs
+    every play and every miss.
+    """
     from broadcaster.scheduling import run_scheduler
 
-    run_scheduler(_settings(ctx))
+    run_scheduler(_settings(ctx), player=player)
 
 
 @main.command("up")
@@ -333,6 +355,85 @@ def adoption_import(ctx: click.Context, file: Path, province: str) -> None:
                 click.echo(f"row {row}: {message}", err=True)
         raise
     click.echo(f"{result.created} new figures, {result.updated} updated")
+
+
+@main.group("schedules")
+def schedules_group() -> None:
+    """Schedules as YAML files."""
+
+
+@schedules_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def schedules_import(ctx: click.Context, file: Path) -> None:
+    """Create or update (by name) the schedules in FILE; all or nothing."""
+    from broadcaster.schedules import import_yaml
+
+    with _session(ctx) as session:
+        saved = import_yaml(session, file.read_text(encoding="utf-8"))
+    click.echo(f"{len(saved)} schedules imported")
+
+
+@schedules_group.command("export")
+@click.pass_context
+def schedules_export(ctx: click.Context) -> None:
+    """Print every schedule as YAML (the shape `schedules import` reads)."""
+    from broadcaster.schedules import export_yaml
+
+    with _session(ctx) as session:
+        click.echo(export_yaml(session), nl=False)
+
+
+@main.command("plan")
+@click.option("--station", "station_code", help="Only this station (code).")
+@click.option("--area", "area_name", help="Only stations in this area (province, group, commune).")
+@click.option(
+    "--from", "start", required=True, help="Start, ISO 8601 (e.g. 2026-11-30 or with time)."
+)
+@click.option("--hours", type=click.FloatRange(0, 24 * 31), default=24, show_default=True)
+@click.pass_context
+def plan_cmd(
+    ctx: click.Context, station_code: str | None, area_name: str | None, start: str, hours: float
+) -> None:
+    """Print the planned plays, one JSON object per line, times in each station's zone.
+
+    A --from without a time zone is taken in BROADCASTER_TIMEZONE.
+    """
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import select
+
+    from broadcaster.areas import communes_of, get_area
+    from broadcaster.models import Station
+    from broadcaster.recurrence import Priority
+    from broadcaster.schedules import plan
+
+    settings = _settings(ctx)
+    try:
+        begin = datetime.fromisoformat(start)
+    except ValueError:
+        raise UserFacingError(f"--from {start!r} is not an ISO 8601 date or time") from None
+    if begin.tzinfo is None:
+        begin = begin.replace(tzinfo=ZoneInfo(settings.timezone))
+    with _session(ctx) as session:
+        station_ids = None
+        if station_code:
+            station_ids = [_find_station(session, station_code).id]
+        elif area_name:
+            commune_ids = {c.id for c in communes_of(session, get_area(session, area_name))}
+            station_ids = [s.id for s in session.exec(select(Station)) if s.area_id in commune_ids]
+        plays = plan(session, begin, begin + timedelta(hours=hours), station_ids=station_ids)
+        for play in plays:
+            row = {
+                "station": play.station.code,
+                "at": play.at.astimezone(ZoneInfo(play.station.timezone)).isoformat(),
+                "script": play.script.slug,
+                "version": play.version.number,
+                "priority": Priority(play.priority).name.lower(),
+                "schedule": play.schedule.name,
+            }
+            click.echo(json.dumps(row, ensure_ascii=False))
 
 
 # --- speech ---------------------------------------------------------------------------

@@ -101,3 +101,33 @@ def create_demo_users(session: Session) -> dict[str, str]:
         created[username] = password
     session.flush()
     return created
+
+
+SCHEDULES_DIR = PROJECT_ROOT / "schedules"
+
+
+def approve_demo_campaign(session: Session) -> int:
+    """The 2020 campaign's scripts went on air: the demo approver signs their first versions."""
+    from broadcaster.models import ScriptVersion, VersionStatus
+    from broadcaster.workflow import approve, submit
+
+    approver = session.exec(select(User).where(User.username == "lanhdao")).first()
+    if approver is None:
+        return 0
+    approved = 0
+    for version in session.exec(
+        select(ScriptVersion).where(ScriptVersion.status == VersionStatus.DRAFT)
+    ):
+        submit(session=session, version=version, actor=approver)
+        approve(session=session, version=version, actor=approver)
+        approved += 1
+    return approved
+
+
+def import_demo_schedules(session: Session) -> int:
+    from broadcaster.schedules import import_yaml
+
+    count = 0
+    for path in sorted(SCHEDULES_DIR.glob("*.yaml")):
+        count += len(import_yaml(session, path.read_text(encoding="utf-8")))
+    return count

@@ -10,6 +10,7 @@ from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from broadcaster.dbtypes import UTCDateTime, utcnow
+from broadcaster.recurrence import Priority
 
 
 class Role(StrEnum):
@@ -225,3 +226,88 @@ class AdoptionFigure(SQLModel, table=True):
     population: int
     source: str = Field(default="", max_length=200)
     created_at: datetime = _created()
+
+
+class Schedule(SQLModel, table=True):
+    """When an approved script plays, where, and how urgently."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    script_id: int = Field(foreign_key="script.id", index=True)
+    # None: follow the newest approved version; set: always this version.
+    pinned_version_id: int | None = Field(default=None, foreign_key="scriptversion.id")
+    kind: str = Field(max_length=16)  # weekly | every_n_days | once
+    weekdays: str = Field(default="", max_length=20)  # "0,1,2" (0 = Monday)
+    times: str = Field(default="", max_length=200)  # "06:00,17:00" local to each station
+    every_days: int = 1
+    anchor: date | None = None
+    once_at: str = Field(default="", max_length=16)  # local wall time "2026-12-01T06:00"
+    valid_from: date | None = None
+    valid_until: date | None = None
+    priority: int = Field(default=Priority.NORMAL)
+    repeat: int = 1  # plays back-to-back in each slot
+    targets_all: bool = False
+    is_active: bool = True
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ScheduleTarget(SQLModel, table=True):
+    """A station, or an area (commune, group or province) a schedule reaches."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("schedule.id", ondelete="CASCADE"), index=True)
+    )
+    station_id: int | None = Field(default=None, foreign_key="station.id")
+    area_id: int | None = Field(default=None, foreign_key="area.id")
+
+
+class OccurrenceStatus(StrEnum):
+    PLANNED = "planned"
+    RENDERED = "rendered"
+    DISPATCHED = "dispatched"
+    PLAYING = "playing"
+    PLAYED = "played"
+    FAILED = "failed"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+
+
+class Occurrence(SQLModel, table=True):
+    """One play of one schedule at one station at one instant; the unit of accountability."""
+
+    __table_args__ = (UniqueConstraint("schedule_id", "station_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("schedule.id", ondelete="CASCADE"), index=True)
+    )
+    station_id: int = Field(foreign_key="station.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    priority: int = Field(default=Priority.NORMAL)
+    version_id: int | None = Field(default=None, foreign_key="scriptversion.id")
+    audio_id: int | None = Field(default=None, foreign_key="audiofile.id")
+    status: str = Field(default=OccurrenceStatus.PLANNED, max_length=16, index=True)
+    late: bool = False
+    reason: str = ""
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PlayEvent(SQLModel, table=True):
+    """What happened to an occurrence, from the scheduler, an agent or an operator."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    occurrence_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("occurrence.id", ondelete="SET NULL"), index=True),
+    )
+    station_id: int = Field(foreign_key="station.id", index=True)
+    kind: str = Field(max_length=16, index=True)
+    at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    # Client-made id (agents retry uploads): the same event is never stored twice.
+    uid: str | None = Field(default=None, max_length=64, unique=True)
+    actor: str = Field(default="", max_length=64)
+    detail: str = ""

@@ -6,24 +6,29 @@ import logging
 import os
 import signal
 import socket
+import threading
 from datetime import datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from broadcaster.config import Settings
 from broadcaster.db import make_engine, session_scope
 from broadcaster.dbtypes import utcnow
-from broadcaster.models import ServiceBeat
+from broadcaster.models import AudioFile, Occurrence, Schedule, ServiceBeat, Station
+from broadcaster.onair import GRACE, materialize
+from broadcaster.playout import Item, PlayoutQueue
 
 log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
+SYNC_SECONDS = 5
 HEARTBEAT_SECONDS = 15
 SCHEDULER_SERVICE = "scheduler"
 
@@ -70,6 +75,224 @@ def collect_audio(database_url: str, audio_dir: str, retention_days: int) -> int
     return removed
 
 
+class Runtime:
+    """What the scheduler's jobs share inside one process: settings and local playout.
+
+    Jobs in the persistent job store hold only ids (they must pickle); they find the
+    engine, the settings and the station queues here.
+    """
+
+    def __init__(
+        self, settings: Settings, player_name: str = "auto", player_factory=None, clock=None
+    ) -> None:
+        from broadcaster.playout import make_player
+
+        self.settings = settings
+        self.clock = clock or utcnow  # injected in tests to replay a day in seconds
+        self.engine = _engine(settings.database_url)
+        self._make_player = player_factory or (lambda: make_player(player_name))
+        self.queues: dict[int, PlayoutQueue] = {}
+        self.lock = threading.Lock()
+
+    def queue_for(self, station_id: int) -> PlayoutQueue:
+        with self.lock:
+            if station_id not in self.queues:
+                self.queues[station_id] = PlayoutQueue(
+                    self._make_player(),
+                    lambda kind, item, detail: self.on_event(kind, item, detail),
+                    name=str(station_id),
+                )
+            return self.queues[station_id]
+
+    def on_event(self, kind: str, item: Item, detail: str) -> None:
+        from broadcaster.onair import Outcome, apply_outcome
+
+        with session_scope(self.engine) as session:
+            occurrence = session.get(Occurrence, item.occurrence_id)
+            if occurrence is not None:
+                apply_outcome(
+                    session, occurrence, Outcome(kind, detail), at=self.clock(), actor="scheduler"
+                )
+        log.info("playout: occurrence %s %s %s", item.occurrence_id, kind, detail)
+
+    def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
+        """Play every due occurrence of the local stations (of one schedule, or all)."""
+        from broadcaster.onair import claim, due, local_station_ids, render_occurrence
+        from broadcaster.render import RenderError, store_for
+
+        now = now or self.clock()
+        submitted = 0
+        with session_scope(self.engine) as session:
+            stations = local_station_ids(session)
+            if not stations:
+                return 0
+            if schedule_id is not None:
+                materialize(session, now=now, hours=0.1, schedule_ids=[schedule_id])
+            for occurrence in due(session, now=now, station_ids=stations, schedule_id=schedule_id):
+                if not claim(session, occurrence.id, now=now):
+                    continue  # someone else (another job run) has it
+                try:
+                    audio = (
+                        session.get(AudioFile, occurrence.audio_id)
+                        if occurrence.audio_id
+                        else render_occurrence(session, self.settings, occurrence)
+                    )
+                except RenderError as exc:
+                    from broadcaster.onair import Outcome, apply_outcome
+
+                    apply_outcome(
+                        session,
+                        occurrence,
+                        Outcome("failed", f"no audio: {exc}"),
+                        at=now,
+                        actor="scheduler",
+                    )
+                    continue
+                occurrence.audio_id = audio.id
+                session.add(occurrence)
+                schedule = session.get(Schedule, occurrence.schedule_id)
+                item = Item(
+                    at=occurrence.at,
+                    rank=-occurrence.priority,
+                    schedule_id=occurrence.schedule_id,
+                    occurrence_id=occurrence.id,
+                    path=store_for(self.settings).absolute(audio.path),
+                    duration_s=audio.duration_s,
+                    repeat=schedule.repeat if schedule else 1,
+                )
+                session.commit()  # the claim and the audio are durable before anything plays
+                self.queue_for(occurrence.station_id).submit(item)
+                submitted += 1
+        return submitted
+
+    def close(self) -> None:
+        for queue in self.queues.values():
+            queue.close()
+
+
+_runtime: Runtime | None = None
+
+
+def fire_schedule(schedule_id: int) -> None:
+    """The job of one schedule: at each of its slots, play what is due at local stations."""
+    if _runtime is not None:
+        _runtime.dispatch(schedule_id=schedule_id)
+
+
+def dispatch_all() -> None:
+    """Safety net: anything due that a schedule job did not take (e.g. just after a sync)."""
+    if _runtime is not None:
+        _runtime.dispatch()
+
+
+def plan_ahead(database_url: str) -> None:
+    """Scheduler job: materialize the next 48 h and render the next 6 h ahead of air time."""
+    from broadcaster.onair import render_due
+
+    now = utcnow()
+    with session_scope(_engine(database_url)) as session:
+        created = materialize(session, now=now)
+    if _runtime is not None:
+        with session_scope(_engine(database_url)) as session:
+            rendered = render_due(session, _runtime.settings, now=now)
+        if created or rendered:
+            log.info("plan: %d new occurrences, %d rendered", created, rendered)
+
+
+def sweep_missed(database_url: str) -> None:
+    from broadcaster.onair import sweep
+
+    with session_scope(_engine(database_url)) as session:
+        missed = sweep(session, now=utcnow())
+    if missed:
+        log.warning("plan: %d occurrences missed their grace window", missed)
+
+
+def triggers_for(schedule: Schedule, zones: set[str]):
+    """APScheduler triggers firing at every slot of `schedule` in each station time zone."""
+    from apscheduler.triggers.combining import OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.date import DateTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from broadcaster.schedules import recurrence_of
+
+    recurrence = recurrence_of(schedule)
+    day_names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    triggers = []
+    for zone in sorted(zones):
+        tz = ZoneInfo(zone)
+        if recurrence.kind == "once":
+            triggers.append(DateTrigger(run_date=recurrence.once_at.replace(tzinfo=tz)))
+            continue
+        for slot in recurrence.times:
+            if recurrence.kind == "weekly":
+                days = ",".join(day_names[d] for d in sorted(recurrence.weekdays))
+                triggers.append(
+                    CronTrigger(day_of_week=days, hour=slot.hour, minute=slot.minute, timezone=tz)
+                )
+            else:
+                anchor = datetime.combine(recurrence.anchor, slot, tz)
+                triggers.append(
+                    IntervalTrigger(days=recurrence.every_days, start_date=anchor, timezone=tz)
+                )
+    if len(triggers) == 1:
+        return triggers[0]
+    return OrTrigger(triggers)
+
+
+def schedule_job_id(schedule_id: int) -> str:
+    return f"schedule-{schedule_id}"
+
+
+def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
+    """Make the job store match the schedules table: one job per active schedule.
+
+    Runs every few seconds, so a schedule created, changed or removed in the web UI
+    takes effect on the running scheduler without a restart.
+    """
+    from broadcaster.schedules import ScheduleError, target_station_ids, version_for
+
+    wanted: dict[str, tuple[Schedule, set[str], str]] = {}
+    with session_scope(_engine(database_url)) as session:
+        stations = {s.id: s.timezone for s in session.exec(select(Station))}
+        for schedule in session.exec(select(Schedule).where(Schedule.is_active.is_(True))):
+            if version_for(session, schedule) is None:
+                continue
+            zones = {stations[i] for i in target_station_ids(session, schedule) if i in stations}
+            if zones:
+                signature = f"{schedule.updated_at.isoformat()}|{','.join(sorted(zones))}"
+                wanted[schedule_job_id(schedule.id)] = (schedule, zones, signature)
+    changed = removed = 0
+    existing = {job.id: job for job in scheduler.get_jobs(jobstore="default")}
+    for job_id in existing:
+        if job_id.startswith("schedule-") and job_id not in wanted:
+            scheduler.remove_job(job_id, jobstore="default")
+            removed += 1
+    for job_id, (schedule, zones, signature) in wanted.items():
+        job = existing.get(job_id)
+        if job is not None and job.name == signature:
+            continue
+        try:
+            trigger = triggers_for(schedule, zones)
+        except (ScheduleError, ValueError) as exc:
+            log.error("schedule %s cannot be scheduled: %s", schedule.id, exc)
+            continue
+        scheduler.add_job(
+            fire_schedule,
+            trigger,
+            args=[schedule.id],
+            id=job_id,
+            name=signature,
+            jobstore="default",
+            replace_existing=True,
+            misfire_grace_time=int(GRACE.total_seconds()),
+            coalesce=True,
+        )
+        changed += 1
+    return changed, removed
+
+
 def build_scheduler(settings: Settings) -> BlockingScheduler:
     """APScheduler with its job store in our database (persistent jobs) and one in memory."""
     scheduler = BlockingScheduler(
@@ -79,17 +302,39 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
             ),
             "memory": MemoryJobStore(),
         },
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
-        job_defaults={"coalesce": True, "max_instances": 1},
+        executors={"default": ThreadPoolExecutor(max_workers=8)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": int(GRACE.total_seconds()),
+        },
         timezone="UTC",
     )
     started_at = utcnow()
+    url = settings.database_url
+    memory_jobs = [
+        (heartbeat, {"seconds": HEARTBEAT_SECONDS}, [url, started_at], "heartbeat"),
+        (plan_ahead, {"minutes": 5}, [url], "plan-ahead"),
+        (sweep_missed, {"minutes": 1}, [url], "sweep-missed"),
+        (dispatch_all, {"seconds": 20}, [], "dispatch-all"),
+    ]
+    for function, interval, args, job_id in memory_jobs:
+        scheduler.add_job(
+            function,
+            "interval",
+            args=args,
+            id=job_id,
+            jobstore="memory",
+            replace_existing=True,
+            next_run_time=started_at,
+            **interval,
+        )
     scheduler.add_job(
-        heartbeat,
+        sync_jobs,
         "interval",
-        seconds=HEARTBEAT_SECONDS,
-        args=[settings.database_url, started_at],
-        id="heartbeat",
+        seconds=SYNC_SECONDS,
+        args=[scheduler, url],
+        id="sync-jobs",
         jobstore="memory",
         replace_existing=True,
         next_run_time=started_at,
@@ -108,10 +353,12 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     return scheduler
 
 
-def run_scheduler(settings: Settings) -> None:
+def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
     """Run until SIGTERM or SIGINT; stops cleanly so no job is cut half-way."""
+    global _runtime
     # APScheduler logs every run of every job at INFO; the heartbeat would flood the log.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    _runtime = Runtime(settings, player)
     scheduler = build_scheduler(settings)
 
     def stop(signum, _frame):
@@ -121,4 +368,7 @@ def run_scheduler(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("scheduler: running with job store %s", settings.database_url.split("://")[0])
-    scheduler.start()
+    try:
+        scheduler.start()
+    finally:
+        _runtime.close()

@@ -1,0 +1,317 @@
+"""On air: turn the plan into occurrences, render them ahead, play local ones, log misses.
+
+Policy (documented in docs/ARCHITECTURE.md):
+- An occurrence may start up to GRACE after its time; one that starts more than
+  LATE_AFTER after it is flagged late. Past the grace window it is logged missed, with
+  the reason, and never played.
+- Occurrences are unique per (schedule, station, time) and claimed by a conditional
+  update, so a restart, a second scheduler or a retry never plays anything twice.
+- Audio is rendered hours ahead; a render that fails is retried with the offline engine
+  and the failure is logged against the occurrence.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from broadcaster.config import Settings
+from broadcaster.models import (
+    AudioFile,
+    Occurrence,
+    OccurrenceStatus,
+    PlayEvent,
+    PlayoutMode,
+    Schedule,
+    Script,
+    ScriptVersion,
+    Station,
+)
+from broadcaster.schedules import plan
+from broadcaster.templating import needs_station
+
+log = logging.getLogger(__name__)
+
+GRACE = timedelta(minutes=10)
+LATE_AFTER = timedelta(seconds=60)
+OPEN = (OccurrenceStatus.PLANNED, OccurrenceStatus.RENDERED)
+
+
+def record_event(
+    session: Session,
+    *,
+    occurrence: Occurrence | None,
+    station_id: int,
+    kind: str,
+    at: datetime,
+    actor: str = "scheduler",
+    detail: str = "",
+    uid: str | None = None,
+) -> PlayEvent:
+    event = PlayEvent(
+        occurrence_id=occurrence.id if occurrence else None,
+        station_id=station_id,
+        kind=kind,
+        at=at,
+        actor=actor[:64],
+        detail=detail,
+        uid=uid,
+    )
+    session.add(event)
+    return event
+
+
+def materialize(
+    session: Session, *, now: datetime, hours: float = 48, schedule_ids: list[int] | None = None
+) -> int:
+    """Write the plan for [now - GRACE, now + hours) as occurrences; returns how many are new.
+
+    Idempotent. Unstarted occurrences follow their schedule: a newer approved version
+    replaces the planned one, and plays the schedule no longer makes are removed.
+    """
+    start, end = now - GRACE, now + timedelta(hours=hours)
+    plays = plan(session, start, end, schedule_ids=schedule_ids)
+    query = select(Occurrence).where(Occurrence.at >= start, Occurrence.at < end)
+    if schedule_ids is not None:
+        query = query.where(col(Occurrence.schedule_id).in_(schedule_ids))
+    existing = {(o.schedule_id, o.station_id, o.at): o for o in session.exec(query)}
+    wanted = set()
+    created = 0
+    for play in plays:
+        key = (play.schedule.id, play.station.id, play.at)
+        wanted.add(key)
+        occurrence = existing.get(key)
+        if occurrence is None:
+            session.add(
+                Occurrence(
+                    schedule_id=play.schedule.id,
+                    station_id=play.station.id,
+                    at=play.at,
+                    priority=play.priority,
+                    version_id=play.version.id,
+                )
+            )
+            created += 1
+        elif occurrence.status in OPEN and occurrence.version_id != play.version.id:
+            occurrence.version_id = play.version.id
+            occurrence.audio_id = None
+            occurrence.status = OccurrenceStatus.PLANNED
+            session.add(occurrence)
+    for key, occurrence in existing.items():
+        if key not in wanted and occurrence.status in OPEN and occurrence.at > now:
+            session.delete(occurrence)
+    session.flush()
+    return created
+
+
+def render_occurrence(session: Session, settings: Settings, occurrence: Occurrence) -> AudioFile:
+    """Audio for an occurrence; the configured engine first, the offline one if that fails."""
+    from broadcaster.render import (
+        RenderError,
+        render,
+        request_for_version,
+        store_for,
+        version_settings,
+    )
+    from broadcaster.speech import engine_for, lexicon
+
+    version = session.get(ScriptVersion, occurrence.version_id)
+    script = session.get(Script, version.script_id)
+    station = session.get(Station, occurrence.station_id)
+    profile, engine_name = version_settings(settings, version)
+    request = request_for_version(
+        session=session,
+        script=script,
+        version=version,
+        station=station if needs_station(version.body) else None,
+        profile=profile,
+        engine_name=engine_name,
+        on=occurrence.at.astimezone(ZoneInfo(station.timezone)).date(),
+    )
+    mapping = lexicon.as_mapping(session)
+    store = store_for(settings)
+    try:
+        result = render(
+            session=session,
+            store=store,
+            request=request,
+            engine=engine_for(settings, engine_name),
+            lexicon=mapping,
+        )
+    except RenderError as exc:
+        if engine_name == "espeak":
+            raise
+        log.error(
+            "render for occurrence %s failed (%s); using the offline engine", occurrence.id, exc
+        )
+        record_event(
+            session,
+            occurrence=occurrence,
+            station_id=occurrence.station_id,
+            kind="render_failed",
+            at=occurrence.at,
+            detail=f"{exc}; retried offline",
+        )
+        result = render(
+            session=session,
+            store=store,
+            request=replace(request, engine_name="espeak"),
+            engine=engine_for(settings, "espeak"),
+            lexicon=mapping,
+        )
+    return result.audio
+
+
+def render_due(session: Session, settings: Settings, *, now: datetime, hours: float = 6) -> int:
+    """Render every open occurrence of the next `hours` that has no audio yet."""
+    from broadcaster.render import RenderError
+
+    due = session.exec(
+        select(Occurrence)
+        .where(
+            col(Occurrence.audio_id).is_(None),
+            col(Occurrence.status).in_(OPEN),
+            Occurrence.at >= now - GRACE,
+            Occurrence.at < now + timedelta(hours=hours),
+        )
+        .order_by(Occurrence.at)
+    ).all()
+    done = 0
+    for occurrence in due:
+        try:
+            audio = render_occurrence(session, settings, occurrence)
+        except RenderError as exc:
+            log.error("cannot render occurrence %s: %s", occurrence.id, exc)
+            record_event(
+                session,
+                occurrence=occurrence,
+                station_id=occurrence.station_id,
+                kind="render_failed",
+                at=now,
+                detail=str(exc),
+            )
+            continue
+        occurrence.audio_id = audio.id
+        occurrence.status = OccurrenceStatus.RENDERED
+        session.add(occurrence)
+        record_event(
+            session,
+            occurrence=occurrence,
+            station_id=occurrence.station_id,
+            kind="rendered",
+            at=now,
+        )
+        done += 1
+    session.flush()
+    return done
+
+
+def claim(session: Session, occurrence_id: int, *, now: datetime) -> bool:
+    """Take an open occurrence for playing; exactly one caller ever gets True."""
+    result = session.execute(
+        update(Occurrence)
+        .where(Occurrence.id == occurrence_id, col(Occurrence.status).in_(OPEN))
+        .values(status=OccurrenceStatus.DISPATCHED)
+    )
+    return result.rowcount == 1
+
+
+def due(
+    session: Session, *, now: datetime, station_ids: list[int], schedule_id: int | None = None
+) -> list[Occurrence]:
+    """Open occurrences of these stations whose time has come, within the grace window."""
+    query = select(Occurrence).where(
+        col(Occurrence.station_id).in_(station_ids),
+        col(Occurrence.status).in_(OPEN),
+        Occurrence.at <= now,
+        Occurrence.at >= now - GRACE,
+    )
+    if schedule_id is not None:
+        query = query.where(Occurrence.schedule_id == schedule_id)
+    return list(session.exec(query.order_by(Occurrence.at, Occurrence.priority.desc())))
+
+
+def sweep(session: Session, *, now: datetime) -> int:
+    """Log as missed every occurrence that nobody started within the grace window."""
+    stale = session.exec(
+        select(Occurrence).where(col(Occurrence.status).in_(OPEN), Occurrence.at < now - GRACE)
+    ).all()
+    stations = {s.id: s for s in session.exec(select(Station))}
+    for occurrence in stale:
+        station = stations.get(occurrence.station_id)
+        if station is not None and station.mode == PlayoutMode.LOCAL:
+            reason = "not started within the grace window (was the scheduler running?)"
+        elif station is not None and station.mode == PlayoutMode.MANUAL:
+            reason = "no operator confirmed playing it within the grace window"
+        else:
+            reason = "the station reported no play within the grace window"
+        occurrence.status = OccurrenceStatus.MISSED
+        occurrence.reason = reason
+        session.add(occurrence)
+        record_event(
+            session,
+            occurrence=occurrence,
+            station_id=occurrence.station_id,
+            kind="missed",
+            at=now,
+            detail=reason,
+        )
+    session.flush()
+    return len(stale)
+
+
+@dataclass
+class Outcome:
+    kind: str
+    detail: str = ""
+
+
+def apply_outcome(
+    session: Session, occurrence: Occurrence, outcome: Outcome, *, at: datetime, actor: str
+) -> None:
+    """Move an occurrence along as its play starts, ends, fails or is interrupted."""
+    if outcome.kind == "started":
+        occurrence.status = OccurrenceStatus.PLAYING
+        occurrence.started_at = at
+        occurrence.late = at - occurrence.at > LATE_AFTER
+    elif outcome.kind == "finished":
+        occurrence.status = OccurrenceStatus.PLAYED
+        occurrence.finished_at = at
+    elif outcome.kind == "failed":
+        occurrence.status = OccurrenceStatus.FAILED
+        occurrence.reason = outcome.detail[:500]
+        occurrence.finished_at = at
+    elif outcome.kind == "interrupted":
+        occurrence.status = OccurrenceStatus.SKIPPED
+        occurrence.reason = outcome.detail[:500]
+        occurrence.finished_at = at
+    session.add(occurrence)
+    detail = outcome.detail
+    if outcome.kind == "started" and occurrence.late:
+        detail = f"late by {int((at - occurrence.at).total_seconds())} s"
+    record_event(
+        session,
+        occurrence=occurrence,
+        station_id=occurrence.station_id,
+        kind=outcome.kind,
+        at=at,
+        actor=actor,
+        detail=detail,
+    )
+
+
+def local_station_ids(session: Session) -> list[int]:
+    return list(
+        session.exec(
+            select(Station.id).where(Station.mode == PlayoutMode.LOCAL, Station.is_active.is_(True))
+        )
+    )
+
+
+def schedule_of(session: Session, occurrence: Occurrence) -> Schedule | None:
+    return session.get(Schedule, occurrence.schedule_id)
