@@ -30,9 +30,19 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
 
 
 def _begin_sqlite(connection) -> None:
-    # Deferred, so the many read-only requests never take the write lock; writers keep
-    # their transactions short.
-    connection.exec_driver_sql("BEGIN")
+    # Readers begin DEFERRED and never block anyone. A unit of work that will write begins
+    # IMMEDIATE (see writer()): in WAL mode a deferred transaction that read first cannot
+    # upgrade to a write once another writer has committed ("database is locked" at once,
+    # whatever busy_timeout says), while IMMEDIATE simply queues behind the other writer.
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine for units of work that write: on SQLite they take the lock up front."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_immediate=True)
 
 
 def make_engine(database_url: str) -> Engine:
@@ -48,9 +58,13 @@ def make_engine(database_url: str) -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error.
+
+    `write=True` (the default: most callers change something) begins each transaction
+    holding the write lock on SQLite; pass False for read-only work.
+    """
+    with Session(writer(engine) if write else engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -167,46 +167,55 @@ def render_occurrence(session: Session, settings: Settings, occurrence: Occurren
     return result.audio
 
 
-def render_due(session: Session, settings: Settings, *, now: datetime, hours: float = 6) -> int:
-    """Render every open occurrence of the next `hours` that has no audio yet."""
+def pending_audio(session: Session, *, now: datetime, hours: float) -> list[int]:
+    """Open occurrences of the next `hours` (and the grace window) that have no audio."""
+    return list(
+        session.exec(
+            select(Occurrence.id)
+            .where(
+                col(Occurrence.audio_id).is_(None),
+                col(Occurrence.status).in_(OPEN),
+                Occurrence.at >= now - GRACE,
+                Occurrence.at < now + timedelta(hours=hours),
+            )
+            .order_by(Occurrence.at)
+        )
+    )
+
+
+def render_one(
+    session: Session, settings: Settings, occurrence: Occurrence, *, now: datetime
+) -> bool:
+    """Give one occurrence its audio; a failure is logged against it, not raised."""
     from broadcaster.render import RenderError
 
-    due = session.exec(
-        select(Occurrence)
-        .where(
-            col(Occurrence.audio_id).is_(None),
-            col(Occurrence.status).in_(OPEN),
-            Occurrence.at >= now - GRACE,
-            Occurrence.at < now + timedelta(hours=hours),
-        )
-        .order_by(Occurrence.at)
-    ).all()
-    done = 0
-    for occurrence in due:
-        try:
-            audio = render_occurrence(session, settings, occurrence)
-        except RenderError as exc:
-            log.error("cannot render occurrence %s: %s", occurrence.id, exc)
-            record_event(
-                session,
-                occurrence=occurrence,
-                station_id=occurrence.station_id,
-                kind="render_failed",
-                at=now,
-                detail=str(exc),
-            )
-            continue
-        occurrence.audio_id = audio.id
-        occurrence.status = OccurrenceStatus.RENDERED
-        session.add(occurrence)
+    try:
+        audio = render_occurrence(session, settings, occurrence)
+    except RenderError as exc:
+        log.error("cannot render occurrence %s: %s", occurrence.id, exc)
         record_event(
             session,
             occurrence=occurrence,
             station_id=occurrence.station_id,
-            kind="rendered",
+            kind="render_failed",
             at=now,
+            detail=str(exc),
         )
-        done += 1
+        return False
+    occurrence.audio_id = audio.id
+    occurrence.status = OccurrenceStatus.RENDERED
+    session.add(occurrence)
+    record_event(
+        session, occurrence=occurrence, station_id=occurrence.station_id, kind="rendered", at=now
+    )
+    return True
+
+
+def render_due(session: Session, settings: Settings, *, now: datetime, hours: float = 6) -> int:
+    """Render every open occurrence of the next `hours` that has no audio yet."""
+    done = 0
+    for occurrence_id in pending_audio(session, now=now, hours=hours):
+        done += render_one(session, settings, session.get(Occurrence, occurrence_id), now=now)
     session.flush()
     return done
 

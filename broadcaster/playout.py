@@ -175,6 +175,7 @@ class PlayoutQueue:
         self._cv = threading.Condition()
         self._current: Item | None = None
         self._interrupted = False
+        self._closing = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"playout-{name}", daemon=True)
         self._thread.start()
@@ -207,6 +208,7 @@ class PlayoutQueue:
     def close(self) -> None:
         with self._cv:
             self._closed = True
+            self._closing = self._current is not None
             self._player.stop()
             self._cv.notify()
         self._thread.join(timeout=10)
@@ -230,7 +232,7 @@ class PlayoutQueue:
         try:
             for _ in range(item.repeat):
                 self._player.play(item.path, item.duration_s)
-                if self._interrupted:
+                if self._interrupted or self._closing:
                     break
         except PlayerError as exc:
             self._on_event("failed", item, str(exc))
@@ -239,7 +241,9 @@ class PlayoutQueue:
             log.exception("playout: unexpected error")
             self._on_event("failed", item, f"unexpected: {exc}")
             return
-        if self._interrupted:
+        if self._closing:
+            self._on_event("interrupted", item, "cut short: the player was shut down")
+        elif self._interrupted:
             self._on_event("interrupted", item, "interrupted by an emergency broadcast")
         else:
             self._on_event("finished", item, "")

@@ -186,17 +186,28 @@ def dispatch_all() -> None:
 
 
 def plan_ahead(database_url: str) -> None:
-    """Scheduler job: materialize the next 48 h and render the next 6 h ahead of air time."""
-    from broadcaster.onair import render_due
+    """Scheduler job: materialize the next 48 h and render ahead of air time.
+
+    48 h is the manifest's horizon: agents must hold the audio before a link goes down.
+    Each render is its own short transaction, so playout events never wait behind it.
+    """
+    from broadcaster.onair import pending_audio, render_one
 
     now = utcnow()
-    with session_scope(_engine(database_url)) as session:
+    engine = _engine(database_url)
+    with session_scope(engine) as session:
         created = materialize(session, now=now)
+    rendered = 0
     if _runtime is not None:
-        with session_scope(_engine(database_url)) as session:
-            rendered = render_due(session, _runtime.settings, now=now)
-        if created or rendered:
-            log.info("plan: %d new occurrences, %d rendered", created, rendered)
+        with session_scope(engine, write=False) as session:
+            pending = pending_audio(session, now=now, hours=48)
+        for occurrence_id in pending:
+            with session_scope(engine) as session:
+                occurrence = session.get(Occurrence, occurrence_id)
+                if occurrence is not None and occurrence.audio_id is None:
+                    rendered += render_one(session, _runtime.settings, occurrence, now=now)
+    if created or rendered:
+        log.info("plan: %d new occurrences, %d rendered", created, rendered)
 
 
 def sweep_missed(database_url: str) -> None:
@@ -254,7 +265,7 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
     from broadcaster.schedules import ScheduleError, target_station_ids, version_for
 
     wanted: dict[str, tuple[Schedule, set[str], str]] = {}
-    with session_scope(_engine(database_url)) as session:
+    with session_scope(_engine(database_url), write=False) as session:
         stations = {s.id: s.timezone for s in session.exec(select(Station))}
         for schedule in session.exec(select(Schedule).where(Schedule.is_active.is_(True))):
             if version_for(session, schedule) is None:

@@ -77,3 +77,66 @@ def test_ctrl_c_to_the_whole_process_group_stops_without_restarting_anything(set
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "restarting" not in output
+
+
+def test_the_scheduler_process_plays_a_local_station_on_time(settings):
+    """A one-off at this minute for the local station: the real scheduler process plays it."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import select
+
+    from broadcaster.dbtypes import utcnow
+    from broadcaster.models import Occurrence, Script, ScriptVersion, Station, User
+    from broadcaster.schedules import ScheduleInput, save_schedule
+    from broadcaster.workflow import approve, submit
+
+    engine = db.make_engine(settings.database_url)
+    with Session(engine) as session:
+        script = session.exec(
+            select(Script).where(Script.slug == "bluezone-nhac-nho-hang-ngay")
+        ).one()
+        version = session.exec(
+            select(ScriptVersion).where(ScriptVersion.script_id == script.id)
+        ).one()
+        submit(
+            session=session,
+            version=version,
+            actor=session.exec(select(User).where(User.username == "editor")).one(),
+        )
+        approve(
+            session=session,
+            version=version,
+            actor=session.exec(select(User).where(User.username == "approver")).one(),
+        )
+        local = session.exec(select(Station).where(Station.code == "HUE-PHU-XUAN")).one()
+        local_id = local.id
+        now_local = utcnow().astimezone(ZoneInfo(local.timezone)).replace(tzinfo=None)
+        save_schedule(
+            session=session,
+            actor=None,
+            data=ScheduleInput(
+                name="Thử phát",
+                script=script,
+                kind="once",
+                once_at=now_local.replace(second=0, microsecond=0),
+                station_ids=[local.id],
+            ),
+        )
+        session.commit()
+    process = start_cli(settings, "scheduler", "--player", "null")
+
+    def started():
+        with Session(engine) as session:
+            occurrence = session.exec(select(Occurrence)).first()
+            return occurrence if occurrence and occurrence.started_at else None
+
+    try:
+        occurrence = wait_until(started, timeout=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        engine.dispose()
+    assert process.returncode == 0, output
+    assert occurrence.station_id == local_id
+    assert occurrence.started_at - occurrence.at < timedelta(seconds=60)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlmodel import Session
 
-from broadcaster.db import make_engine
+from broadcaster.db import make_engine, writer
 
 
 def init_app(app: Flask) -> None:
@@ -15,7 +15,11 @@ def init_app(app: Flask) -> None:
 
 def get_session() -> Session:
     if "db_session" not in g:
-        g.db_session = Session(current_app.extensions["engine"], expire_on_commit=False)
+        engine = current_app.extensions["engine"]
+        if has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS"):
+            # A form post reads and then writes: take the write lock up front (SQLite).
+            engine = writer(engine)
+        g.db_session = Session(engine, expire_on_commit=False)
     return g.db_session
 
 
