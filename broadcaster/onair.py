@@ -67,7 +67,12 @@ def record_event(
 
 
 def materialize(
-    session: Session, *, now: datetime, hours: float = 48, schedule_ids: list[int] | None = None
+    session: Session,
+    *,
+    now: datetime,
+    hours: float = 48,
+    schedule_ids: list[int] | None = None,
+    station_ids: list[int] | None = None,
 ) -> int:
     """Write the plan for [now - GRACE, now + hours) as occurrences; returns how many are new.
 
@@ -75,10 +80,12 @@ def materialize(
     replaces the planned one, and plays the schedule no longer makes are removed.
     """
     start, end = now - GRACE, now + timedelta(hours=hours)
-    plays = plan(session, start, end, schedule_ids=schedule_ids)
+    plays = plan(session, start, end, schedule_ids=schedule_ids, station_ids=station_ids)
     query = select(Occurrence).where(Occurrence.at >= start, Occurrence.at < end)
     if schedule_ids is not None:
         query = query.where(col(Occurrence.schedule_id).in_(schedule_ids))
+    if station_ids is not None:
+        query = query.where(col(Occurrence.station_id).in_(station_ids))
     existing = {(o.schedule_id, o.station_id, o.at): o for o in session.exec(query)}
     wanted = set()
     created = 0
@@ -291,6 +298,11 @@ def apply_outcome(
     elif outcome.kind == "finished":
         occurrence.status = OccurrenceStatus.PLAYED
         occurrence.finished_at = at
+    elif outcome.kind == "confirmed":  # an operator says they played it by hand, at `at`
+        occurrence.status = OccurrenceStatus.PLAYED
+        occurrence.started_at = at
+        occurrence.late = at - occurrence.at > LATE_AFTER
+        occurrence.reason = ""
     elif outcome.kind == "failed":
         occurrence.status = OccurrenceStatus.FAILED
         occurrence.reason = outcome.detail[:500]
@@ -301,7 +313,7 @@ def apply_outcome(
         occurrence.finished_at = at
     session.add(occurrence)
     detail = outcome.detail
-    if outcome.kind == "started" and occurrence.late:
+    if outcome.kind in ("started", "confirmed") and occurrence.late:
         detail = f"late by {int((at - occurrence.at).total_seconds())} s"
     record_event(
         session,

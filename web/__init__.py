@@ -33,7 +33,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
 
-    from web import audit, auth, campaigns, dashboard, db, errors, i18n, lexicon, scripts, users
+    from web import (
+        audit,
+        auth,
+        campaigns,
+        dashboard,
+        db,
+        errors,
+        i18n,
+        lexicon,
+        portal,
+        scripts,
+        users,
+    )
 
     db.init_app(app)
     csrf.init_app(app)
@@ -48,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(users.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(portal.bp)
 
     @app.after_request
     def security_headers(response):
