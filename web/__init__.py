@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         i18n,
         lexicon,
         portal,
+        schedules,
         scripts,
         users,
     )
@@ -61,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(users.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(schedules.bp)
 
     @app.after_request
     def security_headers(response):
