@@ -436,6 +436,93 @@ def plan_cmd(
             click.echo(json.dumps(row, ensure_ascii=False))
 
 
+@main.group("report")
+def report_group() -> None:
+    """Reports on what was broadcast."""
+
+
+@report_group.command("compliance")
+@click.option("--from", "first", required=True, help="First day (YYYY-MM-DD or dd/mm/yyyy).")
+@click.option("--to", "last", required=True, help="Last day, inclusive.")
+@click.option("--area", "area_name", help="Only stations in this area (province, group, commune).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (required for xlsx); default standard output.",
+)
+@click.pass_context
+def report_compliance(
+    ctx: click.Context,
+    first: str,
+    last: str,
+    area_name: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Planned vs played vs late vs missed per station, ranked (báo cáo kết quả phát)."""
+    from broadcaster.adoption import parse_day
+    from broadcaster.areas import get_area
+    from broadcaster.reports import (
+        COMPLIANCE_HEADERS,
+        compliance,
+        compliance_rows,
+        to_csv,
+        to_xlsx,
+        totals,
+    )
+
+    try:
+        start, end = parse_day(first), parse_day(last)
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from exc
+    if end < start:
+        raise UserFacingError("--to is before --from")
+    if fmt == "xlsx" and output is None:
+        raise UserFacingError("--format xlsx needs --output FILE")
+    with _session(ctx) as session:
+        area = get_area(session, area_name) if area_name else None
+        ranked = totals(compliance(session, first=start, last=end, area=area))
+        if fmt == "json":
+            payload = [
+                {
+                    "rank": t.rank,
+                    "station": t.station.code,
+                    "commune": t.commune,
+                    "planned": t.planned,
+                    "played": t.played,
+                    "late": t.late,
+                    "missed": t.missed,
+                    "pending": t.pending,
+                    "rate": round(t.rate, 4) if t.rate is not None else None,
+                    "misses": [
+                        {"at": at.isoformat(), "script": title, "reason": reason}
+                        for at, title, reason in t.misses
+                    ],
+                }
+                for t in ranked
+            ]
+            data: str | bytes = "\n".join(json.dumps(row, ensure_ascii=False) for row in payload)
+            data += "\n" if payload else ""
+        elif fmt == "csv":
+            data = to_csv(COMPLIANCE_HEADERS, compliance_rows(ranked))
+        else:
+            data = to_xlsx(COMPLIANCE_HEADERS, compliance_rows(ranked), title="Kết quả phát")
+    if output is None:
+        click.echo(data, nl=False)
+        return
+    from broadcaster.speech.engines import write_atomically
+
+    try:
+        write_atomically(output, data if isinstance(data, bytes) else data.encode("utf-8"))
+    except OSError as exc:
+        raise UserFacingError(f"cannot write {output}: {exc}") from exc
+    click.echo(f"wrote {output} ({len(ranked)} stations)")
+
+
 # --- speech ---------------------------------------------------------------------------
 
 

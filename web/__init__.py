@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         i18n,
         lexicon,
         portal,
+        reports,
         schedules,
         scripts,
         users,
@@ -63,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(audit.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(schedules.bp)
+    app.register_blueprint(reports.bp)
 
     @app.after_request
     def security_headers(response):
