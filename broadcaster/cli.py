@@ -102,6 +102,7 @@ def init_cmd(ctx: click.Context) -> None:
     from broadcaster.demo import (
         approve_demo_campaign,
         create_demo_users,
+        import_demo_adoption,
         import_demo_schedules,
         needs_demo,
         seed_demo,
@@ -118,6 +119,7 @@ def init_cmd(ctx: click.Context) -> None:
             demo_passwords = create_demo_users(session)
             approved = approve_demo_campaign(session)
             schedules = import_demo_schedules(session)
+            import_demo_adoption(session)
             click.echo(
                 f"demo loaded: {report.communes} communes of Thành phố Huế, "
                 f"{approved} approved scripts, {schedules} schedules"

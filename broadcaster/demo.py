@@ -124,6 +124,23 @@ def approve_demo_campaign(session: Session) -> int:
     return approved
 
 
+def import_demo_adoption(session: Session) -> int:
+    """Illustrative per-commune figures adding up to the province's 2020 total (16.27 %)."""
+    from broadcaster.adoption import import_csv
+
+    province = get_area(session, DEMO_PROVINCE)
+    count = 0
+    for path in sorted((PROJECT_ROOT / "scripts").rglob("so-lieu-*.csv")):
+        result = import_csv(
+            session,
+            path.read_text(encoding="utf-8"),
+            province=province,
+            source=f"{path.name} (số liệu minh hoạ)",
+        )
+        count += result.created
+    return count
+
+
 def import_demo_schedules(session: Session) -> int:
     from broadcaster.schedules import import_yaml
 

@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
 
     from web import (
+        adoption,
         audit,
         auth,
         campaigns,
@@ -65,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(portal.bp)
     app.register_blueprint(schedules.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(adoption.bp)
 
     @app.after_request
     def security_headers(response):

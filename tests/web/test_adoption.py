@@ -1,0 +1,80 @@
+import io
+import re
+
+from sqlmodel import select
+
+from broadcaster.areas import get_area
+from broadcaster.config import PROJECT_ROOT
+from broadcaster.models import AdoptionFigure, Schedule, ScheduleTarget
+from tests.test_onair import approved_script
+
+DEMO_CSV = PROJECT_ROOT / "scripts/bluezone/so-lieu-minh-hoa-2020-08-13.csv"
+
+
+def csrf(client, path):
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def upload(client, province_id, content: bytes, name="so-lieu.csv"):
+    token = csrf(client, "/adoption")
+    return client.post(
+        "/adoption/import",
+        data={
+            "csrf_token": token,
+            "province": str(province_id),
+            "file": (io.BytesIO(content), name),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_the_demo_figures_rank_communes_and_highlight_the_low_ones(client, auth, session):
+    hue = get_area(session, "Huế")
+    auth.login("editor")
+    upload(client, hue.id, DEMO_CSV.read_bytes())
+    page = client.get(f"/adoption?province={hue.id}").get_data(as_text=True)
+    assert "183.620 / 1.128.620" in page and "16.27%" in page
+    table = page.split('id="adoption"', 1)[1]
+    assert table.count('<tr class="laggard">') >= 5
+    assert "Xã A Lưới 1" in table and "1/40" in table
+
+
+def test_a_file_with_bad_rows_saves_nothing_and_says_which_rows(client, auth, session):
+    hue = get_area(session, "Huế")
+    auth.login("editor")
+    bad = "ma_xa,ngay,so_cai_dat,dan_so\nPhường Thuận An,13/8/2020,5,10\nXã Ma,13/8/2020,1,2\n"
+    page = client.get(upload(client, hue.id, bad.encode()).location).get_data(as_text=True)
+    assert "1 dòng lỗi" in page and "Dòng 3: unknown commune" in page
+    assert session.exec(select(AdoptionFigure)).all() == []
+
+
+def test_boosting_low_communes_creates_one_schedule_for_them(client, auth, session, app):
+    hue = get_area(session, "Huế")
+    script = approved_script(session)
+    session.commit()
+    auth.login("approver")
+    upload(client, hue.id, DEMO_CSV.read_bytes())
+    page = client.get(f"/adoption?province={hue.id}").get_data(as_text=True)
+    low = re.findall(r'name="commune" value="(\d+)" checked', page)
+    token = csrf(client, "/adoption")
+    response = client.post(
+        "/adoption/boost",
+        data={
+            "csrf_token": token,
+            "province": str(hue.id),
+            "commune": low,
+            "script": str(script.id),
+            "times": "11:00",
+            "days": "14",
+        },
+    )
+    assert response.status_code == 302
+    from web.db import get_session
+
+    with app.app_context():
+        db = get_session()
+        schedule = db.exec(select(Schedule).where(Schedule.name.like("Tăng cường%"))).one()
+        targets = db.exec(select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id))
+        assert sorted(str(t.area_id) for t in targets) == sorted(low)
+        assert schedule.priority == 1 and schedule.times == "11:00"
