@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from sqlmodel import func, select
 
 from broadcaster.dbtypes import utcnow
@@ -57,6 +57,13 @@ def index():
             .group_by(Area.id)
             .order_by(Area.name)
         ).all()
+    today_rows = []
+    if chosen is not None:
+        from broadcaster.config import local_today
+        from broadcaster.reports import compliance
+
+        today = local_today(current_app.config["SETTINGS"])
+        today_rows = compliance(session, first=today, last=today, area=chosen)
     beat = session.get(ServiceBeat, SCHEDULER_SERVICE)
     scheduler_alive = bool(
         beat and utcnow() - beat.seen_at < timedelta(seconds=3 * HEARTBEAT_SECONDS)
@@ -70,4 +77,7 @@ def index():
         station_count=sum(1 for _, s in communes if s is not None),
         scheduler_beat=beat,
         scheduler_alive=scheduler_alive,
+        today_planned=sum(r.planned for r in today_rows),
+        today_played=sum(r.played for r in today_rows),
+        today_missed=[r for r in today_rows if r.missed],
     )

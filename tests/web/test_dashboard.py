@@ -49,3 +49,29 @@ def test_pages_send_security_headers(client):
     assert headers["X-Frame-Options"] == "DENY"
     assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'self' only
     assert "default-src 'self'" in headers["Content-Security-Policy"]
+
+
+def test_the_dashboard_names_stations_that_missed_a_play_today(client, auth, session):
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from broadcaster.dbtypes import utcnow
+    from broadcaster.models import Occurrence, OccurrenceStatus, Station
+    from tests.test_onair import approved_script, weekly
+
+    script = approved_script(session)
+    schedule = weekly(session, script, ["HUE-A-LUOI-2"], list(range(7)), ["06:00"])
+    station = session.exec(select(Station).where(Station.code == "HUE-A-LUOI-2")).one()
+    session.add(
+        Occurrence(
+            schedule_id=schedule.id,
+            station_id=station.id,
+            at=utcnow() - timedelta(minutes=1),
+            status=OccurrenceStatus.MISSED,
+        )
+    )
+    session.commit()
+    auth.login("admin")
+    page = client.get("/").get_data(as_text=True)
+    assert "Đài bỏ lỡ lượt phát hôm nay:" in page and "Xã A Lưới 2" in page
