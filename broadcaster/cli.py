@@ -525,6 +525,40 @@ def report_compliance(
     click.echo(f"wrote {output} ({len(ranked)} stations)")
 
 
+@main.group("logs")
+def logs_group() -> None:
+    """The broadcast log."""
+
+
+@logs_group.command("purge")
+@click.option("--before", required=True, help="Delete log entries of days before this date.")
+@click.option("--yes", is_flag=True, help="Do it; without this flag nothing is deleted.")
+@click.pass_context
+def logs_purge(ctx: click.Context, before: str, yes: bool) -> None:
+    """Delete play events and settled plays before a date (never inside the retention period)."""
+    import getpass
+
+    from broadcaster.adoption import parse_day
+    from broadcaster.reports import purge
+
+    settings = _settings(ctx)
+    try:
+        day = parse_day(before)
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from exc
+    if not yes:
+        raise UserFacingError("purging deletes records for good; add --yes to confirm")
+    with _session(ctx) as session:
+        events, occurrences = purge(
+            session,
+            before=day,
+            today=local_today(settings),
+            retention_days=settings.log_retention_days,
+            actor_label=f"cli:{getpass.getuser()}"[:64],
+        )
+    click.echo(f"deleted {events} events and {occurrences} plays before {day.isoformat()}")
+
+
 # --- speech ---------------------------------------------------------------------------
 
 

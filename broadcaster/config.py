@@ -117,6 +117,7 @@ class Settings:
     profiles_dir: Path | None = None
     audio_profile: str = "loa-truyen-thanh"
     audio_retention_days: int = 30
+    log_retention_days: int = 730
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     allow_self_approval: bool = False
@@ -204,6 +205,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         profiles_dir=Path(_raw(env, "PROFILES_DIR") or instance_dir / "profiles"),
         audio_profile=_raw(env, "AUDIO_PROFILE") or "loa-truyen-thanh",
         audio_retention_days=env_int(env, "AUDIO_RETENTION_DAYS", 30, minimum=1),
+        log_retention_days=env_int(env, "LOG_RETENTION_DAYS", 730, minimum=365),
         login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
         login_lockout_minutes=env_int(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
         allow_self_approval=env_bool(env, "ALLOW_SELF_APPROVAL", False),

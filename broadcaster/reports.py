@@ -315,3 +315,42 @@ def log_rows(session: Session, query, communes: dict[int, str]) -> Iterator[list
 def schedule_name(session: Session, occurrence: Occurrence) -> str:
     schedule = session.get(Schedule, occurrence.schedule_id)
     return schedule.name if schedule else ""
+
+
+class RetentionError(ValueError):
+    """A purge that would delete logs still inside the retention period."""
+
+
+def purge(
+    session: Session, *, before: date, today: date, retention_days: int, actor_label: str
+) -> tuple[int, int]:
+    """Delete play events and settled occurrences older than `before`; audited.
+
+    Refused when `before` is inside the retention period: a province must be able to
+    answer for any day of the last `retention_days`.
+    """
+    from sqlalchemy import delete
+
+    from broadcaster import audit
+
+    oldest_allowed = today - timedelta(days=retention_days)
+    if before > oldest_allowed:
+        raise RetentionError(
+            f"logs are kept {retention_days} days: purge only before {oldest_allowed.isoformat()}"
+        )
+    cutoff = datetime.combine(before, time(), ZoneInfo("UTC"))
+    settled = (*PLAYED, *NOT_PLAYED)
+    events = session.execute(delete(PlayEvent).where(PlayEvent.at < cutoff)).rowcount
+    occurrences = session.execute(
+        delete(Occurrence).where(Occurrence.at < cutoff, col(Occurrence.status).in_(settled))
+    ).rowcount
+    audit.record(
+        session,
+        actor=None,
+        actor_label=actor_label,
+        action="purge",
+        entity_type="logs",
+        entity_id=before.isoformat(),
+        after={"events": events, "occurrences": occurrences},
+    )
+    return events, occurrences

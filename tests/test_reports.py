@@ -156,3 +156,20 @@ def test_operators_and_editors_cannot_read_reports(client, auth):
     auth.login("editor")
     assert client.get("/reports/compliance").status_code == 403
     assert client.get("/logs").status_code == 403
+
+
+def test_purging_inside_the_retention_period_is_refused_and_outside_it_is_audited(
+    settings, session, history
+):
+    from broadcaster.models import AuditEntry, PlayEvent
+
+    refused = run_cli(settings, "logs", "purge", "--before", "2026-12-31", "--yes")
+    assert refused.returncode == 1 and "kept 730 days" in refused.stderr
+    unconfirmed = run_cli(settings, "logs", "purge", "--before", "2020-01-01")
+    assert unconfirmed.returncode == 1 and "--yes" in unconfirmed.stderr
+    done = run_cli(settings, "logs", "purge", "--before", "2020-01-01", "--yes")
+    assert done.returncode == 0 and "deleted 0 events" in done.stdout
+    session.expire_all()
+    entry = session.exec(select(AuditEntry).where(AuditEntry.entity_type == "logs")).one()
+    assert entry.action == "purge" and entry.actor_label.startswith("cli:")
+    assert len(session.exec(select(PlayEvent)).all()) > 0
