@@ -32,10 +32,11 @@ NOT_PLAYED = (OccurrenceStatus.MISSED, OccurrenceStatus.FAILED, OccurrenceStatus
 
 
 @dataclass
-class StationDay:
+class Counts:
+    """Plays of one station over some days: planned, and what became of them."""
+
     station: Station
     commune: str
-    day: date
     planned: int = 0
     played: int = 0
     late: int = 0
@@ -51,21 +52,13 @@ class StationDay:
 
 
 @dataclass
-class StationTotal:
-    station: Station
-    commune: str
-    planned: int = 0
-    played: int = 0
-    late: int = 0
-    missed: int = 0
-    pending: int = 0
-    misses: list[tuple[datetime, str, str]] = field(default_factory=list)
-    rank: int = 0
+class StationDay(Counts):
+    day: date = date.min
 
-    @property
-    def rate(self) -> float | None:
-        due = self.planned - self.pending
-        return self.played / due if due else None
+
+@dataclass
+class StationTotal(Counts):
+    rank: int = 0
 
 
 def stations_in(session: Session, area: Area | None) -> list[Station]:
@@ -111,7 +104,9 @@ def compliance(
         if not first <= local.date() <= last:
             continue
         key = (station.id, local.date())
-        row = rows.get(key) or StationDay(station, communes.get(station.area_id, ""), local.date())
+        row = rows.get(key) or StationDay(
+            station, communes.get(station.area_id, ""), day=local.date()
+        )
         rows[key] = row
         row.planned += 1
         if occurrence.status in PLAYED:

@@ -62,3 +62,28 @@ def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval:
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def measure_loudness(path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of a file, measured by ffmpeg."""
+    stderr = subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostats",
+            "-i",
+            str(path),
+            "-af",
+            "ebur128=peak=true:framelog=verbose",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    summary = stderr.rsplit("Summary:", 1)[1]
+    lufs = float(summary.split("I:", 1)[1].split("LUFS", 1)[0])
+    peak = float(summary.split("True peak:", 1)[1].split("Peak:", 1)[1].split("dBFS", 1)[0])
+    return lufs, peak

@@ -2,12 +2,11 @@
 
 import json
 import socket
-import subprocess
 import threading
 import time
 import wave
 
-from tests.helpers import run_cli
+from tests.helpers import measure_loudness, run_cli
 
 LETTER = "Tính đến ngày 13/8/2020, có 183.620 thuê bao, đạt 16,27%."
 
@@ -113,29 +112,6 @@ def test_speak_reports_a_bad_output_path_without_a_traceback(settings, tmp_path)
     assert "Traceback" not in result.stderr and ".wav or .mp3" in result.stderr
 
 
-def measure(path):
-    stderr = subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostats",
-            "-i",
-            str(path),
-            "-af",
-            "ebur128=peak=true:framelog=verbose",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr.rsplit("Summary:", 1)[1]
-    lufs = float(stderr.split("I:", 1)[1].split("LUFS")[0])
-    peak = float(stderr.split("True peak:", 1)[1].split("Peak:", 1)[1].split("dBFS")[0])
-    return lufs, peak
-
-
 def test_render_prints_json_and_says_cached_the_second_time(settings, tmp_path):
     out = tmp_path / "a.mp3"
     first = run_cli(settings, "render", "--text", LETTER, "-o", str(out))
@@ -152,7 +128,7 @@ def test_render_prints_json_and_says_cached_the_second_time(settings, tmp_path):
     }
     assert abs(report["lufs"] + 16) <= 1 and report["true_peak_db"] <= -1
     assert report["cached"] is False and report["path"] == str(out)
-    lufs, peak = measure(out)
+    lufs, peak = measure_loudness(out)
     assert abs(lufs + 16) <= 1 and peak <= -1
     second = run_cli(settings, "render", "--text", LETTER, "-o", str(out))
     assert json.loads(second.stdout)["cached"] is True

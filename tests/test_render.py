@@ -23,33 +23,9 @@ from broadcaster.render import (
 )
 from broadcaster.speech.engines import EspeakEngine
 from broadcaster.speech.normalize import normalize
+from tests.helpers import measure_loudness
 
 TEXT = "Tính đến ngày 13/8/2020, tỉnh có 183.620 thuê bao cài Bluezone, đạt 16,27%."
-
-
-def measure(path: Path) -> tuple[float, float]:
-    """Integrated loudness and true peak of a file, measured independently with ffmpeg."""
-    stderr = subprocess.run(
-        [
-            "ffmpeg",
-            "-hide_banner",
-            "-nostats",
-            "-i",
-            str(path),
-            "-af",
-            "ebur128=peak=true:framelog=verbose",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    summary = stderr.rsplit("Summary:", 1)[1]
-    lufs = float(summary.split("I:", 1)[1].split("LUFS", 1)[0])
-    peak = float(summary.split("True peak:", 1)[1].split("Peak:", 1)[1].split("dBFS", 1)[0])
-    return lufs, peak
 
 
 def duration(path: Path) -> float:
@@ -95,7 +71,7 @@ def do_render(session, store, request, engine=None):
 
 def test_it_makes_broadcast_ready_audio_at_the_target_loudness(session, store, profile):
     result = do_render(session, store, make_request(profile))
-    lufs, true_peak = measure(result.path)
+    lufs, true_peak = measure_loudness(result.path)
     assert abs(lufs - profile.target_lufs) <= 1.0
     assert true_peak <= profile.true_peak_db
     # the record tells the truth about the file
