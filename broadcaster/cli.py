@@ -559,6 +559,66 @@ def logs_purge(ctx: click.Context, before: str, yes: bool) -> None:
     click.echo(f"deleted {events} events and {occurrences} plays before {day.isoformat()}")
 
 
+@main.group("stations")
+def stations_group() -> None:
+    """Stations and their agent tokens."""
+
+
+@stations_group.command("create")
+@click.option("--code", required=True, help="Station code, e.g. HUE-THUAN-AN.")
+@click.option("--commune", required=True, help="Commune or ward name (or its code, e.g. X19753).")
+@click.option(
+    "--mode", type=click.Choice(["agent", "manual", "local"]), default="agent", show_default=True
+)
+@click.option("--timezone", default=None, help="Default BROADCASTER_TIMEZONE.")
+@click.pass_context
+def stations_create(
+    ctx: click.Context, code: str, commune: str, mode: str, timezone: str | None
+) -> None:
+    """Create a station; prints its agent token once (only a hash is stored)."""
+    from broadcaster.stationapi import create_station_with_token
+
+    settings = _settings(ctx)
+    with _session(ctx) as session:
+        station, token = create_station_with_token(
+            session, code, commune, mode, timezone or settings.timezone, None
+        )
+        code = station.code
+    click.echo(f"created station {code}")
+    click.echo(f"token: {token}")
+    click.echo("The token is shown only once. Run the agent with:")
+    click.echo(
+        f"  broadcaster agent --server http://{settings.host}:{settings.port} "
+        f"--token {token} --cache /var/cache/broadcaster"
+    )
+
+
+@stations_group.command("rotate-token")
+@click.argument("code")
+@click.pass_context
+def stations_rotate(ctx: click.Context, code: str) -> None:
+    """Give a station a new token (the old one stops working); prints it once."""
+    from broadcaster.stationapi import rotate_token
+
+    with _session(ctx) as session:
+        token = rotate_token(session, _find_station(session, code), None)
+    click.echo(f"token: {token}")
+
+
+@main.command("agent", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def agent_cmd(ctx: click.Context) -> None:
+    """Run the station agent: --server URL --token TOKEN --cache DIR [--player ...].
+
+    Pulls the station's playlist, caches the audio, plays on time even offline and
+    reports every play. See `broadcaster agent --help-agent` for all options.
+    """
+    from broadcaster.agent import main as agent_main
+
+    args = ["--help" if a == "--help-agent" else a for a in ctx.args]
+    sys.exit(agent_main(args))
+
+
 # --- speech ---------------------------------------------------------------------------
 
 

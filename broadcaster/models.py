@@ -90,6 +90,9 @@ class Station(SQLModel, table=True):
     mode: str = Field(default=PlayoutMode.AGENT, max_length=16)
     is_active: bool = True
     created_at: datetime = _created()
+    # The station agent's API token: only its sha256 is stored; "" means no token.
+    token_hash: str = Field(default="", max_length=64, index=True)
+    token_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Campaign(SQLModel, table=True):
@@ -311,3 +314,17 @@ class PlayEvent(SQLModel, table=True):
     uid: str | None = Field(default=None, max_length=64, unique=True)
     actor: str = Field(default="", max_length=64)
     detail: str = ""
+
+
+class StationBeat(SQLModel, table=True):
+    """The last heartbeat of a station's agent: when, which version, disk and player state."""
+
+    station_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("station.id", ondelete="CASCADE"), primary_key=True)
+    )
+    seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    version: str = Field(default="", max_length=64)
+    free_disk_mb: int | None = None
+    player_state: str = Field(default="", max_length=32)
+    last_sync: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cache_files: int | None = None

@@ -35,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from web import (
         adoption,
+        api,
         audit,
         auth,
         campaigns,
@@ -47,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         reports,
         schedules,
         scripts,
+        stations,
         users,
     )
 
@@ -67,6 +69,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(schedules.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(adoption.bp)
+    app.register_blueprint(stations.bp)
+    app.register_blueprint(api.bp)
 
     @app.after_request
     def security_headers(response):
