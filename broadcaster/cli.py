@@ -832,7 +832,7 @@ def render_cmd(
 
     Identical input is rendered once: a second call prints "cached": true.
     """
-    from broadcaster.profiles import ProfileError, get_profile
+    from broadcaster.profiles import ProfileError, deployment_profile
     from broadcaster.render import (
         RenderError,
         RenderRequest,
@@ -852,7 +852,7 @@ def render_cmd(
         raise UserFacingError("--output (-o) is required with --text or --script")
     settings = _settings(ctx)
     try:
-        profile = get_profile(profile_name or settings.audio_profile, settings.profiles_dir)
+        profile = deployment_profile(settings, profile_name)
     except ProfileError as exc:
         raise UserFacingError(str(exc)) from exc
     engine_choice = engine_name or settings.tts_engine

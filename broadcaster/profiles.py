@@ -15,6 +15,9 @@ from broadcaster.config import PROJECT_ROOT
 SHIPPED = Path(__file__).resolve().parent / "data" / "profiles.yaml"
 JINGLES_DIR = PROJECT_ROOT / "audio" / "jingles"
 DEFAULT_PROFILE = "loa-truyen-thanh"
+# A chime value starting with this names a file in the deployment's custom jingles folder
+# (instance/jingles/, see broadcaster.customjingles) rather than the shipped audio/jingles/.
+CUSTOM_PREFIX = "custom/"
 
 
 class ProfileError(ValueError):
@@ -69,17 +72,32 @@ def _number(raw: dict, key: str, name: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _chime(raw: dict, key: str, name: str, jingles_dir: Path) -> Path | None:
+def _chime(
+    raw: dict, key: str, name: str, jingles_dir: Path, custom_dir: Path | None = None
+) -> Path | None:
+    """A chime file: NAME.wav in `jingles_dir`, or custom/NAME.wav in the deployment's
+    `custom_dir` (uploaded chimes); either way it must stay inside its folder."""
     value = raw.get(key)
     if value is None:
         return None
-    path = (jingles_dir / str(value)).resolve()
-    if jingles_dir.resolve() not in path.parents or not path.is_file():
-        raise ProfileError(f"profile {name!r}: {key} {value!r} is not a file in {jingles_dir}")
+    text = str(value)
+    folder = jingles_dir
+    if text.startswith(CUSTOM_PREFIX):
+        if custom_dir is None:
+            raise ProfileError(
+                f"profile {name!r}: {key} {value!r} names an uploaded chime, but no custom "
+                "jingles folder was given"
+            )
+        folder, text = custom_dir, text.removeprefix(CUSTOM_PREFIX)
+    path = (folder / text).resolve()
+    if folder.resolve() not in path.parents or not path.is_file():
+        raise ProfileError(f"profile {name!r}: {key} {value!r} is not a file in {folder}")
     return path
 
 
-def parse_profile(name: str, raw: Any, *, jingles_dir: Path = JINGLES_DIR) -> Profile:
+def parse_profile(
+    name: str, raw: Any, *, jingles_dir: Path = JINGLES_DIR, custom_dir: Path | None = None
+) -> Profile:
     if not isinstance(raw, dict):
         raise ProfileError(f"profile {name!r} must be a mapping of settings")
     compressor = raw.get("compressor") or {}
@@ -112,16 +130,22 @@ def parse_profile(name: str, raw: Any, *, jingles_dir: Path = JINGLES_DIR) -> Pr
         compressor_makeup_db=_number(compressor, "makeup_db", name, 0, 24),
         target_lufs=_number(raw, "target_lufs", name, -40, -5),
         true_peak_db=_number(raw, "true_peak_db", name, -9, 0),
-        chime_open=_chime(raw, "chime_open", name, jingles_dir),
-        chime_close=_chime(raw, "chime_close", name, jingles_dir),
+        chime_open=_chime(raw, "chime_open", name, jingles_dir, custom_dir),
+        chime_close=_chime(raw, "chime_close", name, jingles_dir, custom_dir),
         gap_s=_number(raw, "gap_s", name, 0, 10),
         pause_s=_number(raw, "pause_s", name, 0, 30),
         bitrate=bitrate,
     )
 
 
-def load_profiles(extra_dir: Path | None = None) -> dict[str, Profile]:
-    """The shipped profiles, then every *.yaml in `extra_dir` (same name replaces)."""
+def load_profiles(
+    extra_dir: Path | None = None, *, custom_dir: Path | None = None
+) -> dict[str, Profile]:
+    """The shipped profiles, then every *.yaml in `extra_dir` (same name replaces).
+
+    `custom_dir` is where chimes written as custom/NAME.wav are found (the deployment's
+    uploaded chimes, settings.instance_dir / "jingles"); without it such a chime is an error.
+    """
     sources = [SHIPPED]
     if extra_dir and extra_dir.is_dir():
         sources += sorted(extra_dir.glob("*.yaml"))
@@ -134,13 +158,28 @@ def load_profiles(extra_dir: Path | None = None) -> dict[str, Profile]:
         if not isinstance(data, dict):
             raise ProfileError(f"{source}: must map profile names to settings")
         for name, raw in data.items():
-            profiles[str(name)] = parse_profile(str(name), raw)
+            profiles[str(name)] = parse_profile(str(name), raw, custom_dir=custom_dir)
     return profiles
 
 
-def get_profile(name: str | None, extra_dir: Path | None = None) -> Profile:
-    profiles = load_profiles(extra_dir)
+def get_profile(
+    name: str | None, extra_dir: Path | None = None, *, custom_dir: Path | None = None
+) -> Profile:
+    profiles = load_profiles(extra_dir, custom_dir=custom_dir)
     wanted = name or DEFAULT_PROFILE
     if wanted not in profiles:
         raise ProfileError(f"no profile named {wanted!r}; known: {', '.join(sorted(profiles))}")
     return profiles[wanted]
+
+
+def deployment_profiles(settings) -> dict[str, Profile]:
+    """The profiles this deployment sees: shipped, its own files, its uploaded chimes."""
+    return load_profiles(settings.profiles_dir, custom_dir=settings.instance_dir / "jingles")
+
+
+def deployment_profile(settings, name: str | None = None) -> Profile:
+    return get_profile(
+        name or settings.audio_profile,
+        settings.profiles_dir,
+        custom_dir=settings.instance_dir / "jingles",
+    )

@@ -761,11 +761,11 @@ def version_settings(
     engine_name: str | None = None,
 ) -> tuple[Profile, str]:
     """The profile and engine for a render: explicit choice, else the version's, else default."""
-    from broadcaster.profiles import get_profile
+    from broadcaster.profiles import deployment_profile
 
     chosen_profile = profile_name or (version.profile if version else "") or settings.audio_profile
     chosen_engine = engine_name or (version.engine if version else "") or settings.tts_engine
-    return get_profile(chosen_profile, settings.profiles_dir), chosen_engine
+    return deployment_profile(settings, chosen_profile), chosen_engine
 
 
 # espeak-ng reads Vietnamese at about this many spoken words (syllables) a second at

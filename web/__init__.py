@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db,
         errors,
         i18n,
+        jingles,
         lexicon,
         portal,
         reports,
@@ -71,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(adoption.bp)
     app.register_blueprint(stations.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(jingles.bp)
 
     @app.after_request
     def security_headers(response):

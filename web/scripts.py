@@ -45,7 +45,7 @@ from broadcaster.models import (
     User,
     VersionStatus,
 )
-from broadcaster.profiles import ProfileError, load_profiles
+from broadcaster.profiles import ProfileError, deployment_profiles
 from broadcaster.render import (
     RenderError,
     RenderRequest,
@@ -127,7 +127,7 @@ def _settings():
 
 def _profile_choices() -> list[SelectChoice]:
     try:
-        profiles = load_profiles(_settings().profiles_dir)
+        profiles = deployment_profiles(_settings())
     except ProfileError:
         current_app.logger.exception("profiles")
         profiles = {}
