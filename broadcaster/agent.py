@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from broadcaster import __version__
+from broadcaster.fsutil import fsync_directory
 from broadcaster.playout import PLAYERS, Item, NullPlayer, Player, PlayoutQueue, make_player
 
 log = logging.getLogger("broadcaster.agent")
@@ -395,7 +396,7 @@ class AudioCache:
                 part.unlink(missing_ok=True)  # wrong bytes: start again from nothing
                 raise ValueError(f"downloaded {play.sha256[:12]} has sha256 {actual[:12]}")
             os.replace(part, final)
-            _fsync_dir(self.root)
+            fsync_directory(self.root)
         log.info("audio: cached %s (%d bytes) for %r", final.name, play.size, play.title)
         return final
 
@@ -411,19 +412,6 @@ class AudioCache:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- the timer -------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from sqlmodel import Session, select
 
 from broadcaster.config import Settings
 from broadcaster.dbtypes import utcnow
+from broadcaster.fsutil import fsync_directory, fsync_file
 from broadcaster.models import (
     Area,
     AudioFile,
@@ -583,14 +584,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def render(
     *,
     session: Session,
@@ -634,8 +627,9 @@ def render(
         with temporary.open("wb") as stream:
             stream.write(programme.mp3)
         write_tags(temporary, request.tags)
-        _fsync_file(temporary)
+        fsync_file(temporary)
         os.replace(temporary, final)
+        fsync_directory(final.parent)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise RenderError(f"cannot write audio: {exc}", retryable=True) from exc

@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from broadcaster.fsutil import fsync_directory
+
 if TYPE_CHECKING:
     from pydub import AudioSegment
 
@@ -879,22 +881,7 @@ def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
-    _fsync_directory(target.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Without it the rename itself may be lost on power failure, even though the data
-    # was synced.  Some filesystems refuse to open or fsync directories; that is harmless.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_directory(target.parent)
 
 
 def _transcode(speech: Speech, target: AudioFormat) -> bytes:
