@@ -64,6 +64,12 @@ def index():
 
         today = local_today(current_app.config["SETTINGS"])
         today_rows = compliance(session, first=today, last=today, area=chosen)
+    offline = []
+    if communes:
+        from broadcaster.monitoring import health
+
+        stations_here = [station for _, station in communes if station is not None]
+        offline = [h for h in health(session, stations_here, now=utcnow()) if h.state == "offline"]
     beat = session.get(ServiceBeat, SCHEDULER_SERVICE)
     scheduler_alive = bool(
         beat and utcnow() - beat.seen_at < timedelta(seconds=3 * HEARTBEAT_SECONDS)
@@ -80,4 +86,5 @@ def index():
         today_planned=sum(r.planned for r in today_rows),
         today_played=sum(r.played for r in today_rows),
         today_missed=[r for r in today_rows if r.missed],
+        offline=offline,
     )

@@ -75,3 +75,22 @@ def test_the_dashboard_names_stations_that_missed_a_play_today(client, auth, ses
     auth.login("admin")
     page = client.get("/").get_data(as_text=True)
     assert "Đài bỏ lỡ lượt phát hôm nay:" in page and "Xã A Lưới 2" in page
+
+
+def test_the_dashboard_names_stations_that_went_offline(client, auth, session):
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from broadcaster.dbtypes import utcnow
+    from broadcaster.models import Station, StationBeat
+
+    station = session.exec(select(Station).where(Station.code == "HUE-KIM-LONG")).one()
+    session.add(StationBeat(station_id=station.id, seen_at=utcnow() - timedelta(hours=1)))
+    fresh = session.exec(select(Station).where(Station.code == "HUE-AN-CUU")).one()
+    session.add(StationBeat(station_id=fresh.id, seen_at=utcnow() - timedelta(seconds=90)))
+    session.commit()
+    auth.login("admin")
+    page = client.get("/").get_data(as_text=True)
+    assert "Đài mất kết nối:" in page and "HUE-KIM-LONG</a>" in page
+    assert "HUE-AN-CUU</a>" not in page  # one late heartbeat is no alarm
