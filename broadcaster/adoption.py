@@ -97,6 +97,53 @@ def import_csv(
     Communes are given by code, or by name within `province`.
     """
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    return import_rows(session, rows, province=province, actor=actor, source=source)
+
+
+def import_xlsx(
+    session: Session,
+    data: bytes,
+    *,
+    province: Area | None = None,
+    actor: User | None = None,
+    source: str = "",
+) -> ImportResult:
+    """The same as import_csv, from the first sheet of an Excel workbook."""
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+
+    try:
+        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
+    except (BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise AdoptionImportError([(1, f"not an Excel .xlsx workbook: {exc}")]) from None
+    rows = []
+    for values in sheet.iter_rows(values_only=True):
+        rows.append([_cell_text(value) for value in values])
+    return import_rows(session, rows, province=province, actor=actor, source=source)
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def import_rows(
+    session: Session,
+    rows: list[list[str]],
+    *,
+    province: Area | None = None,
+    actor: User | None = None,
+    source: str = "",
+) -> ImportResult:
+    """Rows with a header row first; all rows or none."""
     if not rows:
         raise AdoptionImportError([(1, "the file is empty")])
     columns = _columns(rows[0])

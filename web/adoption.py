@@ -8,7 +8,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from broadcaster.adoption import AdoptionImportError, import_csv, standings
+from broadcaster.adoption import (
+    AdoptionImportError,
+    import_csv,
+    import_rows,
+    import_xlsx,
+    standings,
+)
 from broadcaster.areas import communes_of
 from broadcaster.config import local_today
 from broadcaster.models import AdoptionFigure, Area, AreaKind, Role, Script, Station
@@ -98,6 +104,8 @@ def index():
         totals=totals,
         target=_target(),
         scripts=scripts,
+        communes=communes_of(session, province) if province else [],
+        today=local_today(current_app.config["SETTINGS"]),
     )
 
 
@@ -109,23 +117,28 @@ def upload():
     file = request.files.get("file")
     back = redirect(url_for("adoption.index", province=province.id if province else None))
     if province is None or province.kind != AreaKind.PROVINCE or file is None:
-        flash(_("Vui lòng chọn tỉnh và tệp CSV."), "error")
+        flash(_("Vui lòng chọn tỉnh và tệp CSV hoặc Excel."), "error")
         return back
     data = file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         flash(_("Tệp quá lớn (tối đa 2 MB)."), "error")
         return back
+    source = (file.filename or "")[:200]
     try:
-        text = data.decode("utf-8")
-        result = import_csv(
-            session,
-            text,
-            province=province,
-            actor=acting_user(),
-            source=(file.filename or "")[:200],
-        )
+        if data[:2] == b"PK":  # by content: an .xlsx workbook is a zip archive
+            result = import_xlsx(
+                session, data, province=province, actor=acting_user(), source=source
+            )
+        else:
+            result = import_csv(
+                session,
+                data.decode("utf-8"),
+                province=province,
+                actor=acting_user(),
+                source=source,
+            )
     except UnicodeDecodeError:
-        flash(_("Tệp phải là CSV mã hoá UTF-8."), "error")
+        flash(_("Tệp phải là CSV mã hoá UTF-8 hoặc bảng tính Excel .xlsx."), "error")
         return back
     except AdoptionImportError as exc:
         session.rollback()
@@ -145,6 +158,38 @@ def upload():
         ),
         "success",
     )
+    return back
+
+
+@bp.post("/adoption/figure")
+@roles_required(*WRITERS)
+def enter_figure():
+    """One commune's figures typed in by hand: checked like an imported row."""
+    session = get_session()
+    area = session.get(Area, request.form.get("commune", type=int) or 0)
+    back = redirect(url_for("adoption.index", province=area.parent_id if area else None))
+    if area is None or area.kind != AreaKind.COMMUNE:
+        flash(_("Vui lòng chọn xã, phường."), "error")
+        return back
+    row = [
+        area.code,
+        request.form.get("on", ""),
+        request.form.get("installs", ""),
+        request.form.get("population", ""),
+    ]
+    try:
+        import_rows(
+            session,
+            [["ma_xa", "ngay", "so_cai_dat", "dan_so"], row],
+            actor=acting_user(),
+            source="nhập tay",
+        )
+    except AdoptionImportError as exc:
+        session.rollback()
+        flash(_("Không lưu được: %(message)s", message=exc.errors[0][1]), "error")
+        return back
+    session.commit()
+    flash(_("Đã lưu số liệu của %(name)s.", name=area.name), "success")
     return back
 
 

@@ -78,3 +78,61 @@ def test_boosting_low_communes_creates_one_schedule_for_them(client, auth, sessi
         targets = db.exec(select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id))
         assert sorted(str(t.area_id) for t in targets) == sorted(low)
         assert schedule.priority == 1 and schedule.times == "11:00"
+
+
+def test_an_excel_workbook_imports_like_a_csv(client, auth, session):
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    hue = get_area(session, "Huế")
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Xã", "Ngày", "Số cài đặt", "Dân số"])
+    sheet.append(["Phường Thuận An", datetime(2020, 8, 13), 5831, 27246])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    auth.login("editor")
+    response = upload(client, hue.id, buffer.getvalue(), name="so-lieu.xlsx")
+    assert "Đã nhập 1 số liệu mới" in client.get(response.location).get_data(as_text=True)
+    session.rollback()  # a fresh snapshot: the import was written by the request
+    figure = session.exec(select(AdoptionFigure)).one()
+    assert (figure.installs, figure.population, figure.on.isoformat()) == (
+        5831,
+        27246,
+        "2020-08-13",
+    )
+
+
+def test_one_communes_figures_can_be_typed_in_and_are_checked(client, auth, session):
+    hue = get_area(session, "Huế")
+    commune = session.exec(select(AdoptionFigure.area_id).limit(0)).first()  # none yet
+    assert commune is None
+    from broadcaster.areas import communes_of
+
+    first = communes_of(session, hue)[0]
+    auth.login("editor")
+    token = csrf(client, "/adoption")
+    bad = client.post(
+        "/adoption/figure",
+        data={
+            "csrf_token": token,
+            "commune": first.id,
+            "on": "2026-11-29",
+            "installs": "50",
+            "population": "10",
+        },
+    )
+    assert "at most population" in client.get(bad.location).get_data(as_text=True)
+    client.post(
+        "/adoption/figure",
+        data={
+            "csrf_token": token,
+            "commune": first.id,
+            "on": "2026-11-29",
+            "installs": "5",
+            "population": "10",
+        },
+    )
+    session.rollback()  # a fresh snapshot: the figure was written by the request
+    assert session.exec(select(AdoptionFigure)).one().installs == 5
