@@ -525,6 +525,35 @@ def report_compliance(
     click.echo(f"wrote {output} ({len(ranked)} stations)")
 
 
+@report_group.command("summary")
+@click.option("--day", help="The day (default yesterday, local time).")
+@click.option("--send", "send_mail", is_flag=True, help="Also e-mail it (BROADCASTER_SMTP_*).")
+@click.pass_context
+def report_summary(ctx: click.Context, day: str | None, send_mail: bool) -> None:
+    """Print the daily summary: plays, misses with reasons, stations offline now."""
+    from datetime import timedelta
+
+    from broadcaster.adoption import parse_day
+    from broadcaster.alerts import AlertError, daily_summary, send
+
+    settings = _settings(ctx)
+    try:
+        wanted = parse_day(day) if day else local_today(settings) - timedelta(days=1)
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from exc
+    with _session(ctx) as session:
+        summary = daily_summary(session, day=wanted)
+    click.echo(summary.text(), nl=False)
+    if send_mail:
+        try:
+            sent = send(settings, summary)
+        except AlertError as exc:
+            raise UserFacingError(str(exc)) from exc
+        if not sent:
+            raise UserFacingError("set BROADCASTER_SMTP_HOST and BROADCASTER_ALERT_EMAILS to send")
+        click.echo(f"sent to {', '.join(settings.alert_emails)}", err=True)
+
+
 @main.group("logs")
 def logs_group() -> None:
     """The broadcast log."""

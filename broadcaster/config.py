@@ -118,6 +118,13 @@ class Settings:
     audio_profile: str = "loa-truyen-thanh"
     audio_retention_days: int = 30
     log_retention_days: int = 730
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_from: str = "broadcaster@localhost"
+    alert_emails: tuple[str, ...] = ()
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     allow_self_approval: bool = False
@@ -153,6 +160,15 @@ def _secret_key(env: dict[str, str], instance_dir: Path, environment: str) -> st
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key)
     return key
+
+
+def _emails(env: dict[str, str]) -> tuple[str, ...]:
+    raw = _raw(env, "ALERT_EMAILS") or ""
+    emails = tuple(e.strip() for e in raw.split(",") if e.strip())
+    for email in emails:
+        if "@" not in email or " " in email:
+            raise ConfigError(f"{PREFIX}ALERT_EMAILS: {email!r} is not an e-mail address")
+    return emails
 
 
 def _check_database_url(url: str) -> None:
@@ -206,6 +222,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         audio_profile=_raw(env, "AUDIO_PROFILE") or "loa-truyen-thanh",
         audio_retention_days=env_int(env, "AUDIO_RETENTION_DAYS", 30, minimum=1),
         log_retention_days=env_int(env, "LOG_RETENTION_DAYS", 730, minimum=365),
+        smtp_host=_raw(env, "SMTP_HOST") or None,
+        smtp_port=env_int(env, "SMTP_PORT", 25, minimum=1, maximum=65535),
+        smtp_user=_raw(env, "SMTP_USER") or None,
+        smtp_password=_raw(env, "SMTP_PASSWORD") or None,
+        smtp_starttls=env_bool(env, "SMTP_STARTTLS", False),
+        smtp_from=_raw(env, "SMTP_FROM") or "broadcaster@localhost",
+        alert_emails=_emails(env),
         login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
         login_lockout_minutes=env_int(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
         allow_self_approval=env_bool(env, "ALLOW_SELF_APPROVAL", False),

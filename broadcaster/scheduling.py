@@ -219,6 +219,26 @@ def sweep_missed(database_url: str) -> None:
         log.warning("plan: %d occurrences missed their grace window", missed)
 
 
+def daily_summary_job(database_url: str) -> None:
+    """Scheduler job, each morning: yesterday's misses and the stations offline now."""
+    from datetime import timedelta
+
+    from broadcaster.alerts import AlertError, daily_summary, send
+    from broadcaster.config import local_today
+
+    if _runtime is None:
+        return
+    settings = _runtime.settings
+    with session_scope(_engine(database_url), write=False) as session:
+        summary = daily_summary(session, day=local_today(settings) - timedelta(days=1))
+    log.info("daily summary: %s", summary.subject)
+    try:
+        if send(settings, summary):
+            log.info("daily summary e-mailed to %s", ", ".join(settings.alert_emails))
+    except AlertError as exc:
+        log.error("daily summary not sent: %s", exc)
+
+
 def triggers_for(schedule: Schedule, zones: set[str]):
     """APScheduler triggers firing at every slot of `schedule` in each station time zone."""
     from apscheduler.triggers.combining import OrTrigger
@@ -349,6 +369,18 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
         jobstore="memory",
         replace_existing=True,
         next_run_time=started_at,
+    )
+    scheduler.add_job(
+        daily_summary_job,
+        "cron",
+        hour=7,
+        minute=0,
+        timezone=ZoneInfo(settings.timezone),
+        args=[url],
+        id="daily-summary",
+        jobstore="memory",
+        replace_existing=True,
+        misfire_grace_time=3 * 3600,
     )
     scheduler.add_job(
         collect_audio,
