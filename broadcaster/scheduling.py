@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -324,9 +324,9 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
     return changed, removed
 
 
-def build_scheduler(settings: Settings) -> BlockingScheduler:
+def build_scheduler(settings: Settings) -> BackgroundScheduler:
     """APScheduler with its job store in our database (persistent jobs) and one in memory."""
-    scheduler = BlockingScheduler(
+    scheduler = BackgroundScheduler(
         jobstores={
             "default": SQLAlchemyJobStore(
                 engine=_engine(settings.database_url), tablename=JOBS_TABLE
@@ -404,14 +404,24 @@ def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
     _runtime = Runtime(settings, player)
     scheduler = build_scheduler(settings)
 
+    stop_requested = threading.Event()
+
     def stop(signum, _frame):
+        # Only set a flag: a handler runs between two bytecodes of the main thread, which
+        # must not call into APScheduler or the thread pool while either may hold a lock.
         log.info("scheduler: signal %s, shutting down", signum)
-        scheduler.shutdown(wait=True)
+        stop_requested.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("scheduler: running with job store %s", settings.database_url.split("://")[0])
+    scheduler.start()
     try:
-        scheduler.start()
+        while not stop_requested.wait(1.0):
+            pass
     finally:
+        # wait=False: shutdown(wait=True) holds the job-store lock while it waits for
+        # running jobs, and the schedule sync job needs that lock. Running jobs still
+        # finish: Python joins the pool's worker threads before the process exits.
+        scheduler.shutdown(wait=False)
         _runtime.close()
