@@ -26,8 +26,14 @@ from broadcaster.models import (
     ScriptVersion,
     Station,
 )
+from broadcaster.reasons import reason_vi
 
 PLAYED = (OccurrenceStatus.PLAYED,)
+STATUS_VI = {
+    OccurrenceStatus.MISSED: "Bỏ lỡ",
+    OccurrenceStatus.FAILED: "Phát lỗi",
+    OccurrenceStatus.SKIPPED: "Bị bỏ qua",
+}
 NOT_PLAYED = (OccurrenceStatus.MISSED, OccurrenceStatus.FAILED, OccurrenceStatus.SKIPPED)
 
 
@@ -118,7 +124,9 @@ def compliance(
                 (
                     local,
                     titles.get(occurrence.version_id, ""),
-                    occurrence.reason or occurrence.status,
+                    reason_vi(occurrence.reason)
+                    if occurrence.reason
+                    else STATUS_VI[occurrence.status],
                 )
             )
         else:

@@ -57,7 +57,7 @@ def test_the_summary_lists_misses_with_reasons(session, history):  # noqa: F811
     summary = daily_summary(session, day=DAY)
     text = summary.text()
     assert summary.planned == 4 and summary.played == 3
-    assert "Đã phát 3 / 4 lượt" in text and "grace window" in text
+    assert "Đã phát 3 / 4 lượt" in text and "thời gian cho phép" in text
     assert "Phường Phú Xuân, 06:00" in text
 
 
@@ -80,7 +80,7 @@ def test_the_summary_is_e_mailed_when_smtp_is_configured(settings, session, hist
 
     mail = message_from_bytes(MiniSMTP.received[0], policy=policy.default)
     assert mail["Subject"].startswith("Kết quả phát ngày 30/11/2026: 3/4")
-    assert "grace window" in mail.get_content()
+    assert "thời gian cho phép" in mail.get_content()
 
 
 def test_without_smtp_it_says_what_to_set(settings):

@@ -76,6 +76,7 @@ def test_a_savepoint_does_not_commit_the_outer_transaction(engine):
             session.add(LoginAttempt(username="nested", succeeded=False, at=datetime.now(UTC)))
         session.rollback()
     with Session(engine) as session:
-        assert session.exec(
-            text("SELECT count(*) FROM loginattempt WHERE username='nested'")
-        ).scalar() == 0
+        assert (
+            session.exec(text("SELECT count(*) FROM loginattempt WHERE username='nested'")).scalar()
+            == 0
+        )

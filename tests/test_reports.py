@@ -81,7 +81,7 @@ def test_it_counts_planned_played_late_missed_per_station_and_day(session, histo
     second = table[("HUE-THUAN-AN", DAY + timedelta(days=1))]
     assert (second.played, second.late) == (1, 1)
     missed = table[("HUE-PHU-XUAN", DAY)]
-    assert missed.missed == 1 and "grace window" in missed.misses[0][2]
+    assert missed.missed == 1 and "thời gian cho phép" in missed.misses[0][2]
     manual = table[("HUE-A-LUOI-1", DAY)]
     assert manual.played == 1 and manual.late == 1  # confirmed 2 minutes after the slot
     assert table[("HUE-A-LUOI-1", DAY + timedelta(days=1))].pending == 1
@@ -117,7 +117,7 @@ def test_the_cli_exports_compliance_as_xlsx_and_json(settings, session, history,
     sheet = load_workbook(out).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("Hạng", "Mã đài", "Xã, phường", "Kế hoạch")
-    assert rows[-1][1] == "HUE-PHU-XUAN" and "grace window" in rows[-1][9]
+    assert rows[-1][1] == "HUE-PHU-XUAN" and "thời gian cho phép" in rows[-1][9]
     as_json = run_cli(
         settings,
         "report",
@@ -137,7 +137,7 @@ def test_the_cli_exports_compliance_as_xlsx_and_json(settings, session, history,
 def test_the_web_report_and_log_export(client, auth, session, history):
     auth.login("approver")
     page = client.get("/reports/compliance?from=2026-11-30&to=2026-12-01").get_data(as_text=True)
-    assert "Xếp hạng các xã, phường" in page and "grace window" in page
+    assert "Xếp hạng các xã, phường" in page and "thời gian cho phép" in page
     xlsx = client.get("/reports/compliance?from=2026-11-30&to=2026-12-01&format=xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
     assert sheet.max_row == 5

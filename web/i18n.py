@@ -6,7 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, gettext
+
+from broadcaster.reasons import reason_vi
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 
@@ -31,6 +33,8 @@ def local_time(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = local_time
+    # Stored reasons are English; pages show them in the user's language.
+    app.jinja_env.filters["reason"] = lambda reason: reason_vi(reason or "", translate=gettext)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_locale"] = select_locale
 

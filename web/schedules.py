@@ -44,6 +44,7 @@ from broadcaster.models import (
     VersionStatus,
 )
 from broadcaster.onair import GRACE, OPEN
+from broadcaster.reasons import reason_vi
 from broadcaster.recurrence import Occurrence as SlotPlay
 from broadcaster.recurrence import Priority, conflicts
 from broadcaster.schedules import (
@@ -111,20 +112,6 @@ STATUS_CLASSES = {
     OccurrenceStatus.SKIPPED: "status-returned",
 }
 # Reasons the scheduler and the player write (English, for logs), as staff read them.
-REASONS = {
-    "not started within the grace window": _l(
-        "Không bắt đầu phát trong thời gian cho phép (bộ lập lịch có đang chạy không?)"
-    ),
-    "no operator confirmed playing it within the grace window": _l(
-        "Không có người vận hành xác nhận đã phát trong thời gian cho phép"
-    ),
-    "the station reported no play within the grace window": _l(
-        "Đài không báo đã phát trong thời gian cho phép"
-    ),
-    "interrupted by an emergency broadcast": _l("Bị ngắt để phát tin khẩn cấp"),
-    "cut short: the player was shut down": _l("Bị cắt ngang vì trình phát đã tắt"),
-    "no audio": _l("Không có âm thanh để phát"),
-}
 TIME_PATTERN = re.compile(r"^(\d{1,2})\s*(?:[:hH.]\s*(\d{2})?)$")
 PREVIEW_PLAYS = 5
 MAX_ID = 2**31  # ids from a form beyond this are not ours (and would overflow SQLite)
@@ -776,11 +763,7 @@ class AreaRow:
 
 
 def reason_text(reason: str) -> str:
-    for needle, message in REASONS.items():
-        if reason.startswith(needle):
-            rest = reason[len(needle) :].lstrip(":; ")
-            return f"{message}: {rest}" if rest and needle == "no audio" else str(message)
-    return reason
+    return reason_vi(reason, translate=_)
 
 
 def calendar_rows(

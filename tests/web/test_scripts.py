@@ -7,8 +7,7 @@ from sqlmodel import select
 from broadcaster.models import AuditEntry, Script, ScriptVersion, VersionStatus
 
 BODY = (
-    "Tính đến ngày 13/8/2020, tỉnh có 183.620 thuê bao cài Bluezone. "
-    "Bà con {ten_xa} hãy cài ngay."
+    "Tính đến ngày 13/8/2020, tỉnh có 183.620 thuê bao cài Bluezone. Bà con {ten_xa} hãy cài ngay."
 )
 
 
@@ -19,9 +18,17 @@ def csrf(client, path):
 
 def write_script(client, title="Bà con hãy cài Bluezone", body=BODY, **extra):
     data = {
-        "csrf_token": csrf(client, "/scripts/new"), "title": title, "campaign": "bluezone",
-        "tags": "bluezone, covid-19", "body": body, "voice": "central", "speed": "1.0",
-        "repeat": "2", "engine": "", "profile": "", **extra,
+        "csrf_token": csrf(client, "/scripts/new"),
+        "title": title,
+        "campaign": "bluezone",
+        "tags": "bluezone, covid-19",
+        "body": body,
+        "voice": "central",
+        "speed": "1.0",
+        "repeat": "2",
+        "engine": "",
+        "profile": "",
+        **extra,
     }
     return client.post("/scripts/new", data=data)
 
@@ -44,10 +51,15 @@ def versions(app, script_id):
     from web.db import get_session
 
     with app.app_context():
-        return get_session().exec(
-            select(ScriptVersion).where(ScriptVersion.script_id == script_id)
-            .order_by(ScriptVersion.number)
-        ).all()
+        return (
+            get_session()
+            .exec(
+                select(ScriptVersion)
+                .where(ScriptVersion.script_id == script_id)
+                .order_by(ScriptVersion.number)
+            )
+            .all()
+        )
 
 
 def test_an_editor_writes_a_script_and_sees_how_it_will_be_read(client, auth, app):
@@ -130,9 +142,16 @@ def test_editing_an_approved_script_keeps_the_approved_version_on_air(client, au
     auth.logout()
     auth.login("editor")
     data = {
-        "csrf_token": csrf(client, f"/scripts/{script.id}/edit"), "title": script.title,
-        "campaign": "bluezone", "tags": "bluezone", "body": BODY + " Xin cảm ơn.",
-        "voice": "central", "speed": "1.0", "repeat": "2", "engine": "", "profile": "",
+        "csrf_token": csrf(client, f"/scripts/{script.id}/edit"),
+        "title": script.title,
+        "campaign": "bluezone",
+        "tags": "bluezone",
+        "body": BODY + " Xin cảm ơn.",
+        "voice": "central",
+        "speed": "1.0",
+        "repeat": "2",
+        "engine": "",
+        "profile": "",
     }
     client.post(f"/scripts/{script.id}/edit", data=data)
     found = versions(app, script.id)
@@ -155,7 +174,8 @@ def test_every_step_is_in_the_audit_log(client, auth, app):
         actions = [
             (e.action, e.actor_label)
             for e in get_session().exec(
-                select(AuditEntry).where(AuditEntry.entity_id == script.slug)
+                select(AuditEntry)
+                .where(AuditEntry.entity_id == script.slug)
                 .order_by(AuditEntry.id)
             )
         ]
@@ -191,8 +211,12 @@ def test_hearing_a_draft_returns_real_audio_with_its_spoken_form(client, auth):
     token = csrf(client, "/scripts/new")
     response = client.post(
         "/scripts/preview",
-        json={"body": "Ngày 13/8/2020 có 183.620 thuê bao.", "voice": "central", "speed": 1,
-              "repeat": 1},
+        json={
+            "body": "Ngày 13/8/2020 có 183.620 thuê bao.",
+            "voice": "central",
+            "speed": 1,
+            "repeat": 1,
+        },
         headers={"X-CSRFToken": token},
     )
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -204,7 +228,8 @@ def test_hearing_a_draft_returns_real_audio_with_its_spoken_form(client, auth):
     assert audio.status_code == 200 and audio.mimetype == "audio/mpeg"
     assert head == b"ID3"
     spoken = client.post(
-        "/scripts/spoken", json={"body": "Bà con {ten_ap}", "speed": 1, "repeat": 2},
+        "/scripts/spoken",
+        json={"body": "Bà con {ten_ap}", "speed": 1, "repeat": 2},
         headers={"X-CSRFToken": token},
     ).get_json()
     assert "Biến không hợp lệ" in spoken["error"]

@@ -20,6 +20,8 @@ def test_every_ui_string_has_an_english_translation(tmp_path):
             "babel.cfg",
             "-k",
             "_l",
+            "-k",
+            "N_",
             "--no-location",
             "-o",
             str(pot),
