@@ -27,7 +27,6 @@ from broadcaster.models import (
     OccurrenceStatus,
     PlayEvent,
     PlayoutMode,
-    Schedule,
     Script,
     ScriptVersion,
     Station,
@@ -40,6 +39,7 @@ log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=10)
 LATE_AFTER = timedelta(seconds=60)
 OPEN = (OccurrenceStatus.PLANNED, OccurrenceStatus.RENDERED)
+SETTLED = (OccurrenceStatus.PLAYED, OccurrenceStatus.FAILED, OccurrenceStatus.SKIPPED)
 
 
 def record_event(
@@ -288,10 +288,24 @@ class Outcome:
 
 
 def apply_outcome(
-    session: Session, occurrence: Occurrence, outcome: Outcome, *, at: datetime, actor: str
+    session: Session,
+    occurrence: Occurrence,
+    outcome: Outcome,
+    *,
+    at: datetime,
+    actor: str,
+    uid: str | None = None,
 ) -> None:
-    """Move an occurrence along as its play starts, ends, fails or is interrupted."""
-    if outcome.kind == "started":
+    """Move an occurrence along as its play starts, ends, fails, is skipped or interrupted.
+
+    Every outcome is logged (with the client's `uid` when an agent sent it). A "started"
+    or "skipped" that arrives after the play was settled changes nothing but the log: an
+    agent's late retry must not take a played occurrence back.
+    """
+    settled = occurrence.status in SETTLED and outcome.kind in ("started", "skipped")
+    if settled:
+        pass
+    elif outcome.kind == "started":
         occurrence.status = OccurrenceStatus.PLAYING
         occurrence.started_at = at
         occurrence.late = at - occurrence.at > LATE_AFTER
@@ -307,14 +321,15 @@ def apply_outcome(
         occurrence.status = OccurrenceStatus.FAILED
         occurrence.reason = outcome.detail[:500]
         occurrence.finished_at = at
-    elif outcome.kind == "interrupted":
+    elif outcome.kind in ("interrupted", "skipped"):
         occurrence.status = OccurrenceStatus.SKIPPED
         occurrence.reason = outcome.detail[:500]
         occurrence.finished_at = at
     session.add(occurrence)
     detail = outcome.detail
-    if outcome.kind in ("started", "confirmed") and occurrence.late:
-        detail = f"late by {int((at - occurrence.at).total_seconds())} s"
+    if not settled and outcome.kind in ("started", "confirmed") and occurrence.late:
+        late = f"late by {int((at - occurrence.at).total_seconds())} s"
+        detail = f"{late}; {detail}" if detail else late
     record_event(
         session,
         occurrence=occurrence,
@@ -323,6 +338,7 @@ def apply_outcome(
         at=at,
         actor=actor,
         detail=detail,
+        uid=uid,
     )
 
 
@@ -332,7 +348,3 @@ def local_station_ids(session: Session) -> list[int]:
             select(Station.id).where(Station.mode == PlayoutMode.LOCAL, Station.is_active.is_(True))
         )
     )
-
-
-def schedule_of(session: Session, occurrence: Occurrence) -> Schedule | None:
-    return session.get(Schedule, occurrence.schedule_id)

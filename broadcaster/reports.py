@@ -21,7 +21,6 @@ from broadcaster.models import (
     Occurrence,
     OccurrenceStatus,
     PlayEvent,
-    Schedule,
     Script,
     ScriptVersion,
     Station,
@@ -313,11 +312,6 @@ def log_rows(session: Session, query, communes: dict[int, str]) -> Iterator[list
             event.actor,
             event.detail,
         ]
-
-
-def schedule_name(session: Session, occurrence: Occurrence) -> str:
-    schedule = session.get(Schedule, occurrence.schedule_id)
-    return schedule.name if schedule else ""
 
 
 class RetentionError(ValueError):

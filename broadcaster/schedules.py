@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import yaml
 from sqlmodel import Session, col, select
@@ -481,10 +481,3 @@ def export_yaml(session: Session) -> str:
             item["active"] = False
         out.append(item)
     return yaml.safe_dump({"schedules": out}, allow_unicode=True, sort_keys=False)
-
-
-def day_window(day: date, zone: str) -> tuple[datetime, datetime]:
-    from zoneinfo import ZoneInfo
-
-    start = datetime.combine(day, time(), ZoneInfo(zone))
-    return start, start + timedelta(days=1)

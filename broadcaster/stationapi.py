@@ -61,7 +61,6 @@ MANIFEST_STATUSES = (
 )
 EVENT_KINDS = ("started", "finished", "failed", "skipped", "interrupted")
 # Once one of these is reached, a late "started" must not take the occurrence back.
-FINAL = (OccurrenceStatus.PLAYED, OccurrenceStatus.FAILED, OccurrenceStatus.SKIPPED)
 PRIORITY_NAMES = {int(p): p.name.lower() for p in Priority}
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 UID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -552,31 +551,12 @@ def _apply(session: Session, station: StationRef, occurrence: Occurrence | None,
             uid=event.uid,
         )
         return
-    if event.kind == "skipped":
-        if occurrence.status not in FINAL:
-            occurrence.status = OccurrenceStatus.SKIPPED
-            occurrence.reason = event.detail[:500]
-            session.add(occurrence)
-    elif not (event.kind == "started" and occurrence.status in FINAL):
-        pending = set(map(id, session.new))
-        apply_outcome(
-            session, occurrence, Outcome(event.kind, event.detail), at=event.at, actor=actor
-        )
-        # apply_outcome logged the event; give that record the client's id.
-        for obj in session.new:
-            if isinstance(obj, PlayEvent) and id(obj) not in pending:
-                obj.uid = event.uid
-                if event.detail and event.detail != obj.detail:
-                    obj.detail = f"{obj.detail}; {event.detail}" if obj.detail else event.detail
-        return
-    record_event(
+    apply_outcome(
         session,
-        occurrence=occurrence,
-        station_id=station.id,
-        kind=event.kind,
+        occurrence,
+        Outcome(event.kind, event.detail),
         at=event.at,
         actor=actor,
-        detail=event.detail,
         uid=event.uid,
     )
 
