@@ -83,7 +83,6 @@ def test_it_makes_broadcast_ready_audio_at_the_target_loudness(session, store, p
 
 def test_the_programme_is_chimes_plus_each_reading_plus_pauses(session, store, profile, tmp_path):
     speech_wav = tmp_path / "speech.wav"
-    EspeakEngine().synthesize(normalize(TEXT), voice="central", speed=1.0)
     data = EspeakEngine().synthesize(normalize(TEXT), voice="central", speed=1.0).data
     speech_wav.write_bytes(data)
     with wave.open(str(speech_wav)) as wav:

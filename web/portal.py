@@ -92,16 +92,25 @@ def _local_today(station: Station) -> date:
     return utcnow().astimezone(ZoneInfo(station.timezone)).date()
 
 
+def _ensure_planned(station: Station, until: date) -> None:
+    """Make sure the station's plays up to the end of `until` exist as occurrences.
+
+    Idempotent (the scheduler does the same 48 h ahead); once per request, so a week view
+    plans once, not once per day.
+    """
+    _start, end = _day_bounds(station, until)
+    now = utcnow()
+    hours = (end - now).total_seconds() / 3600
+    if hours > 0:
+        session = get_session()
+        materialize(session, now=now, hours=min(hours, 24 * 8), station_ids=[station.id])
+        session.commit()
+
+
 def _playlist(station: Station, day: date) -> list[dict]:
     """The day's plays at a station in play order, with what is known about each."""
     session = get_session()
     start, end = _day_bounds(station, day)
-    now = utcnow()
-    hours = (end.astimezone(ZoneInfo("UTC")) - now).total_seconds() / 3600
-    if hours > 0:
-        # Idempotent: makes sure the rest of the day exists as occurrences to download.
-        materialize(session, now=now, hours=min(hours, 24 * 8), station_ids=[station.id])
-        session.commit()
     rows = session.exec(
         select(Occurrence, Schedule, ScriptVersion, Script)
         .join(Schedule, Schedule.id == Occurrence.schedule_id)
@@ -148,6 +157,7 @@ def station(code: str):
         day = today
     week_start = day - timedelta(days=day.weekday())
     week = [(week_start + timedelta(days=i)) for i in range(7)]
+    _ensure_planned(station, week[-1])
     week_counts = {d: len(_playlist(station, d)) for d in week}
     return render_template(
         "portal/station.html",
@@ -195,7 +205,7 @@ def _item(station: Station, occurrence_id: int) -> dict:
     if occurrence is None or occurrence.station_id != station.id:
         abort(404)
     day = occurrence.at.astimezone(ZoneInfo(station.timezone)).date()
-    for item in _playlist(station, day):
+    for item in _playlist(station, day):  # it exists, so no planning is needed
         if item["occurrence"].id == occurrence_id:
             return item
     abort(404)
@@ -229,6 +239,7 @@ def day_zip(code: str, day: str):
         wanted = date.fromisoformat(day)
     except ValueError:
         abort(404)
+    _ensure_planned(station, wanted)
     items = _playlist(station, wanted)
     store = store_for(current_app.config["SETTINGS"])
     buffer = io.BytesIO()
