@@ -114,12 +114,9 @@ class AuthActions:
         self._client = client
 
     def csrf_token(self, path: str = "/login") -> str:
-        import re
+        from tests.helpers import csrf
 
-        page = self._client.get(path).get_data(as_text=True)
-        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
+        return csrf(self._client, path)
 
     def login(self, username: str = "admin", password: str = PERSONA_PASSWORD):
         token = self.csrf_token("/login")

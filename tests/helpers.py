@@ -87,3 +87,13 @@ def measure_loudness(path) -> tuple[float, float]:
     lufs = float(summary.split("I:", 1)[1].split("LUFS", 1)[0])
     peak = float(summary.split("True peak:", 1)[1].split("Peak:", 1)[1].split("dBFS", 1)[0])
     return lufs, peak
+
+
+def csrf(client, path: str) -> str:
+    """The CSRF token of the form on `path`, as a browser would send it back."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)

@@ -6,14 +6,10 @@ from sqlmodel import select
 from broadcaster.areas import get_area
 from broadcaster.config import PROJECT_ROOT
 from broadcaster.models import AdoptionFigure, Schedule, ScheduleTarget
+from tests.helpers import csrf
 from tests.test_onair import approved_script
 
 DEMO_CSV = PROJECT_ROOT / "scripts/bluezone/so-lieu-minh-hoa-2020-08-13.csv"
-
-
-def csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def upload(client, province_id, content: bytes, name="so-lieu.csv"):

@@ -22,6 +22,7 @@ from broadcaster.models import (
 )
 from broadcaster.schedules import ScheduleInput, save_schedule
 from broadcaster.workflow import approve, submit
+from tests.helpers import csrf
 
 HUE = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -63,11 +64,6 @@ def manual_station(app):
         )
         session.commit()
         return station.code
-
-
-def csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def test_the_operator_sees_todays_playlist_with_audio(client, auth, manual_station):

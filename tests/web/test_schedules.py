@@ -23,6 +23,7 @@ from broadcaster.models import (
 from broadcaster.recurrence import Priority
 from broadcaster.schedules import import_yaml
 from broadcaster.workflow import approve, create_script, latest_approved, submit
+from tests.helpers import csrf
 
 BLUEZONE = "Bluezone - nhắc cài đặt hằng ngày"
 REMINDER = "Lời nhắc hằng ngày về cài đặt Bluezone"
@@ -65,11 +66,6 @@ def db(app):
 
 def persona(session, username):
     return session.exec(select(User).where(User.username == username)).one()
-
-
-def csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def lookup(app, model, **where):

@@ -1,19 +1,13 @@
 """The newsroom through the web: writing, hearing, four-eyes approval, history."""
 
-import re
-
 from sqlmodel import select
 
 from broadcaster.models import AuditEntry, Script, ScriptVersion, VersionStatus
+from tests.helpers import csrf
 
 BODY = (
     "Tính đến ngày 13/8/2020, tỉnh có 183.620 thuê bao cài Bluezone. Bà con {ten_xa} hãy cài ngay."
 )
-
-
-def csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def write_script(client, title="Bà con hãy cài Bluezone", body=BODY, **extra):

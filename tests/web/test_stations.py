@@ -7,11 +7,7 @@ from broadcaster.dbtypes import utcnow
 from broadcaster.models import AuditEntry, Station, StationBeat
 from broadcaster.monitoring import health_of
 from broadcaster.stationapi import hash_token
-
-
-def csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+from tests.helpers import csrf
 
 
 def test_one_missed_heartbeat_is_no_alarm_but_silence_is(session):

@@ -4,11 +4,7 @@ from sqlmodel import select
 
 from broadcaster.models import OperatorStation, Station, User
 from tests.conftest import PERSONA_PASSWORD
-
-
-def csrf(client, path):
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+from tests.helpers import csrf
 
 
 def db(app):
