@@ -1,4 +1,4 @@
-"""The web UI and the station API: a Flask app built by create_app()."""
+"""The web UI and, mounted at /api/v1, the station API: one WSGI app built by create_app()."""
 
 from __future__ import annotations
 
@@ -71,7 +71,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(adoption.bp)
     app.register_blueprint(stations.bp)
-    app.register_blueprint(api.bp)
     app.register_blueprint(jingles.bp)
 
     @app.after_request
@@ -86,4 +85,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
         return response
 
+    # The station API answers before any of the UI's hooks run (see web/api.py).
+    api_app = api.create_api_app(settings, app.extensions["engine"])
+    app.extensions["api_app"] = api_app
+    app.wsgi_app = api.mounted(api_app, in_front_of=app.wsgi_app)
     return app

@@ -1,26 +1,31 @@
 """The station API v1 (JSON, bearer tokens): a thin layer over broadcaster.stationapi.
 
-Every error is JSON ({"error": ..., "status": ...}); nothing here renders HTML or uses
-the login session, so the blueprint is exempt from CSRF (agents send no cookies).
+It is its own small Flask app, mounted at /api/v1 in front of the web UI (create_api_app):
+agents poll it every minute by the thousand, and none of the UI's per-request machinery
+(session cookie, login manager, CSRF, locale) has anything to do with a bearer token.
+Every error is JSON ({"error": ..., "status": ...}); nothing here renders HTML.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
-from sqlalchemy.exc import IntegrityError
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from broadcaster import stationapi
+from broadcaster.config import Settings
 from broadcaster.dbtypes import utcnow
 from broadcaster.render import store_for
-from web import csrf
-from web.db import get_session
+from web.db import close_session, get_session
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
+MOUNT = f"/api/{stationapi.API_VERSION}"
+bp = Blueprint("api", __name__)
 
 AUDIO_MAX_AGE = 365 * 24 * 3600
 UNAUTHORIZED = "missing, unknown or revoked station token"
@@ -34,14 +39,64 @@ def _error(status: int, message: str) -> Response:
     return response
 
 
-@bp.after_app_request
-def allow_header(response: Response) -> Response:
-    # The app's JSON error handler drops the headers of HTTP errors; RFC 9110 wants Allow
-    # on a 405. (Could move to web/errors.py, for every route.)
-    if response.status_code == 405 and request.path.startswith(bp.url_prefix + "/"):
-        if "Allow" not in response.headers:
-            adapter = current_app.url_map.bind_to_environ(request.environ)
-            response.headers["Allow"] = ", ".join(sorted(adapter.allowed_methods()))
+def create_api_app(settings: Settings, engine: Engine) -> Flask:
+    """The station API as a WSGI app of its own, sharing the web app's engine."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=stationapi.MAX_BODY_BYTES)
+    app.extensions["engine"] = engine
+    app.teardown_appcontext(close_session)
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    # The manifest's SQLite fast path talks to the driver directly ("database is locked").
+    app.register_error_handler(sqlite3.OperationalError, _database_unavailable)
+    app.register_error_handler(Exception, _unexpected)
+    app.after_request(_headers)
+    return app
+
+
+def mounted(api_app: Flask, *, in_front_of):
+    """A WSGI app sending MOUNT/... to the station API and everything else to the web UI.
+
+    werkzeug's DispatcherMiddleware does the same for any number of mounts, at a cost
+    that shows on the most frequent request the server answers.
+    """
+    prefix = MOUNT + "/"
+
+    def dispatch(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(prefix):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + MOUNT
+            environ["PATH_INFO"] = path[len(MOUNT) :]
+            return api_app(environ, start_response)
+        return in_front_of(environ, start_response)
+
+    return dispatch
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    response = _error(status, error.name.lower())
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
+
+
+def _database_unavailable(error: Exception) -> Response:
+    log.exception("database error on %s", request.path)
+    response = _error(503, "database unavailable, try again later")
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s", request.path)
+    return _error(500, "internal error")
+
+
+def _headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
     return response
 
 

@@ -53,12 +53,8 @@ def api_settings(tmp_path, on_air):
 @pytest.fixture
 def api_app(api_settings):
     from web import create_app
-    from web.api import bp
 
     app = create_app({"SETTINGS": api_settings, "TESTING": True})
-    # Until the lead registers the blueprint in web/__init__.py; then this is a no-op.
-    if "api" not in app.blueprints:
-        app.register_blueprint(bp)
     yield app
     app.extensions["engine"].dispose()
 
@@ -422,9 +418,14 @@ def test_the_openapi_document_describes_every_route(api, api_app):
     assert document["openapi"].startswith("3.0")
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     paths = set(document["paths"])
-    for rule in api_app.url_map.iter_rules():
-        if rule.endpoint.startswith("api."):
-            assert rule.rule.replace("<name>", "{sha256}.mp3") in paths, rule.rule
+    routes = [
+        rule.rule
+        for rule in api_app.extensions["api_app"].url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+    ]
+    assert len(routes) == 5
+    for route in routes:
+        assert "/api/v1" + route.replace("<name>", "{sha256}.mp3") in paths, route
 
 
 def test_a_405_says_which_methods_are_allowed(api, tokens):
@@ -479,3 +480,21 @@ def test_the_station_rows_keep_only_a_hash_of_the_token(tokens, db_session):
     assert stored == hashlib.sha256(tokens[OWN].encode()).hexdigest()
     everything = " ".join(str(v) for v in db_session.exec(select(Station)).all())
     assert tokens[OWN] not in everything
+
+
+def test_an_unknown_api_path_is_a_404_in_json_not_a_web_page(api):
+    response = api.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "not found", "status": 404}
+
+
+def test_an_unreachable_database_is_a_503_in_json_with_retry_after(api, api_app, tokens):
+    from sqlalchemy import create_engine
+
+    api_app.extensions["api_app"].extensions["engine"] = create_engine(
+        "sqlite:////nonexistent-folder/broadcaster.db"
+    )
+    response = manifest(api, tokens[OWN])
+    assert response.status_code == 503
+    assert response.get_json()["error"].startswith("database unavailable")
+    assert response.headers["Retry-After"] == "30"
