@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         reports,
         schedules,
         scripts,
+        security,
         stations,
         users,
     )
@@ -74,16 +75,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(jingles.bp)
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
-        )
-        return response
+    app.after_request(security.page_headers)
+    if settings.trusted_proxies:
+        app.wsgi_app = security.TrustedProxies(app.wsgi_app, settings.trusted_proxies)
 
     return app
