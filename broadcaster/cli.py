@@ -615,10 +615,14 @@ def stations_create(
         code = station.code
     click.echo(f"created station {code}")
     click.echo(f"token: {token}")
-    click.echo("The token is shown only once. Run the agent with:")
+    click.echo(
+        "The token is shown only once. Save it alone in a file only the agent's user can "
+        "read (mode 600), then run the agent with:"
+    )
+    # Not --token: a command line is visible to every user of the station machine (ps).
     click.echo(
         f"  broadcaster agent --server http://{settings.host}:{settings.port} "
-        f"--token {token} --cache /var/cache/broadcaster"
+        "--token-file /etc/broadcaster/agent-token --cache /var/cache/broadcaster"
     )
 
 

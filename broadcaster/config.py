@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import secrets
@@ -98,7 +99,7 @@ def env_timezone(env: dict[str, str], name: str, default: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     instance_dir: Path
-    database_url: str
+    database_url: str = field(repr=False)  # may hold a database password
     audio_dir: Path
     timezone: str
     secret_key: str = field(repr=False)
@@ -128,6 +129,12 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     allow_self_approval: bool = False
+    # Station API limits per worker process (0 turns the per-token limit off).
+    api_rate_per_minute: int = 120
+    api_burst: int = 120
+    api_failures_per_minute: int = 10
+    api_failure_burst: int = 20
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -187,6 +194,23 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(f"{PREFIX}DATABASE_URL=...{shown!r} is not a database URL") from None
 
 
+def _trusted_proxies(env: dict[str, str]) -> tuple:
+    """Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-* we believe."""
+    raw = _raw(env, "TRUSTED_PROXIES") or ""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                "(e.g. 127.0.0.1, ::1 or 10.0.0.0/24)"
+            ) from None
+    return tuple(networks)
+
+
 def local_today(settings: Settings) -> date:
     """Today in the deployment's time zone (a UTC server is a day behind until 07:00 in Huế)."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
@@ -232,4 +256,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
         login_lockout_minutes=env_int(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
         allow_self_approval=env_bool(env, "ALLOW_SELF_APPROVAL", False),
+        api_rate_per_minute=env_int(env, "API_RATE_PER_MINUTE", 120, minimum=0),
+        api_burst=env_int(env, "API_BURST", 120, minimum=1),
+        api_failures_per_minute=env_int(env, "API_FAILURES_PER_MINUTE", 10, minimum=1),
+        api_failure_burst=env_int(env, "API_FAILURE_BURST", 20, minimum=1),
+        trusted_proxies=_trusted_proxies(env),
     )

@@ -644,6 +644,13 @@ def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.0 description of the station API (served at /api/v1/openapi.json)."""
     instant = {"type": "string", "format": "date-time"}
     unauthorized = _error_response("Missing, unknown or revoked token")
+    too_many = {
+        **_error_response(
+            "Too many requests from this token (or, for bad tokens, from this address); "
+            "send nothing more before Retry-After seconds"
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -798,6 +805,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "304": {"description": "Unchanged since the ETag given"},
                         "401": unauthorized,
+                        "429": too_many,
                     },
                 }
             },
@@ -832,6 +840,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "304": {"description": "Unchanged"},
                         "401": unauthorized,
+                        "429": too_many,
                         "404": _error_response("Not in this station's manifest"),
                         "416": {"description": "Range not satisfiable"},
                     },
@@ -860,6 +869,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "400": _error_response("Not JSON"),
                         "401": unauthorized,
+                        "429": too_many,
                         "403": _error_response("An occurrence of another station"),
                         "409": _error_response("An event id used by another station"),
                         "413": _error_response("A body over 1 MB"),
@@ -891,6 +901,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "400": _error_response("Not JSON"),
                         "401": unauthorized,
+                        "429": too_many,
                         "413": _error_response("Too large a body"),
                         "415": _error_response("Not application/json"),
                         "422": _error_response("Invalid fields"),

@@ -84,7 +84,8 @@ def schedule_for(
             priority=priority,
             station_ids=[station(session, c).id for c in codes],
         ),
-        actor=user(session, "editor"),
+        # Only approvers and admins may set emergency priority.
+        actor=user(session, "approver" if priority == Priority.EMERGENCY else "editor"),
     )
 
 
@@ -210,10 +211,17 @@ def make_template(folder: Path, demo_db: Path, prepare) -> Template:
 class Server:
     """The web app with the station API, served by waitress in a child process."""
 
-    def __init__(self, settings: Settings, port: int | None = None, access_log: Path | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        port: int | None = None,
+        access_log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.settings = settings
         self.port = port or free_port()
         self.access_log = access_log
+        self.env = env or {}  # extra BROADCASTER_* settings for the server process
         self.process: subprocess.Popen | None = None
 
     @property
@@ -222,6 +230,7 @@ class Server:
 
     def start(self) -> Server:
         extra = {ACCESS_LOG_ENV: str(self.access_log)} if self.access_log else {}
+        extra.update(self.env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.stationapi_support", "serve", str(self.port)],
             cwd=PROJECT_ROOT,

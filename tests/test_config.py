@@ -61,6 +61,11 @@ def test_it_refuses_both_a_value_and_a_file(tmp_path):
         ("BROADCASTER_PORT", "70000", "at most 65535"),
         ("BROADCASTER_GTTS_TIMEOUT", "nan", "not a finite number"),
         ("BROADCASTER_GTTS_TIMEOUT", "soon", "not a number"),
+        ("BROADCASTER_TRUSTED_PROXIES", "nginx", "not an IP address or network"),
+        ("BROADCASTER_TRUSTED_PROXIES", "10.0.0.1/8", "not an IP address or network"),
+        ("BROADCASTER_TRUSTED_PROXIES", "127.0.0.1, *", "not an IP address or network"),
+        ("BROADCASTER_API_RATE_PER_MINUTE", "-1", "at least 0"),
+        ("BROADCASTER_API_BURST", "0", "at least 1"),
     ],
 )
 def test_it_rejects_junk_with_the_variable_named(tmp_path, name, value, message):
@@ -72,3 +77,26 @@ def test_it_rejects_junk_with_the_variable_named(tmp_path, name, value, message)
 def test_it_parses_booleans_strictly(tmp_path):
     assert load_settings(base_env(tmp_path, BROADCASTER_SECURE_COOKIES="true")).secure_cookies
     assert not load_settings(base_env(tmp_path, BROADCASTER_SECURE_COOKIES="0")).secure_cookies
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_none_by_default(tmp_path):
+    assert load_settings(base_env(tmp_path)).trusted_proxies == ()
+    settings = load_settings(
+        base_env(tmp_path, BROADCASTER_TRUSTED_PROXIES="127.0.0.1, ::1,10.1.2.0/24")
+    )
+    assert [str(n) for n in settings.trusted_proxies] == ["127.0.0.1/32", "::1/128", "10.1.2.0/24"]
+
+
+def test_no_secret_shows_in_the_settings_repr(tmp_path):
+    database_password = "pg-Pa55word-in-url"
+    settings = load_settings(
+        base_env(
+            tmp_path,
+            BROADCASTER_SECRET_KEY="s" * 40,
+            BROADCASTER_SMTP_PASSWORD="smtp-Pa55word",
+            BROADCASTER_DATABASE_URL=f"postgresql+psycopg://bc:{database_password}@db/bc",
+        )
+    )
+    shown = repr(settings)
+    assert "s" * 40 not in shown and "smtp-Pa55word" not in shown
+    assert database_password not in shown

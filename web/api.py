@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, send_file
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -19,7 +19,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from broadcaster import stationapi
 from broadcaster.config import Settings
 from broadcaster.dbtypes import utcnow
+from broadcaster.ratelimit import StationLimiter, retry_after
 from broadcaster.render import store_for
+from web import security
 from web.db import close_session, get_session
 
 log = logging.getLogger(__name__)
@@ -95,9 +97,59 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _headers(response: Response) -> Response:
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"
+    return security.api_headers(response, secure=request.is_secure)
+
+
+# --- rate limits (broadcaster/ratelimit.py); hooks on the blueprint travel with it --------
+
+LIMITER = "station_api_limiter"
+
+
+@bp.record_once
+def _make_limiter(state) -> None:
+    settings = state.app.config["SETTINGS"]
+    state.app.extensions[LIMITER] = (
+        StationLimiter(
+            per_minute=settings.api_rate_per_minute,
+            burst=settings.api_burst,
+            failures_per_minute=settings.api_failures_per_minute,
+            failure_burst=settings.api_failure_burst,
+        )
+        if settings.api_rate_per_minute
+        else None
+    )
+
+
+@bp.before_request
+def rate_limit() -> Response | None:
+    limiter = current_app.extensions[LIMITER]
+    if limiter is None:
+        return None
+    token = stationapi.parse_bearer(request.headers.get("Authorization"))
+    verdict = limiter.check(token, request.remote_addr or "")
+    if verdict.wait:
+        seconds = retry_after(verdict.wait)
+        response = _error(429, f"too many requests; retry after {seconds} s")
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    g.api_verdict = verdict
+    return None
+
+
+@bp.after_request
+def settle_limits(response: Response) -> Response:
+    verdict = g.pop("api_verdict", None)
+    if verdict is not None:
+        current_app.extensions[LIMITER].settle(
+            verdict,
+            authenticated=g.get("api_station_ok", False),
+            refused=response.status_code == 401,
+        )
     return response
+
+
+def _authenticated() -> None:
+    g.api_station_ok = True
 
 
 @bp.errorhandler(stationapi.ApiError)
@@ -110,6 +162,7 @@ def _station() -> stationapi.StationRef:
     station = stationapi.station_for_token(get_session(), token)
     if station is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
+    _authenticated()
     return station
 
 
@@ -133,6 +186,7 @@ def manifest():
     built = stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
     if built is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
+    _authenticated()
     if request.if_none_match.contains_weak(built.etag):
         response = Response(status=304)  # unchanged: empty body
     else:
