@@ -16,11 +16,13 @@ from broadcaster.dbtypes import utcnow
 from broadcaster.render import store_for
 from web import csrf
 from web.db import get_session
+from web.health import instrument
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+instrument(bp)
 
 AUDIO_MAX_AGE = 365 * 24 * 3600
 UNAUTHORIZED = "missing, unknown or revoked station token"
