@@ -21,7 +21,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: system-deps $(DEV_STAMP) translations
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 system-deps:
 	@bin/ensure-system-packages $(RUNTIME_SYSTEM)
