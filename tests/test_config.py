@@ -61,6 +61,10 @@ def test_it_refuses_both_a_value_and_a_file(tmp_path):
         ("BROADCASTER_PORT", "70000", "at most 65535"),
         ("BROADCASTER_GTTS_TIMEOUT", "nan", "not a finite number"),
         ("BROADCASTER_GTTS_TIMEOUT", "soon", "not a number"),
+        ("BROADCASTER_LOG_FORMAT", "xml", "must be one of"),
+        ("BROADCASTER_HEARTBEAT_SECONDS", "0", "at least 1"),
+        ("BROADCASTER_METRICS_ALLOW", "10.0.0.0/8,intranet", "not an IP address or network"),
+        ("BROADCASTER_METRICS_TOKEN", "short", "at least 16 characters"),
     ],
 )
 def test_it_rejects_junk_with_the_variable_named(tmp_path, name, value, message):
@@ -72,3 +76,16 @@ def test_it_rejects_junk_with_the_variable_named(tmp_path, name, value, message)
 def test_it_parses_booleans_strictly(tmp_path):
     assert load_settings(base_env(tmp_path, BROADCASTER_SECURE_COOKIES="true")).secure_cookies
     assert not load_settings(base_env(tmp_path, BROADCASTER_SECURE_COOKIES="0")).secure_cookies
+
+
+def test_metrics_are_open_to_loopback_only_unless_configured(tmp_path):
+    import ipaddress
+
+    default = load_settings(base_env(tmp_path))
+    assert ipaddress.ip_address("127.0.0.1") in default.metrics_networks[0]
+    assert not any(ipaddress.ip_address("10.1.2.3") in n for n in default.metrics_networks)
+    assert default.metrics_token is None
+    closed = load_settings(base_env(tmp_path, BROADCASTER_METRICS_ALLOW=""))
+    assert closed.metrics_networks == ()
+    lan = load_settings(base_env(tmp_path, BROADCASTER_METRICS_ALLOW=" 10.0.0.0/8 , ::1 "))
+    assert [str(n) for n in lan.metrics_networks] == ["10.0.0.0/8", "::1/128"]

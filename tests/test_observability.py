@@ -82,6 +82,7 @@ def _lines_of(process: subprocess.Popen, into: list[str]) -> threading.Thread:
     return thread
 
 
+@pytest.mark.slow
 def test_every_process_logs_one_json_object_per_line(settings, tmp_path):
     json_logs = {"BROADCASTER_LOG_FORMAT": "json"}
     port = free_port()
