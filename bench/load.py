@@ -376,7 +376,7 @@ def main() -> int:
         rows = []
         try:
             with multiprocessing.get_context("fork").Pool(CLIENT_PROCESSES) as pool:
-                run_scenario(pool, port, "poll", COMMUNES, None, 1.0)  # warm-up
+                warm_up = run_scenario(pool, port, "poll", COMMUNES, None, 1.0)
                 for name, agents in (("a", COMMUNES), ("b", CLUSTERS)):
                     rate = agents / POLL_S
                     result = run_scenario(pool, port, "poll", agents, rate, SCENARIO_S[name])
@@ -395,10 +395,11 @@ def main() -> int:
             server.wait(timeout=30)
     report(rows, args, built, time.monotonic() - began)
     sent = sum(len(v) for r in rows for v in r[3]["latency"].values())
+    warm = sum(len(v) for v in warm_up["latency"].values())
     print(
         f"server side: /metrics (prometheus multiprocess mode, all {args.workers} workers) "
-        f"counted {counted:,.0f} station API requests; the scenarios above sent {sent:,} "
-        "(plus the warm-up)"
+        f"counted {counted:,.0f} station API requests; the clients had answers to "
+        f"{sent + warm:,} ({warm:,} of them in a 1 s warm-up)"
     )
     capacity = next(r for r in rows if r[0] == "max")[3]
     per_minute = capacity["done"] / capacity["seconds"] * POLL_S
