@@ -14,6 +14,7 @@ import ipaddress
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlmodel import Session
 
 from broadcaster.dbtypes import utcnow
 from broadcaster.health import database_status, scheduler_status
@@ -59,8 +60,6 @@ def healthz():
 
 @bp.get("/healthz/scheduler")
 def healthz_scheduler():
-    from sqlmodel import Session
-
     engine = current_app.extensions["engine"]
     database = database_status(engine)
     if not database.ok:
