@@ -27,7 +27,7 @@ audit: $(DEV_STAMP)
 	$(VENV)/bin/pip-audit --strict --progress-spinner off -r requirements.txt -r requirements-dev.txt
 
 bench: system-deps $(DEV_STAMP) translations
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(PY) $$b; done
+	@set -e; for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
 
 system-deps:
 	@bin/ensure-system-packages $(RUNTIME_SYSTEM)

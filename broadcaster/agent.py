@@ -696,7 +696,13 @@ class Agent:
                 f"not played: {int(late.total_seconds())} s past its time, beyond the "
                 f"{int(GRACE.total_seconds() // 60)} min grace window"
             )
-            log.warning("play: occurrence %s %r skipped, %s", occurrence_id, play.title, reason)
+            log.warning(
+                "play: occurrence %s %r skipped, %s",
+                occurrence_id,
+                play.title,
+                reason,
+                extra={"occurrence_id": occurrence_id, "event": "skipped"},
+            )
             self.store.record(occurrence_id, "skipped", reason, at=now)
             self._wake.set()
             return
@@ -706,6 +712,7 @@ class Agent:
                 "play: audio for occurrence %s is not in the cache yet; retrying in %.0f s",
                 occurrence_id,
                 RETRY_AUDIO_S,
+                extra={"occurrence_id": occurrence_id},
             )
             retry = now + timedelta(seconds=RETRY_AUDIO_S)
             if retry - play.at > GRACE:
@@ -715,7 +722,12 @@ class Agent:
             self._wake.set()  # let the sync loop fetch it now
             return
         if late.total_seconds() > 1:
-            log.info("play: occurrence %s starts %.0f s late", occurrence_id, late.total_seconds())
+            log.info(
+                "play: occurrence %s starts %.0f s late",
+                occurrence_id,
+                late.total_seconds(),
+                extra={"occurrence_id": occurrence_id, "late_s": round(late.total_seconds())},
+            )
         self._submitted.add(occurrence_id)
         self.queue.submit(
             Item(
@@ -734,7 +746,11 @@ class Agent:
             kind, detail = "interrupted", "cut short: the agent was stopped"
         self.store.record(item.occurrence_id, kind, detail)
         log.info(
-            "play: occurrence %s %s%s", item.occurrence_id, kind, f" ({detail})" if detail else ""
+            "play: occurrence %s %s%s",
+            item.occurrence_id,
+            kind,
+            f" ({detail})" if detail else "",
+            extra={"occurrence_id": item.occurrence_id, "event": kind},
         )
         self._wake.set()
 
@@ -919,9 +935,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heartbeat-interval", type=_positive, default=60.0, metavar="SECONDS")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
+    from broadcaster import logs
+    from broadcaster.config import ConfigError, log_format
+
+    try:
+        fmt = log_format(dict(os.environ))
+    except ConfigError as exc:
+        parser.error(str(exc))
+    logs.configure(
+        fmt,
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s agent %(levelname)s %(message)s",
+        text_format="%(asctime)s agent %(levelname)s %(message)s",
     )
     token = args.token or os.environ.get(TOKEN_ENV, "")
     if args.token_file:

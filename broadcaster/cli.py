@@ -48,10 +48,14 @@ def _session(ctx: click.Context) -> Iterator[Session]:
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Broadcaster: write, approve, schedule and play announcements on commune loudspeakers."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from broadcaster import logs
+    from broadcaster.config import log_format
+
+    try:
+        fmt = log_format(dict(os.environ))
+    except ConfigError as exc:
+        raise UserFacingError(f"configuration: {exc}") from exc
+    logs.configure(fmt, level=logging.DEBUG if verbose else logging.INFO)
 
 
 # --- database -------------------------------------------------------------------------
@@ -165,8 +169,7 @@ def web_cmd(ctx: click.Context, host: str | None, port: int | None, threads: int
         f"--host={host or settings.host}",
         f"--port={port or settings.port}",
         f"--threads={threads}",
-        "--call",
-        "web:create_app",
+        "web.wsgi:app",  # configures logging, then builds the app
     ]
     os.execv(sys.executable, argv)
 
@@ -189,6 +192,43 @@ def scheduler_cmd(ctx: click.Context, player: str) -> None:
     from broadcaster.scheduling import run_scheduler
 
     run_scheduler(_settings(ctx), player=player)
+
+
+@main.command("health")
+@click.option(
+    "--component",
+    type=click.Choice(["all", "database", "scheduler"]),
+    default="all",
+    show_default=True,
+    help="database: answers and is migrated; scheduler: its heartbeat is fresh.",
+)
+@click.pass_context
+def health_cmd(ctx: click.Context, component: str) -> None:
+    """Check health for systemd or monitoring: one JSON line per component, exit 0 or 1."""
+    from broadcaster.dbtypes import utcnow
+    from broadcaster.health import database_status, scheduler_status
+
+    settings = _settings(ctx)
+    engine = db.make_engine(settings.database_url)
+    try:
+        database = database_status(engine)
+        results = []
+        if component in ("all", "database"):
+            results.append(("database", database))
+        if component in ("all", "scheduler"):
+            if database.ok:
+                with Session(engine) as session:
+                    scheduler = scheduler_status(
+                        session, now=utcnow(), heartbeat_seconds=settings.heartbeat_seconds
+                    )
+            else:
+                scheduler = database
+            results.append(("scheduler", scheduler))
+    finally:
+        engine.dispose()
+    for name, status in results:
+        click.echo(json.dumps(status.as_dict(name), ensure_ascii=False))
+    sys.exit(0 if all(status.ok for _, status in results) else 1)
 
 
 @main.command("up")

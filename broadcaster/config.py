@@ -96,6 +96,38 @@ def env_timezone(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+LOG_FORMATS = ("text", "json")
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+
+
+def log_format(env: dict[str, str]) -> str:
+    """BROADCASTER_LOG_FORMAT: text (default, for people) or json (one object per line)."""
+    return env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS)
+
+
+def env_networks(env: dict[str, str], name: str, default: str) -> tuple:
+    """A comma-separated list of addresses or CIDR networks ("" allows none)."""
+    value = _raw(env, name)
+    if value is None:
+        value = default
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: {part!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _metrics_token(env: dict[str, str]) -> str | None:
+    token = _raw(env, "METRICS_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise ConfigError(f"{PREFIX}METRICS_TOKEN must be at least 16 characters")
+    return token
+
+
 @dataclass(frozen=True)
 class Settings:
     instance_dir: Path
@@ -135,6 +167,12 @@ class Settings:
     api_failures_per_minute: int = 10
     api_failure_burst: int = 20
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    log_format: str = "text"
+    heartbeat_seconds: int = 15
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_networks: tuple = field(
+        default_factory=lambda: tuple(ipaddress.ip_network(n) for n in LOOPBACK_NETWORKS.split(","))
+    )
 
     @property
     def is_sqlite(self) -> bool:
@@ -261,4 +299,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_failures_per_minute=env_int(env, "API_FAILURES_PER_MINUTE", 10, minimum=1),
         api_failure_burst=env_int(env, "API_FAILURE_BURST", 20, minimum=1),
         trusted_proxies=_trusted_proxies(env),
+        log_format=log_format(env),
+        heartbeat_seconds=env_int(env, "HEARTBEAT_SECONDS", 15, minimum=1, maximum=300),
+        metrics_token=_metrics_token(env),
+        metrics_networks=env_networks(env, "METRICS_ALLOW", LOOPBACK_NETWORKS),
     )

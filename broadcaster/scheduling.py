@@ -21,16 +21,14 @@ from sqlmodel import Session, select
 from broadcaster.config import Settings
 from broadcaster.db import make_engine, session_scope
 from broadcaster.dbtypes import utcnow
+from broadcaster.health import JOBS_TABLE, SCHEDULER_SERVICE
 from broadcaster.models import AudioFile, Occurrence, Schedule, ServiceBeat, Station
 from broadcaster.onair import GRACE, materialize
 from broadcaster.playout import Item, PlayoutQueue
 
 log = logging.getLogger(__name__)
 
-JOBS_TABLE = "apscheduler_jobs"
 SYNC_SECONDS = 5
-HEARTBEAT_SECONDS = 15
-SCHEDULER_SERVICE = "scheduler"
 
 
 @lru_cache(maxsize=4)
@@ -107,13 +105,21 @@ class Runtime:
     def on_event(self, kind: str, item: Item, detail: str) -> None:
         from broadcaster.onair import Outcome, apply_outcome
 
+        station_id = None
         with session_scope(self.engine) as session:
             occurrence = session.get(Occurrence, item.occurrence_id)
             if occurrence is not None:
+                station_id = occurrence.station_id
                 apply_outcome(
                     session, occurrence, Outcome(kind, detail), at=self.clock(), actor="scheduler"
                 )
-        log.info("playout: occurrence %s %s %s", item.occurrence_id, kind, detail)
+        log.info(
+            "playout: occurrence %s %s %s",
+            item.occurrence_id,
+            kind,
+            detail,
+            extra={"occurrence_id": item.occurrence_id, "station_id": station_id, "event": kind},
+        )
 
     def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
         """Play every due occurrence of the local stations (of one schedule, or all)."""
@@ -307,7 +313,12 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
         try:
             trigger = triggers_for(schedule, zones)
         except (ScheduleError, ValueError) as exc:
-            log.error("schedule %s cannot be scheduled: %s", schedule.id, exc)
+            log.error(
+                "schedule %s cannot be scheduled: %s",
+                schedule.id,
+                exc,
+                extra={"schedule_id": schedule.id},
+            )
             continue
         scheduler.add_job(
             fire_schedule,
@@ -344,7 +355,7 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     started_at = utcnow()
     url = settings.database_url
     memory_jobs = [
-        (heartbeat, {"seconds": HEARTBEAT_SECONDS}, [url, started_at], "heartbeat"),
+        (heartbeat, {"seconds": settings.heartbeat_seconds}, [url, started_at], "heartbeat"),
         (plan_ahead, {"minutes": 5}, [url], "plan-ahead"),
         (sweep_missed, {"minutes": 1}, [url], "sweep-missed"),
         (dispatch_all, {"seconds": 20}, [], "dispatch-all"),

@@ -66,6 +66,10 @@ def test_it_refuses_both_a_value_and_a_file(tmp_path):
         ("BROADCASTER_TRUSTED_PROXIES", "127.0.0.1, *", "not an IP address or network"),
         ("BROADCASTER_API_RATE_PER_MINUTE", "-1", "at least 0"),
         ("BROADCASTER_API_BURST", "0", "at least 1"),
+        ("BROADCASTER_LOG_FORMAT", "xml", "must be one of"),
+        ("BROADCASTER_HEARTBEAT_SECONDS", "0", "at least 1"),
+        ("BROADCASTER_METRICS_ALLOW", "10.0.0.0/8,intranet", "not an IP address or network"),
+        ("BROADCASTER_METRICS_TOKEN", "short", "at least 16 characters"),
     ],
 )
 def test_it_rejects_junk_with_the_variable_named(tmp_path, name, value, message):
@@ -100,3 +104,16 @@ def test_no_secret_shows_in_the_settings_repr(tmp_path):
     shown = repr(settings)
     assert "s" * 40 not in shown and "smtp-Pa55word" not in shown
     assert database_password not in shown
+
+
+def test_metrics_are_open_to_loopback_only_unless_configured(tmp_path):
+    import ipaddress
+
+    default = load_settings(base_env(tmp_path))
+    assert ipaddress.ip_address("127.0.0.1") in default.metrics_networks[0]
+    assert not any(ipaddress.ip_address("10.1.2.3") in n for n in default.metrics_networks)
+    assert default.metrics_token is None
+    closed = load_settings(base_env(tmp_path, BROADCASTER_METRICS_ALLOW=""))
+    assert closed.metrics_networks == ()
+    lan = load_settings(base_env(tmp_path, BROADCASTER_METRICS_ALLOW=" 10.0.0.0/8 , ::1 "))
+    assert [str(n) for n in lan.metrics_networks] == ["10.0.0.0/8", "::1/128"]

@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dashboard,
         db,
         errors,
+        health,
         i18n,
         jingles,
         lexicon,
@@ -73,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(adoption.bp)
     app.register_blueprint(stations.bp)
     app.register_blueprint(jingles.bp)
+    app.register_blueprint(health.bp)
 
     app.after_request(security.page_headers)
 

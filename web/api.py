@@ -23,11 +23,13 @@ from broadcaster.ratelimit import StationLimiter, retry_after
 from broadcaster.render import store_for
 from web import security
 from web.db import close_session, get_session
+from web.health import instrument
 
 log = logging.getLogger(__name__)
 
 MOUNT = f"/api/{stationapi.API_VERSION}"
 bp = Blueprint("api", __name__)
+instrument(bp)
 
 AUDIO_MAX_AGE = 365 * 24 * 3600
 UNAUTHORIZED = "missing, unknown or revoked station token"
