@@ -41,6 +41,7 @@ def gunicorn(settings):
             sys.executable,
             "-m",
             "gunicorn",
+            "--preload",  # import the app once, then fork: the workers start together
             "--workers",
             str(WORKERS),
             "--bind",
