@@ -138,6 +138,10 @@ class ScriptVersion(SQLModel, table=True):
     reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     review_comment: str = ""
+    # The pronunciation lexicon as it stood at approval (JSON, term -> reading): renders
+    # of an approved version read it exactly as the approver heard it, whatever anyone
+    # edits in the lexicon later. Empty until approval.
+    lexicon: str = ""
 
 
 class OperatorStation(SQLModel, table=True):

@@ -140,7 +140,7 @@ def render_occurrence(session: Session, settings: Settings, occurrence: Occurren
         engine_name=engine_name,
         on=occurrence.at.astimezone(ZoneInfo(station.timezone)).date(),
     )
-    mapping = lexicon.as_mapping(session)
+    mapping = lexicon.for_version(session, version)
     store = store_for(settings)
     try:
         result = render(
