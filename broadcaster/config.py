@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -128,6 +129,12 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     allow_self_approval: bool = False
+    audio_accel_redirect: str | None = None
+    audio_store_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -187,6 +194,45 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(f"{PREFIX}DATABASE_URL=...{shown!r} is not a database URL") from None
 
 
+_ACCEL_PREFIX = re.compile(r"/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/")
+_S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9._~/-]*)?")
+
+
+def env_accel_prefix(env: dict[str, str], name: str) -> str | None:
+    """An nginx internal location such as /_audio/ (starts and ends with a slash)."""
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not _ACCEL_PREFIX.fullmatch(value) or "/../" in value or "/./" in value:
+        raise ConfigError(
+            f"{PREFIX}{name}={value!r} must be a location path such as /_audio/ "
+            "(starting and ending with /)"
+        )
+    return value
+
+
+def env_s3_url(env: dict[str, str], name: str) -> str | None:
+    """s3://bucket or s3://bucket/prefix, normalized without a trailing slash."""
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not _S3_URL.fullmatch(value) or "//" in value[5:]:
+        raise ConfigError(
+            f"{PREFIX}{name}={value!r} must look like s3://bucket or s3://bucket/prefix "
+            "(bucket: lowercase letters, digits, dots and hyphens)"
+        )
+    return value.rstrip("/")
+
+
+def env_http_url(env: dict[str, str], name: str) -> str | None:
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ConfigError(f"{PREFIX}{name}={value!r} must be an http:// or https:// URL")
+    return value
+
+
 def local_today(settings: Settings) -> date:
     """Today in the deployment's time zone (a UTC server is a day behind until 07:00 in Huế)."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
@@ -232,4 +278,25 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
         login_lockout_minutes=env_int(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
         allow_self_approval=env_bool(env, "ALLOW_SELF_APPROVAL", False),
+        audio_accel_redirect=env_accel_prefix(env, "AUDIO_ACCEL_REDIRECT"),
+        **_s3_settings(env),
+    )
+
+
+def _s3_settings(env: dict[str, str]) -> dict:
+    url = env_s3_url(env, "AUDIO_STORE_URL")
+    key_id = _raw(env, "S3_ACCESS_KEY_ID") or None
+    secret = _raw(env, "S3_SECRET_ACCESS_KEY") or None
+    if bool(key_id) != bool(secret):
+        # Half a credential would silently fall back to boto3's own search and fail later.
+        raise ConfigError(
+            f"{PREFIX}S3_ACCESS_KEY_ID and {PREFIX}S3_SECRET_ACCESS_KEY go together: set both "
+            "or neither (then the usual AWS_* variables or instance role apply)"
+        )
+    return dict(
+        audio_store_url=url,
+        s3_endpoint_url=env_http_url(env, "S3_ENDPOINT_URL"),
+        s3_region=_raw(env, "S3_REGION") or "us-east-1",
+        s3_access_key_id=key_id,
+        s3_secret_access_key=secret,
     )
