@@ -134,19 +134,20 @@ def test_systemd_accepts_the_shipped_units(tmp_path):
     if analyze is None:
         pytest.skip("systemd-analyze is not installed (no systemd on this machine)")
     units = []
-    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+    for unit in sorted((DEPLOY / "systemd").glob("*.*")):
         # Executables must exist for verify: point /opt/broadcaster at this checkout.
         text = unit.read_text().replace("/opt/broadcaster", str(PROJECT_ROOT))
         name = unit.name.replace("@.service", "@HUE-THUAN-AN.service")
         (tmp_path / name).write_text(text)
         units.append(str(tmp_path / name))
-    assert len(units) == 3
+    assert len(units) == 5  # web, scheduler, agent@, backup and its timer
     checked = subprocess.run([analyze, "verify", *units], capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stderr == "", checked.stderr
     scheduler = (DEPLOY / "systemd" / "broadcaster-scheduler.service").read_text()
     assert "ExecStart=/opt/broadcaster/.venv/bin/broadcaster scheduler" in scheduler
     for unit in (DEPLOY / "systemd").glob("*.service"):
         text = unit.read_text()
+        assert "EnvironmentFile=/etc/broadcaster/" in text, unit.name
         for hardening in ("User=", "ProtectSystem=strict", "PrivateTmp=yes", "NoNewPrivileges="):
             assert hardening in text, f"{unit.name} lacks {hardening}"
 
