@@ -264,19 +264,19 @@ def backup(settings: Settings, output: Path) -> Summary:
 def _counts(settings: Settings) -> Summary:
     """What the instance holds; an unmigrated or absent database holds nothing."""
     summary = Summary()
-    if _kind(settings) == "sqlite" and not _sqlite_path(settings).exists():
-        pass
-    else:
+    # Opening a missing SQLite file would create it: an absent database is simply empty.
+    if _kind(settings) != "sqlite" or _sqlite_path(settings).exists():
         engine = db.make_engine(settings.database_url)
         try:
-            tables = set(inspect(engine).get_table_names())
-            if {"user", "station", "script", "audiofile"} <= tables:
+            if {"user", "station", "script"} <= set(inspect(engine).get_table_names()):
                 with Session(engine) as session:
-                    summary.users = session.exec(select(func.count()).select_from(User)).one()
-                    summary.stations = session.exec(
-                        select(func.count()).select_from(Station)
-                    ).one()
-                    summary.scripts = session.exec(select(func.count()).select_from(Script)).one()
+                    for name, model in (
+                        ("users", User),
+                        ("stations", Station),
+                        ("scripts", Script),
+                    ):
+                        count = session.exec(select(func.count()).select_from(model)).one()
+                        setattr(summary, name, count)
         except SQLAlchemyError as exc:
             raise BackupError(f"cannot read the target database: {exc}") from exc
         finally:
@@ -402,24 +402,32 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Summary
 
 def _apply(settings: Settings, kind: str, staging: Path, member: str, names: list[str]) -> None:
     """Put the staged files in place; on failure, undo what was placed."""
-    placed: list[tuple[Path, Path | None]] = []  # (target, its previous version kept aside)
+    # (target, its previous version moved aside or None, whether to keep that aside)
+    placed: list[tuple[Path, Path | None, bool]] = []
 
-    def put(staged: Path, target: Path) -> None:
+    def put(staged: Path, target: Path, *, keep_previous: bool = False) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         previous = None
         if target.exists():
             previous = target.with_name(f"{target.name}.before-restore")
             os.replace(target, previous)
-        placed.append((target, previous))
+        placed.append((target, previous, keep_previous))
         # A move, not a rename: the audio store may be on another file system.
         shutil.move(staged, target)
 
     try:
         if kind == "sqlite":
             database = _sqlite_path(settings)
+            if database.exists():
+                # Fold the WAL into the old file so the copy kept aside is whole.
+                with sqlite3.connect(database) as old:
+                    old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                old.close()
             for suffix in ("-wal", "-shm"):
                 Path(f"{database}{suffix}").unlink(missing_ok=True)
-            put(staging / member, database)
+            # The replaced database stays beside the new one after a forced restore:
+            # the one way back from a mistaken --force.
+            put(staging / member, database, keep_previous=True)
         else:
             _run_pg(
                 ["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges",
@@ -434,18 +442,14 @@ def _apply(settings: Settings, kind: str, staging: Path, member: str, names: lis
             if name.startswith("audio/") and store.remote is not None:
                 digest = hashlib.sha256(target.read_bytes()).hexdigest()
                 store.publish(name.removeprefix("audio/"), digest)
-    except BaseException:
-        for target, previous in reversed(placed):
+    except BaseException as exc:
+        for target, previous, _ in reversed(placed):
             target.unlink(missing_ok=True)
             if previous is not None:
                 os.replace(previous, target)
+        if isinstance(exc, RemoteError):
+            raise BackupError(f"cannot restore: {exc}") from exc
         raise
-    for target, previous in placed:
-        if previous is not None and target.name != _db_name(settings, kind):
+    for _, previous, keep in placed:
+        if previous is not None and not keep:
             previous.unlink(missing_ok=True)
-
-
-def _db_name(settings: Settings, kind: str) -> str | None:
-    # The replaced SQLite database stays beside the new one (…before-restore) after a
-    # forced restore, as the one way back from a mistaken --force.
-    return _sqlite_path(settings).name if kind == "sqlite" else None

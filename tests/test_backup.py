@@ -200,3 +200,15 @@ def test_backup_never_overwrites_and_names_a_missing_folder(archive, tmp_path):
     assert path.read_bytes() == before
     nowhere = run_cli(source, "backup", "--output", str(tmp_path / "no" / "x.tar.gz"))
     assert nowhere.returncode == 1 and "does not exist" in nowhere.stderr
+
+
+def test_a_backup_with_an_audio_file_gone_still_succeeds_and_says_so(source_template, tmp_path):
+    template, _ = source_template
+    source = template.copy_to(tmp_path / "source")
+    lost = next(source.audio_dir.glob("*/*.mp3"))
+    lost.unlink()
+    done = run_cli(source, "backup", "--output", str(tmp_path / "b.tar.gz"))
+    assert done.returncode == 0, done.stderr
+    assert "1 recorded audio files were missing" in done.stderr
+    with tarfile.open(tmp_path / "b.tar.gz", "r:gz") as archive:
+        assert f"audio/{lost.parent.name}/{lost.name}" not in archive.getnames()
