@@ -148,30 +148,51 @@ def test_garbage_collection_removes_the_object_too(session, s3_settings):
     assert removed == 1 and objects(s3_settings) == {} and not result.path.exists()
 
 
-def test_the_station_api_serves_audio_this_machine_lacks_from_the_bucket(s3_settings, tmp_path):
+def _station_audio(settings) -> tuple[AudioFile, str]:
+    """Audio in HUE-THUAN-AN's manifest, and the station's token."""
     from broadcaster import db
     from broadcaster.stationapi import rotate_token
     from tests import stationapi_support as support
-    from web import create_app
 
-    engine = db.make_engine(s3_settings.database_url)
+    engine = db.make_engine(settings.database_url)
     with db.session_scope(engine) as session:
         how_to = support.schedule_for(session, support.HOW_TO, ["HUE-THUAN-AN"])
         occurrence = support.add_occurrence(
-            session, s3_settings, how_to, "HUE-THUAN-AN", utcnow() + timedelta(hours=1)
+            session, settings, how_to, "HUE-THUAN-AN", utcnow() + timedelta(hours=1)
         )
         audio = session.get(AudioFile, occurrence.audio_id)
         token = rotate_token(session, support.station(session, "HUE-THUAN-AN"))
     engine.dispose()
-    local = s3_settings.audio_dir / audio.path
-    original = local.read_bytes()
-    local.unlink()
-    app = create_app({"SETTINGS": s3_settings, "TESTING": True})
+    return audio, token
+
+
+def _api_get(settings, audio, token):
+    from web import create_app
+
+    app = create_app({"SETTINGS": settings, "TESTING": True})
     try:
         response = app.test_client().get(
             f"/api/v1/audio/{audio.sha256}.mp3", headers={"Authorization": f"Bearer {token}"}
         )
-        assert response.status_code == 200 and response.get_data() == original
+        response.get_data()
         response.close()
+        return response
     finally:
         app.extensions["engine"].dispose()
+
+
+def test_the_station_api_serves_audio_this_machine_lacks_from_the_bucket(s3_settings):
+    audio, token = _station_audio(s3_settings)
+    local = s3_settings.audio_dir / audio.path
+    original = local.read_bytes()
+    local.unlink()
+    response = _api_get(s3_settings, audio, token)
+    assert response.status_code == 200 and response.get_data() == original
+
+
+def test_an_unreachable_object_store_is_a_503_in_json_not_a_crash(s3_settings):
+    audio, token = _station_audio(s3_settings)
+    (s3_settings.audio_dir / audio.path).unlink()
+    down = replace(s3_settings, s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    response = _api_get(down, audio, token)
+    assert response.status_code == 503 and response.get_json()["status"] == 503
