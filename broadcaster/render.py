@@ -637,7 +637,9 @@ def render(
         try:
             path = store.local(existing)
         except RemoteError as exc:
-            raise RenderError(str(exc), retryable=exc.retryable) from exc
+            if exc.retryable:
+                raise RenderError(str(exc), retryable=True) from exc
+            path = None  # a damaged object: rendering again replaces it
         intact = path is not None
         # A fallback voice stood in for the one asked for (e.g. Google was unreachable):
         # keep using it for a while, then give the first engine another chance.

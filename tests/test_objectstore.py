@@ -123,6 +123,9 @@ def test_a_damaged_object_is_refused_and_nothing_is_put_in_place(session, s3_set
     with pytest.raises(RemoteError, match="sha256"):
         store_for(s3_settings).local(result.audio)
     assert list(result.path.parent.iterdir()) == []
+    again = do_render(session, s3_settings)  # rendered anew, and the object replaced
+    assert not again.cached and again.path.is_file()
+    assert objects(s3_settings)[again.audio.path] == again.path.read_bytes()
 
 
 def test_an_unreachable_bucket_fails_the_render_and_records_nothing(session, s3_settings):
