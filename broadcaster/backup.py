@@ -412,8 +412,14 @@ def _apply(settings: Settings, kind: str, staging: Path, member: str, names: lis
             previous = target.with_name(f"{target.name}.before-restore")
             os.replace(target, previous)
         placed.append((target, previous, keep_previous))
-        # A move, not a rename: the audio store may be on another file system.
-        shutil.move(staged, target)
+        # A fresh copy beside the target, then a rename: the audio store may be on another
+        # file system, and a new file takes the folder's group (nginx reads audio by it).
+        temporary = target.with_name(f".{target.name}.restoring")
+        try:
+            shutil.copyfile(staged, temporary)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
 
     try:
         if kind == "sqlite":
