@@ -24,7 +24,6 @@ max_requests_jitter = 500
 worker_tmp_dir = "/dev/shm"
 # Only nginx on this machine may say which scheme and client a request came from.
 forwarded_allow_ips = "127.0.0.1,::1"
-proxy_allow_ips = "127.0.0.1,::1"
 # Logs to stderr: journald keeps them (journalctl -u broadcaster-web).
 accesslog = "-"
 errorlog = "-"
