@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 RUNTIME_SYSTEM := python3-venv:python3-venv ffmpeg:ffmpeg espeak-ng:espeak-ng
-TEST_SYSTEM := $(RUNTIME_SYSTEM) chromium:chromium
+TEST_SYSTEM := $(RUNTIME_SYSTEM) chromium:chromium nginx:nginx
 
 .PHONY: run test lint bench audit system-deps test-system-deps translations clean
 

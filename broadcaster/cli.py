@@ -246,6 +246,68 @@ def up_cmd(ctx: click.Context) -> None:
     sys.exit(supervise(children))
 
 
+# --- backup ---------------------------------------------------------------------------
+
+
+@main.command("backup")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive to write (e.g. broadcaster-2026-11-28.tar.gz); must not exist yet.",
+)
+@click.pass_context
+def backup_cmd(ctx: click.Context, output: Path) -> None:
+    """Back up the database (a consistent snapshot), the audio store and the instance files.
+
+    Safe while the web and the scheduler run. The archive carries a manifest with the
+    sha256 of every file; `broadcaster restore` checks them all.
+    """
+    from broadcaster.backup import BackupError, backup
+
+    settings = _settings(ctx)
+    try:
+        summary = backup(settings, output)
+    except BackupError as exc:
+        raise UserFacingError(str(exc)) from exc
+    click.echo(f"backup written to {output}: {summary.files} files, {summary.audio} audio")
+    if summary.missing_audio:
+        click.echo(
+            f"warning: {len(summary.missing_audio)} recorded audio files were missing and are "
+            "not in the backup (they are rendered again when needed)",
+            err=True,
+        )
+
+
+@main.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a non-empty instance (a SQLite database is kept as *.before-restore).",
+)
+@click.pass_context
+def restore_cmd(ctx: click.Context, archive: Path, force: bool) -> None:
+    """Restore a backup into this (empty) instance; all or nothing.
+
+    Stop the web and the scheduler first. Every file is checked against the manifest's
+    sha256 before anything is changed.
+    """
+    from broadcaster.backup import BackupError, restore
+
+    settings = _settings(ctx)
+    try:
+        summary = restore(settings, archive, force=force)
+    except BackupError as exc:
+        raise UserFacingError(str(exc)) from exc
+    click.echo(
+        f"restored {archive}: {summary.users} users, {summary.stations} stations, "
+        f"{summary.scripts} scripts, {summary.audio} audio files"
+    )
+    click.echo("next: `broadcaster db upgrade` (if this Broadcaster is newer), then start it")
+
+
 # --- users ----------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -173,6 +174,12 @@ class Settings:
     metrics_networks: tuple = field(
         default_factory=lambda: tuple(ipaddress.ip_network(n) for n in LOOPBACK_NETWORKS.split(","))
     )
+    audio_accel_redirect: str | None = None
+    audio_store_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -247,6 +254,43 @@ def _trusted_proxies(env: dict[str, str]) -> tuple:
                 "(e.g. 127.0.0.1, ::1 or 10.0.0.0/24)"
             ) from None
     return tuple(networks)
+_ACCEL_PREFIX = re.compile(r"/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/")
+_S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9._~/-]*)?")
+
+
+def env_accel_prefix(env: dict[str, str], name: str) -> str | None:
+    """An nginx internal location such as /_audio/ (starts and ends with a slash)."""
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not _ACCEL_PREFIX.fullmatch(value) or "/../" in value or "/./" in value:
+        raise ConfigError(
+            f"{PREFIX}{name}={value!r} must be a location path such as /_audio/ "
+            "(starting and ending with /)"
+        )
+    return value
+
+
+def env_s3_url(env: dict[str, str], name: str) -> str | None:
+    """s3://bucket or s3://bucket/prefix, normalized without a trailing slash."""
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not _S3_URL.fullmatch(value) or "//" in value[5:]:
+        raise ConfigError(
+            f"{PREFIX}{name}={value!r} must look like s3://bucket or s3://bucket/prefix "
+            "(bucket: lowercase letters, digits, dots and hyphens)"
+        )
+    return value.rstrip("/")
+
+
+def env_http_url(env: dict[str, str], name: str) -> str | None:
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ConfigError(f"{PREFIX}{name}={value!r} must be an http:// or https:// URL")
+    return value
 
 
 def local_today(settings: Settings) -> date:
@@ -303,4 +347,25 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         heartbeat_seconds=env_int(env, "HEARTBEAT_SECONDS", 15, minimum=1, maximum=300),
         metrics_token=_metrics_token(env),
         metrics_networks=env_networks(env, "METRICS_ALLOW", LOOPBACK_NETWORKS),
+        audio_accel_redirect=env_accel_prefix(env, "AUDIO_ACCEL_REDIRECT"),
+        **_s3_settings(env),
+    )
+
+
+def _s3_settings(env: dict[str, str]) -> dict:
+    url = env_s3_url(env, "AUDIO_STORE_URL")
+    key_id = _raw(env, "S3_ACCESS_KEY_ID") or None
+    secret = _raw(env, "S3_SECRET_ACCESS_KEY") or None
+    if bool(key_id) != bool(secret):
+        # Half a credential would silently fall back to boto3's own search and fail later.
+        raise ConfigError(
+            f"{PREFIX}S3_ACCESS_KEY_ID and {PREFIX}S3_SECRET_ACCESS_KEY go together: set both "
+            "or neither (then the usual AWS_* variables or instance role apply)"
+        )
+    return dict(
+        audio_store_url=url,
+        s3_endpoint_url=env_http_url(env, "S3_ENDPOINT_URL"),
+        s3_region=_raw(env, "S3_REGION") or "us-east-1",
+        s3_access_key_id=key_id,
+        s3_secret_access_key=secret,
     )

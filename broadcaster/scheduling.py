@@ -60,12 +60,15 @@ def collect_audio(database_url: str, audio_dir: str, retention_days: int) -> int
     from datetime import timedelta
     from pathlib import Path
 
+    from broadcaster.objectstore import remote_for
     from broadcaster.render import AudioStore, collect_garbage
 
+    # The bucket (if any) loses what the store loses, or it would grow for ever.
+    remote = remote_for(_runtime.settings) if _runtime is not None else None
     with session_scope(_engine(database_url)) as session:
         removed = collect_garbage(
             session=session,
-            store=AudioStore(Path(audio_dir)),
+            store=AudioStore(Path(audio_dir), remote),
             retention=timedelta(days=retention_days),
         )
     if removed:
@@ -123,10 +126,12 @@ class Runtime:
 
     def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
         """Play every due occurrence of the local stations (of one schedule, or all)."""
+        from broadcaster.objectstore import RemoteError
         from broadcaster.onair import claim, due, local_station_ids, render_occurrence
         from broadcaster.render import RenderError, store_for
 
         now = now or self.clock()
+        store = store_for(self.settings)
         submitted = 0
         with session_scope(self.engine) as session:
             stations = local_station_ids(session)
@@ -143,7 +148,8 @@ class Runtime:
                         if occurrence.audio_id
                         else render_occurrence(session, self.settings, occurrence)
                     )
-                except RenderError as exc:
+                    path = store.local(audio) or store.absolute(audio.path)
+                except (RenderError, RemoteError) as exc:
                     from broadcaster.onair import Outcome, apply_outcome
 
                     apply_outcome(
@@ -162,7 +168,7 @@ class Runtime:
                     rank=-occurrence.priority,
                     schedule_id=occurrence.schedule_id,
                     occurrence_id=occurrence.id,
-                    path=store_for(self.settings).absolute(audio.path),
+                    path=path,
                     duration_s=audio.duration_s,
                     repeat=schedule.repeat if schedule else 1,
                 )

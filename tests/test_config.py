@@ -70,6 +70,12 @@ def test_it_refuses_both_a_value_and_a_file(tmp_path):
         ("BROADCASTER_HEARTBEAT_SECONDS", "0", "at least 1"),
         ("BROADCASTER_METRICS_ALLOW", "10.0.0.0/8,intranet", "not an IP address or network"),
         ("BROADCASTER_METRICS_TOKEN", "short", "at least 16 characters"),
+        ("BROADCASTER_AUDIO_ACCEL_REDIRECT", "_audio", "such as /_audio/"),
+        ("BROADCASTER_AUDIO_ACCEL_REDIRECT", "/_audio", "such as /_audio/"),
+        ("BROADCASTER_AUDIO_ACCEL_REDIRECT", "/a/../b/", "such as /_audio/"),
+        ("BROADCASTER_AUDIO_STORE_URL", "/var/lib/audio", "s3://bucket"),
+        ("BROADCASTER_AUDIO_STORE_URL", "s3://Bad_Bucket/x", "s3://bucket"),
+        ("BROADCASTER_S3_ENDPOINT_URL", "minio:9000", "http:// or https://"),
     ],
 )
 def test_it_rejects_junk_with_the_variable_named(tmp_path, name, value, message):
@@ -117,3 +123,27 @@ def test_metrics_are_open_to_loopback_only_unless_configured(tmp_path):
     assert closed.metrics_networks == ()
     lan = load_settings(base_env(tmp_path, BROADCASTER_METRICS_ALLOW=" 10.0.0.0/8 , ::1 "))
     assert [str(n) for n in lan.metrics_networks] == ["10.0.0.0/8", "::1/128"]
+
+
+def test_it_reads_the_production_audio_settings(tmp_path):
+    (tmp_path / "s3-secret").write_text("s3cr3t\n")
+    settings = load_settings(
+        base_env(
+            tmp_path,
+            BROADCASTER_AUDIO_ACCEL_REDIRECT="/_audio/",
+            BROADCASTER_AUDIO_STORE_URL="s3://hue-audio/prod/",
+            BROADCASTER_S3_ENDPOINT_URL="https://s3.example.vn",
+            BROADCASTER_S3_ACCESS_KEY_ID="AKIA1",
+            BROADCASTER_S3_SECRET_ACCESS_KEY_FILE=str(tmp_path / "s3-secret"),
+        )
+    )
+    assert settings.audio_accel_redirect == "/_audio/"
+    assert settings.audio_store_url == "s3://hue-audio/prod"
+    assert settings.s3_secret_access_key == "s3cr3t" and "s3cr3t" not in repr(settings)
+    plain = load_settings(base_env(tmp_path))
+    assert plain.audio_accel_redirect is None and plain.audio_store_url is None
+
+
+def test_it_refuses_half_an_s3_credential(tmp_path):
+    with pytest.raises(ConfigError, match="go together"):
+        load_settings(base_env(tmp_path, BROADCASTER_S3_ACCESS_KEY_ID="AKIA1"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, send_file
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -20,8 +20,8 @@ from broadcaster import stationapi
 from broadcaster.config import Settings
 from broadcaster.dbtypes import utcnow
 from broadcaster.ratelimit import StationLimiter, retry_after
-from broadcaster.render import store_for
 from web import security
+from web.audiofiles import audio_response
 from web.db import close_session, get_session
 from web.health import instrument
 
@@ -207,19 +207,14 @@ def audio(name: str):
         record = stationapi.audio_for_station(get_session(), station, sha256, now=utcnow())
     if record is None:
         raise stationapi.ApiError(404, "no such audio in this station's manifest")
-    path = store_for(current_app.config["SETTINGS"]).absolute(record.path)
-    if not path.is_file():
-        log.error("audio %s is in the database but %s is missing", record.sha256, path)
-        raise stationapi.ApiError(404, "audio file missing on the server")
-    response = send_file(
-        path,
-        mimetype="audio/mpeg",
-        conditional=True,  # Range → 206, If-None-Match → 304
-        etag=record.sha256,
+    response = audio_response(
+        record,
+        download_name=f"{record.sha256}.mp3",
         max_age=AUDIO_MAX_AGE,
         last_modified=record.created_at,
-        download_name=f"{record.sha256}.mp3",
     )
+    if response is None:
+        raise stationapi.ApiError(404, "audio file missing on the server")
     response.cache_control.public = False  # the station's own, behind its token
     response.cache_control.private = True
     response.cache_control.immutable = True
