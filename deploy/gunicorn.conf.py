@@ -7,6 +7,10 @@ so each worker only ever waits on the database.
 
 import multiprocessing
 import os
+import shutil
+
+from broadcaster.config import log_format
+from broadcaster.logs import gunicorn_logconfig_dict
 
 bind = "127.0.0.1:8000"
 # Threads make a worker cheap to keep waiting on SQLite/PostgreSQL; processes use the cores.
@@ -28,5 +32,23 @@ forwarded_allow_ips = "127.0.0.1,::1"
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# gunicorn's own lines in the format every other process uses (BROADCASTER_LOG_FORMAT).
+logconfig_dict = gunicorn_logconfig_dict(log_format(dict(os.environ)))
 # Each worker builds its own app (and database engine) after the fork.
 preload_app = False
+
+
+def on_starting(server):
+    # /metrics sums every worker's files in PROMETHEUS_MULTIPROC_DIR (docs/MONITORING.md);
+    # files left by a previous run would add its counts to this one's.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
