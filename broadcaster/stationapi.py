@@ -180,7 +180,7 @@ _STATION_BY_TOKEN = sa_select(
 ).where(Station.token_hash == bindparam("digest"), Station.is_active == true())
 
 
-def station_for_token(session: Session, token: str | None) -> StationRef | None:
+def station_for_token(session: Session | Engine, token: str | None) -> StationRef | None:
     """The active station this token belongs to, or None (unknown, revoked, inactive)."""
     if not token:
         return None
@@ -607,6 +607,15 @@ def ingest_events(
 # --- heartbeat -------------------------------------------------------------------------
 
 
+def _dialect_insert(session: Session):
+    """INSERT with ON CONFLICT for the session's database (SQLite or PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def record_heartbeat(
     session: Session, station: StationRef, payload: Any, *, now: datetime
 ) -> dict[str, Any]:
@@ -618,15 +627,23 @@ def record_heartbeat(
     files = _integer(payload.get("cache_files", _MISSING), "cache_files", nullable=True)
     last_sync = payload.get("last_sync")
     synced = None if last_sync is None else parse_instant(last_sync, "last_sync")
-    beat = session.get(StationBeat, station.id) or StationBeat(station_id=station.id, seen_at=now)
-    beat.seen_at = now
-    beat.version = version
-    beat.player_state = state
-    beat.free_disk_mb = free
-    beat.cache_files = files
-    beat.last_sync = synced
-    session.add(beat)
-    session.flush()
+    values = {
+        "seen_at": now,
+        "version": version,
+        "player_state": state,
+        "free_disk_mb": free,
+        "cache_files": files,
+        "last_sync": synced,
+    }
+    # One statement, no read first: every agent beats every minute, and on SQLite each
+    # beat holds the database's single write lock for as long as its transaction lasts.
+    insert = _dialect_insert(session)(StationBeat).values(station_id=station.id, **values)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[StationBeat.station_id],
+            set_={name: insert.excluded[name] for name in values},
+        )
+    )
     return {"server_time": now.astimezone(UTC).isoformat()}
 
 

@@ -161,7 +161,9 @@ def api_error(error: stationapi.ApiError) -> Response:
 
 def _station() -> stationapi.StationRef:
     token = stationapi.parse_bearer(request.headers.get("Authorization"))
-    station = stationapi.station_for_token(get_session(), token)
+    # Through the engine, outside the request's session: a POST's session takes SQLite's
+    # write lock at its first statement, and the token check need not hold it.
+    station = stationapi.station_for_token(current_app.extensions["engine"], token)
     if station is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
     _authenticated()
