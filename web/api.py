@@ -55,7 +55,7 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     # The manifest's SQLite fast path talks to the driver directly ("database is locked").
     app.register_error_handler(sqlite3.OperationalError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)
-    app.after_request(_headers)
+    app.wsgi_app = security.with_api_headers(app.wsgi_app)
     return app
 
 
@@ -96,10 +96,6 @@ def _database_unavailable(error: Exception) -> Response:
 def _unexpected(error: Exception) -> Response:
     log.exception("unhandled error on %s", request.path)
     return _error(500, "internal error")
-
-
-def _headers(response: Response) -> Response:
-    return security.api_headers(response, secure=request.is_secure)
 
 
 # --- rate limits (broadcaster/ratelimit.py); hooks on the blueprint travel with it --------

@@ -24,22 +24,30 @@ PERMISSIONS_POLICY = (
 HSTS = "max-age=31536000"
 
 
-def _common(response: Response, secure: bool) -> None:
+_COMMON = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+)
+_PAGE = (*_COMMON, ("X-Frame-Options", "DENY"), ("Content-Security-Policy", PAGE_CSP))
+_API = (*_COMMON, ("Content-Security-Policy", API_CSP), ("X-Frame-Options", "DENY"))
+_TLS = (("Strict-Transport-Security", HSTS),)
+
+
+def _add_missing(response: Response, defaults: tuple, secure: bool) -> None:
+    # One pass over the response's headers, not one per default (Headers.setdefault
+    # scans them all each time): this runs on every manifest poll of every agent.
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    if secure:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    present = {key.lower() for key, _value in headers.items()}
+    wanted = defaults + _TLS if secure else defaults
+    headers.extend([(key, value) for key, value in wanted if key.lower() not in present])
 
 
 def page_headers(response: Response) -> Response:
     """For the web UI (an app-wide after_request)."""
-    _common(response, request.is_secure)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+    _add_missing(response, _PAGE, request.is_secure)
     if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
         # Pages show people's work, one-time passwords and station tokens: nothing a
         # shared commune office computer or a proxy should keep after logout.
@@ -47,15 +55,33 @@ def page_headers(response: Response) -> Response:
     return response
 
 
-def api_headers(response: Response, *, secure: bool) -> Response:
-    """For the station API (the blueprint's after_request, so it travels with it)."""
-    _common(response, secure)
-    response.headers.setdefault("Content-Security-Policy", API_CSP)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    if response.mimetype == "application/json":
-        # The manifest sets its own (no-cache + ETag); other answers are not for keeping.
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
+def with_api_headers(wsgi_app):
+    """WSGI middleware for the station API: the same defaults, added where WSGI starts the
+    response. Every agent polls every minute; werkzeug's header bookkeeping for seven
+    constant headers cost more than the manifest's database read.
+    """
+    api = tuple((key, value, key.lower()) for key, value in _API)
+    tls = tuple((key, value, key.lower()) for key, value in _TLS)
+
+    def app(environ, start_response):
+        secure = environ.get("wsgi.url_scheme") == "https"
+
+        def starting(status, headers, exc_info=None):
+            present = {key.lower() for key, _value in headers}
+            for key, value, lowered in api + tls if secure else api:
+                if lowered not in present:
+                    headers.append((key, value))
+            if "cache-control" not in present and any(
+                lowered == "content-type" and value.startswith("application/json")
+                for lowered, value in ((k.lower(), v) for k, v in headers)
+            ):
+                # The manifest sets its own (no-cache + ETag); other answers are not kept.
+                headers.append(("Cache-Control", "no-store"))
+            return start_response(status, headers, exc_info)
+
+        return wsgi_app(environ, starting)
+
+    return app
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
