@@ -18,8 +18,10 @@ For the record, a trivial endpoint added to the real app (the same JSON as the b
 shows what the app's own request hooks cost (session cookie, login manager, CSRF,
 security headers) apart from the station API.
 
-Before measuring, every station's manifest is asked for once (a server that has run for
-a while has built each one already); that first pass is printed for the record.
+Before measuring, every station's manifest is asked for once: a server that has run for a
+while has built each one and keeps it in memory until a logged change concerns it
+(broadcaster/manifestcache.py), so the phases measure that steady state. The first pass,
+where every manifest is read from the database, is printed for the record.
 
 Load comes from 2 client processes with 4 keep-alive connections each; the five phases
 alternate for 4 rounds of 1.2 s each (the whole run stays under 60 s).

@@ -337,3 +337,15 @@ class StationBeat(SQLModel, table=True):
     player_state: str = Field(default="", max_length=32)
     last_sync: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cache_files: int | None = None
+
+
+class ManifestChange(SQLModel, table=True):
+    """Something that may change a station's manifest (written by SQLite triggers).
+
+    The station, or NULL for every station (an approval, a title, an audio file). The
+    station API keeps manifests in memory and reads these to drop exactly the stale ones;
+    see broadcaster/manifestcache.py and migration 0010.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int | None = None

@@ -223,10 +223,13 @@ def plan_ahead(database_url: str) -> None:
 
 
 def sweep_missed(database_url: str) -> None:
+    from broadcaster import manifestcache
     from broadcaster.onair import sweep
 
     with session_scope(_engine(database_url)) as session:
         missed = sweep(session, now=utcnow())
+    if _engine(database_url).dialect.name == "sqlite":
+        manifestcache.prune(_engine(database_url))
     if missed:
         log.warning("plan: %d occurrences missed their grace window", missed)
 

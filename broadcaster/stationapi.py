@@ -201,6 +201,7 @@ class Manifest:
     body: dict[str, Any]  # without server_time: the part the ETag covers
     canonical: str  # body as compact JSON with sorted keys
     etag: str
+    station_id: int = 0
 
     def document(self, now: datetime) -> dict[str, Any]:
         return {**self.body, "server_time": now.astimezone(UTC).isoformat()}
@@ -414,7 +415,7 @@ def _manifest(station: StationRef, rows) -> Manifest:
     }
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     etag = hashlib.sha256(canonical.encode()).hexdigest()[:32]
-    return Manifest(body=body, canonical=canonical, etag=etag)
+    return Manifest(body=body, canonical=canonical, etag=etag, station_id=station.id)
 
 
 def audio_for_station(

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from broadcaster import stationapi
 from broadcaster.config import Settings
 from broadcaster.dbtypes import utcnow
+from broadcaster.manifestcache import ManifestCache
 from broadcaster.ratelimit import StationLimiter, retry_after
 from web import security
 from web.audiofiles import audio_response
@@ -28,6 +29,7 @@ from web.health import instrument
 log = logging.getLogger(__name__)
 
 MOUNT = f"/api/{stationapi.API_VERSION}"
+MANIFESTS = "station_api_manifests"
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -48,6 +50,7 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=stationapi.MAX_BODY_BYTES)
     app.extensions["engine"] = engine
+    app.extensions[MANIFESTS] = ManifestCache(engine) if engine.dialect.name == "sqlite" else None
     app.teardown_appcontext(close_session)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
@@ -182,8 +185,12 @@ def openapi():
 def manifest():
     token = stationapi.parse_bearer(request.headers.get("Authorization"))
     now = utcnow()
-    # The engine, not a session: a read this frequent need not open a transaction.
-    built = stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
+    manifests = current_app.extensions[MANIFESTS]
+    if manifests is not None:
+        built = manifests.manifest(token, now=now)
+    else:
+        # The engine, not a session: a read this frequent need not open a transaction.
+        built = stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
     if built is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
     _authenticated()
