@@ -116,9 +116,13 @@ def env_networks(env: dict[str, str], name: str, default: str) -> tuple:
         if not part:
             continue
         try:
-            networks.append(ipaddress.ip_network(part, strict=False))
+            # strict: 10.0.0.1/8 is more likely a typo than a way to say 10.0.0.0/8
+            networks.append(ipaddress.ip_network(part, strict=True))
         except ValueError:
-            raise ConfigError(f"{PREFIX}{name}: {part!r} is not an IP address or network") from None
+            raise ConfigError(
+                f"{PREFIX}{name}: {part!r} is not an IP address or network "
+                "(e.g. 127.0.0.1, ::1 or 10.0.0.0/24)"
+            ) from None
     return tuple(networks)
 
 
@@ -239,21 +243,6 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(f"{PREFIX}DATABASE_URL=...{shown!r} is not a database URL") from None
 
 
-def _trusted_proxies(env: dict[str, str]) -> tuple:
-    """Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-* we believe."""
-    raw = _raw(env, "TRUSTED_PROXIES") or ""
-    networks = []
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=True))
-        except ValueError:
-            raise ConfigError(
-                f"{PREFIX}TRUSTED_PROXIES: {item!r} is not an IP address or network "
-                "(e.g. 127.0.0.1, ::1 or 10.0.0.0/24)"
-            ) from None
-    return tuple(networks)
 _ACCEL_PREFIX = re.compile(r"/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/")
 _S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9._~/-]*)?")
 
@@ -342,7 +331,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_burst=env_int(env, "API_BURST", 120, minimum=1),
         api_failures_per_minute=env_int(env, "API_FAILURES_PER_MINUTE", 10, minimum=1),
         api_failure_burst=env_int(env, "API_FAILURE_BURST", 20, minimum=1),
-        trusted_proxies=_trusted_proxies(env),
+        trusted_proxies=env_networks(env, "TRUSTED_PROXIES", ""),
         log_format=log_format(env),
         heartbeat_seconds=env_int(env, "HEARTBEAT_SECONDS", 15, minimum=1, maximum=300),
         metrics_token=_metrics_token(env),
