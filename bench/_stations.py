@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import bindparam, text
 
@@ -141,3 +145,18 @@ def add_plays(connection, *, audio_id: int, stations: int, times: list[datetime]
         ],
         "at",
     )
+
+
+def wait_for_port(process: subprocess.Popen, port: int, log: Path, *, timeout: float) -> None:
+    """Return once `process` accepts connections on `port`; raise if it exits or is slow."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited: {log.read_text()}") from None
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")

@@ -102,17 +102,8 @@ def start_server(code: str, port: int, env: dict[str, str], log: Path) -> subpro
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited: {log.read_text()}") from None
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("server did not start")
+    _stations.wait_for_port(process, port, log, timeout=30)
+    return process
 
 
 def _client_process(args) -> tuple[int, list[float], int]:

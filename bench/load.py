@@ -84,17 +84,8 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path):
     process = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {log.read_text()}") from None
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("gunicorn did not start")
+    _stations.wait_for_port(process, port, log, timeout=60)
+    return process
 
 
 # --- what the agents know -----------------------------------------------------------------
