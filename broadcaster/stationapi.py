@@ -617,9 +617,8 @@ def _dialect_insert(session: Session):
     return insert
 
 
-def record_heartbeat(
-    session: Session, station: StationRef, payload: Any, *, now: datetime
-) -> dict[str, Any]:
+def heartbeat_values(payload: Any, *, now: datetime) -> dict[str, Any]:
+    """A heartbeat's body checked, as the station's StationBeat columns."""
     if not isinstance(payload, dict):
         raise ApiError(422, "body must be an object")
     version = _text(payload.get("version", _MISSING), "version", limit=64)
@@ -628,7 +627,7 @@ def record_heartbeat(
     files = _integer(payload.get("cache_files", _MISSING), "cache_files", nullable=True)
     last_sync = payload.get("last_sync")
     synced = None if last_sync is None else parse_instant(last_sync, "last_sync")
-    values = {
+    return {
         "seen_at": now,
         "version": version,
         "player_state": state,
@@ -636,15 +635,29 @@ def record_heartbeat(
         "cache_files": files,
         "last_sync": synced,
     }
-    # One statement, no read first: every agent beats every minute, and on SQLite each
-    # beat holds the database's single write lock for as long as its transaction lasts.
-    insert = _dialect_insert(session)(StationBeat).values(station_id=station.id, **values)
+
+
+def store_heartbeats(session: Session, beats: dict[int, dict[str, Any]]) -> None:
+    """Keep the latest heartbeat of each station (station id -> heartbeat_values())."""
+    if not beats:
+        return
+    # One statement for them all, no read first: every agent beats every minute, and on
+    # SQLite every write transaction holds the database's single write lock.
+    insert = _dialect_insert(session)(StationBeat)
+    names = next(iter(beats.values())).keys()
     session.execute(
         insert.on_conflict_do_update(
             index_elements=[StationBeat.station_id],
-            set_={name: insert.excluded[name] for name in values},
-        )
+            set_={name: insert.excluded[name] for name in names},
+        ),
+        [{"station_id": station_id, **values} for station_id, values in beats.items()],
     )
+
+
+def record_heartbeat(
+    session: Session, station: StationRef, payload: Any, *, now: datetime
+) -> dict[str, Any]:
+    store_heartbeats(session, {station.id: heartbeat_values(payload, now=now)})
     return {"server_time": now.astimezone(UTC).isoformat()}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import UTC
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.engine import Engine
@@ -19,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from broadcaster import stationapi
 from broadcaster.config import Settings
 from broadcaster.dbtypes import utcnow
+from broadcaster.heartbeats import HeartbeatBuffer
 from broadcaster.manifestcache import ManifestCache
 from broadcaster.ratelimit import StationLimiter, retry_after
 from web import security
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 MOUNT = f"/api/{stationapi.API_VERSION}"
 MANIFESTS = "station_api_manifests"
+HEARTBEATS = "station_api_heartbeats"
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -51,6 +54,7 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=stationapi.MAX_BODY_BYTES)
     app.extensions["engine"] = engine
     app.extensions[MANIFESTS] = ManifestCache(engine) if engine.dialect.name == "sqlite" else None
+    app.extensions[HEARTBEATS] = HeartbeatBuffer(engine)
     app.teardown_appcontext(close_session)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
@@ -246,8 +250,7 @@ def events():
 @bp.post("/heartbeat")
 def heartbeat():
     station = _station()
-    payload = _json_body()
-    session = get_session()
-    result = stationapi.record_heartbeat(session, station, payload, now=utcnow())
-    session.commit()
-    return jsonify(result)
+    now = utcnow()
+    beat = stationapi.heartbeat_values(_json_body(), now=now)
+    current_app.extensions[HEARTBEATS].add(station.id, beat)  # written within a second
+    return jsonify(server_time=now.astimezone(UTC).isoformat())
