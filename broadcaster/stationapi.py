@@ -52,7 +52,8 @@ MANIFEST_HOURS = 48
 MAX_EVENTS = 500
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DETAIL = 1000
-MAX_ID = 2**63 - 1
+# INTEGER columns: 32 bits on PostgreSQL (SQLite would take 64).
+MAX_ID = 2**31 - 1
 # What the manifest offers: occurrences not yet started, with audio.
 MANIFEST_STATUSES = (
     OccurrenceStatus.PLANNED,
@@ -465,7 +466,7 @@ def _text(value: Any, name: str, *, limit: int, required: bool = False) -> str:
 
 
 def _integer(value: Any, name: str, *, nullable: bool = False) -> int | None:
-    """A whole number 0..2**63-1 (what SQLite stores); a bool is not one."""
+    """A whole number 0..MAX_ID (what an INTEGER column holds); a bool is not one."""
     if nullable and (value is _MISSING or value is None):
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -583,7 +584,15 @@ def ingest_events(
     ids = list({e.occurrence_id for e in events})
     occurrences: dict[int, Occurrence] = {}
     if ids:
-        for occurrence in session.exec(select(Occurrence).where(col(Occurrence.id).in_(ids))):
+        # Locked (in id order, so two batches cannot deadlock): the events move these
+        # occurrences along from the state read here, which nobody may change meanwhile.
+        locked = (
+            select(Occurrence)
+            .where(col(Occurrence.id).in_(ids))
+            .order_by(Occurrence.id)
+            .with_for_update()
+        )
+        for occurrence in session.exec(locked):
             if occurrence.station_id != station.id:
                 raise ApiError(403, f"occurrence {occurrence.id} belongs to another station")
             occurrences[occurrence.id] = occurrence
