@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from broadcaster import db, onair, stationapi
-from broadcaster.config import PROJECT_ROOT, Settings, load_settings
+from broadcaster.config import PROJECT_ROOT, Settings
 from broadcaster.models import (
     AudioFile,
     Occurrence,
@@ -37,7 +37,7 @@ from broadcaster.models import (
 from broadcaster.recurrence import Priority
 from broadcaster.schedules import ScheduleInput, save_schedule
 from broadcaster.workflow import approve, submit
-from tests.helpers import env_for, free_port, wait_until
+from tests.helpers import env_for, free_port, settings_for, wait_until
 
 DAILY = "bluezone-nhac-nho-hang-ngay"
 HOW_TO = "bluezone-cach-cai-dat"
@@ -168,40 +168,30 @@ def events_of(settings: Settings, occurrence_id: int) -> list[PlayEvent]:
 @dataclass(frozen=True)
 class Template:
     folder: Path
+    url: str
+    databases: object  # the run's SqliteDatabases or PostgresDatabases (tests/databases.py)
 
     def copy_to(self, target: Path, **overrides: str) -> Settings:
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.folder / "broadcaster.db", target / "broadcaster.db")
+        url = self.databases.copy(self.url, target)
         if (self.folder / "audio").exists():
             shutil.copytree(self.folder / "audio", target / "audio", dirs_exist_ok=True)
-        return settings_in(target, **overrides)
+        return settings_for(target, url, **overrides)
 
 
-def settings_in(folder: Path, **overrides: str) -> Settings:
-    return load_settings(
-        {
-            "BROADCASTER_ENV": "test",
-            "BROADCASTER_INSTANCE_DIR": str(folder / "instance"),
-            "BROADCASTER_DATABASE_URL": f"sqlite:///{folder / 'broadcaster.db'}",
-            "BROADCASTER_AUDIO_DIR": str(folder / "audio"),
-            **overrides,
-        }
-    )
-
-
-def make_template(folder: Path, demo_db: Path, prepare) -> Template:
-    """Copy the demo database into `folder`, run prepare(session, settings), checkpoint."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(demo_db, folder / "broadcaster.db")
-    settings = settings_in(folder)
+def make_template(databases, folder: Path, demo_url: str, prepare) -> Template:
+    """Copy the demo database for `folder`, run prepare(session, settings) on it."""
+    url = databases.copy(demo_url, folder, template=True)
+    settings = settings_for(folder, url)
     engine = db.make_engine(settings.database_url)
     try:
         with Session(engine, expire_on_commit=False) as session:
             prepare(session, settings)
             session.commit()
     finally:
-        engine.dispose()  # the last connection checkpoints the WAL into the file we copy
-    return Template(folder)
+        # Copied later: SQLite's last connection checkpoints the WAL into the file, and
+        # PostgreSQL copies no database that has a connection.
+        engine.dispose()
+    return Template(folder, url, databases)
 
 
 # --- processes -------------------------------------------------------------------------
