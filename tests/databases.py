@@ -8,6 +8,7 @@ CREATE DATABASE ... TEMPLATE, then stops the cluster and deletes the folder.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import itertools
 import os
@@ -153,6 +154,8 @@ class PostgresCluster:
         except BaseException:
             self.stop()
             raise
+        # Also stopped if the run ends without its session teardown (an internal error).
+        atexit.register(self.stop)
 
     @staticmethod
     def _system_user() -> pwd.struct_passwd | None:
