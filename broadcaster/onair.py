@@ -230,11 +230,11 @@ def render_one(
     current = session.get(Occurrence, occurrence.id, with_for_update=True, populate_existing=True)
     if current is None or current.status not in OPEN:
         return False
-    occurrence.audio_id = audio.id
-    occurrence.status = OccurrenceStatus.RENDERED
-    session.add(occurrence)
+    current.audio_id = audio.id
+    current.status = OccurrenceStatus.RENDERED
+    session.add(current)
     record_event(
-        session, occurrence=occurrence, station_id=occurrence.station_id, kind="rendered", at=now
+        session, occurrence=current, station_id=current.station_id, kind="rendered", at=now
     )
     return True
 
