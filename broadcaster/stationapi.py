@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, true
+from sqlalchemy import Text, bindparam, cast, func, literal_column, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -265,6 +265,25 @@ _SQLITE_MANIFEST_BY_TOKEN = sa_select(
 ).where(Station.token_hash == bindparam("digest"), Station.is_active == true())
 
 
+# PostgreSQL: the same single statement, the items as JSON text memoized the same way;
+# instants as naive UTC text like SQLite's, so both paths sort and parse them alike.
+_PG_ITEMS = func.json_agg(
+    func.json_build_array(
+        Occurrence.id,
+        func.to_char(func.timezone("UTC", Occurrence.at), "YYYY-MM-DD HH24:MI:SS.US"),
+        *_ITEM_COLUMNS[2:],
+    )
+)
+_PG_MANIFEST_BY_TOKEN = sa_select(
+    *_STATION_BY_TOKEN.selected_columns,
+    _items_of(
+        sa_select(cast(func.coalesce(_PG_ITEMS, literal_column("'[]'::json")), Text)),
+        Station.id,
+    ).scalar_subquery(),
+).where(Station.token_hash == bindparam("digest"), Station.is_active == true())
+_MANIFEST_BY_TOKEN = {"sqlite": _SQLITE_MANIFEST_BY_TOKEN, "postgresql": _PG_MANIFEST_BY_TOKEN}
+
+
 def _window(now: datetime) -> dict[str, datetime]:
     return {"start": now - GRACE, "end": now + timedelta(hours=MANIFEST_HOURS)}
 
@@ -311,8 +330,8 @@ def _rows(source: Session | Engine, statement, params: dict[str, Any]) -> list[t
     session = None if isinstance(source, Engine) else source
     bind = source if session is None else session.get_bind()
     if bind.dialect.name != "sqlite":
-        with Session(bind) if session is None else nullcontext(session) as reader:
-            return [tuple(row) for row in reader.connection().execute(statement, params)]
+        with bind.connect() if session is None else nullcontext(session.connection()) as reader:
+            return [tuple(row) for row in reader.execute(statement, params)]
     fast = _COMPILED.get(id(statement))
     if fast is None:
         single = statement is _STATION_BY_TOKEN or statement is _SQLITE_MANIFEST_BY_TOKEN
@@ -359,20 +378,22 @@ def manifest_for_token(
 ) -> Manifest | None:
     """The manifest of the token's station, or None if the token is not valid.
 
-    The same as station_for_token() then build_manifest(), in one statement on SQLite.
+    The same as station_for_token() then build_manifest(), in one statement on SQLite and
+    PostgreSQL.
     Read-only: it also takes the engine itself, which spares a request its session.
     """
     if not token:
         return None
     bind = session if isinstance(session, Engine) else session.get_bind()
-    if bind.dialect.name != "sqlite":
+    statement = _MANIFEST_BY_TOKEN.get(bind.dialect.name)
+    if statement is None:
         if isinstance(session, Engine):
             with Session(session) as own:
                 return manifest_for_token(own, token, now=now)
         station = station_for_token(session, token)
         return None if station is None else build_manifest(session, station, now=now)
     digest = hash_token(token)
-    rows = _rows(session, _SQLITE_MANIFEST_BY_TOKEN, {"digest": digest, **_window(now)})
+    rows = _rows(session, statement, {"digest": digest, **_window(now)})
     if not rows or not hmac.compare_digest(rows[0][4].encode(), digest.encode()):
         return None
     row = rows[0]

@@ -134,10 +134,10 @@ def test_the_bearer_header_is_parsed_strictly(header, token):
 # --- manifest ---------------------------------------------------------------------------
 
 
-def test_the_fast_sqlite_path_and_the_core_path_give_the_same_manifest(core, session, tokens):
+def test_the_one_statement_path_and_the_core_path_give_the_same_manifest(core, session, tokens):
     now = utcnow()
     station = ref(session, OWN)
-    with Session(core) as fresh:  # no transaction yet: the one-statement SQLite path
+    with Session(core) as fresh:  # no transaction yet: the one-statement path
         fast = stationapi.manifest_for_token(fresh, tokens[OWN], now=now)
     window = {
         "station_id": station.id,
