@@ -197,11 +197,16 @@ def make_template(databases, folder: Path, demo_url: str, prepare) -> Template:
 # --- processes -------------------------------------------------------------------------
 
 
+class _PortTaken(AssertionError):
+    """The server could not bind its port."""
+
+
 class Server:
     """The web app with the station API, served by waitress in a child process."""
 
     def __init__(self, settings: Settings, port: int | None = None, access_log: Path | None = None):
         self.settings = settings
+        self.chosen_port = port  # a restart must come back on the same port
         self.port = port or free_port()
         self.access_log = access_log
         self.process: subprocess.Popen | None = None
@@ -212,20 +217,33 @@ class Server:
 
     def start(self) -> Server:
         extra = {ACCESS_LOG_ENV: str(self.access_log)} if self.access_log else {}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.stationapi_support", "serve", str(self.port)],
-            cwd=PROJECT_ROOT,
-            env={**env_for(self.settings, **extra), "PYTHONPATH": str(PROJECT_ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        wait_until(self._up, timeout=30)
+        for attempt in range(3):
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.stationapi_support", "serve", str(self.port)],
+                cwd=PROJECT_ROOT,
+                env={**env_for(self.settings, **extra), "PYTHONPATH": str(PROJECT_ROOT)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            try:
+                wait_until(self._up, timeout=30)
+                return self
+            except _PortTaken:
+                # free_port() only found a port free a moment ago; another test (or
+                # xdist worker) may have bound it since. Any other port will do.
+                if self.chosen_port is not None or attempt == 2:
+                    raise
+                self.port = free_port()
         return self
 
     def _up(self) -> bool:
         if self.process.poll() is not None:
-            raise AssertionError(f"server exited: {self.process.stdout.read()}")
+            output, _ = self.process.communicate()
+            self.process = None
+            if "Address already in use" in output:
+                raise _PortTaken(output)
+            raise AssertionError(f"server exited: {output}")
         try:
             with urllib.request.urlopen(f"{self.url}/api/v1/openapi.json", timeout=2) as r:
                 return r.status == 200
