@@ -223,11 +223,13 @@ class PostgresCluster:
             self._running = True
             return
 
+    # Clients connect through the socket: TCP connections would each take an ephemeral
+    # port, the very range free_port() hands to the test servers.
     def dsn(self, database: str) -> str:
-        return f"host=127.0.0.1 port={self.port} user={PG_USER} dbname={database}"
+        return f"host={self.folder} port={self.port} user={PG_USER} dbname={database}"
 
     def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{PG_USER}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+psycopg://{PG_USER}@/{database}?host={self.folder}&port={self.port}"
 
     def stop(self) -> None:
         try:
