@@ -14,8 +14,20 @@ run: system-deps $(RUNTIME_STAMP) translations
 	$(PY) -m broadcaster init
 	exec $(PY) -m broadcaster up
 
+# Two workers: much of the suite waits on child processes, ffmpeg and sockets.
+PYTEST_ARGS ?= -n 2
+
+# The whole suite on SQLite, then again on PostgreSQL (a throwaway cluster the tests start
+# and stop) wherever PostgreSQL is installed or this user may install it.
 test: test-system-deps $(DEV_STAMP) translations
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
+	@if [ "$$(id -u)" -ne 0 ] && ! bin/ensure-system-packages postgresql:postgresql 2>/dev/null; then \
+		echo "PostgreSQL is not installed (apt-get install postgresql): ran on SQLite only."; \
+	else \
+		bin/ensure-system-packages postgresql:postgresql && \
+		echo "== the same suite on PostgreSQL" && \
+		BROADCASTER_TEST_DATABASE=postgresql $(PY) -m pytest $(PYTEST_ARGS); \
+	fi
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

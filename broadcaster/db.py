@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -46,6 +47,17 @@ def writer(engine: Engine) -> Engine:
     if engine.dialect.name != "sqlite":
         return engine
     return engine.execution_options(sqlite_immediate=True)
+
+
+def one_at_a_time(session: Session, name: str) -> None:
+    """Let one transaction at a time past this point, across processes, until it ends.
+
+    SQLite writers already run one at a time (writer()); on PostgreSQL a transaction-level
+    advisory lock keyed by `name` does it for the work that needs it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def make_engine(database_url: str) -> Engine:

@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, func, select
 
 from broadcaster.config import Settings
+from broadcaster.db import one_at_a_time
 from broadcaster.models import (
     AudioFile,
     Occurrence,
@@ -79,6 +80,9 @@ def materialize(
     Idempotent. Unstarted occurrences follow their schedule: a newer approved version
     replaces the planned one, and plays the schedule no longer makes are removed.
     """
+    # Two materializations at once (the scheduler's jobs, a portal page) would both insert
+    # the same new occurrences; one would fail on the unique key.
+    one_at_a_time(session, "materialize")
     start, end = now - GRACE, now + timedelta(hours=hours)
     plays = plan(session, start, end, schedule_ids=schedule_ids, station_ids=station_ids)
     query = select(Occurrence).where(Occurrence.at >= start, Occurrence.at < end)
@@ -105,15 +109,26 @@ def materialize(
             )
             created += 1
         elif occurrence.status in OPEN and occurrence.version_id != play.version.id:
-            occurrence.version_id = play.version.id
-            occurrence.audio_id = None
-            occurrence.status = OccurrenceStatus.PLANNED
-            session.add(occurrence)
+            session.execute(
+                _still_open(update(Occurrence), occurrence).values(
+                    version_id=play.version.id, audio_id=None, status=OccurrenceStatus.PLANNED
+                ),
+                execution_options={"synchronize_session": "fetch"},
+            )
     for key, occurrence in existing.items():
         if key not in wanted and occurrence.status in OPEN and occurrence.at > now:
-            session.delete(occurrence)
+            session.execute(
+                _still_open(delete(Occurrence), occurrence),
+                execution_options={"synchronize_session": "fetch"},
+            )
     session.flush()
     return created
+
+
+def _still_open(statement, occurrence: Occurrence):
+    # Conditional: a claim committed since the occurrence was read (a writer on
+    # PostgreSQL does not hold the whole database as SQLite's does) must not be undone.
+    return statement.where(Occurrence.id == occurrence.id, col(Occurrence.status).in_(OPEN))
 
 
 def render_occurrence(session: Session, settings: Settings, occurrence: Occurrence) -> AudioFile:
@@ -225,11 +240,17 @@ def render_one(
             detail=str(exc),
         )
         return False
-    occurrence.audio_id = audio.id
-    occurrence.status = OccurrenceStatus.RENDERED
-    session.add(occurrence)
+    # Rendering takes seconds; the occurrence may have been claimed (and rendered by the
+    # dispatcher) meanwhile. Lock it and look again: setting RENDERED on a dispatched
+    # occurrence would let it be claimed, and played, a second time.
+    current = session.get(Occurrence, occurrence.id, with_for_update=True, populate_existing=True)
+    if current is None or current.status not in OPEN:
+        return False
+    current.audio_id = audio.id
+    current.status = OccurrenceStatus.RENDERED
+    session.add(current)
     record_event(
-        session, occurrence=occurrence, station_id=occurrence.station_id, kind="rendered", at=now
+        session, occurrence=current, station_id=current.station_id, kind="rendered", at=now
     )
     return True
 
@@ -271,7 +292,11 @@ def due(
 def sweep(session: Session, *, now: datetime) -> int:
     """Log as missed every occurrence that nobody started within the grace window."""
     stale = session.exec(
-        select(Occurrence).where(col(Occurrence.status).in_(OPEN), Occurrence.at < now - GRACE)
+        select(Occurrence)
+        .where(col(Occurrence.status).in_(OPEN), Occurrence.at < now - GRACE)
+        .order_by(Occurrence.id)
+        # Locked, and re-checked by PostgreSQL: one claimed meanwhile is not marked missed.
+        .with_for_update()
     ).all()
     stations = {s.id: s for s in session.exec(select(Station))}
     for occurrence in stale:

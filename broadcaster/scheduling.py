@@ -8,7 +8,6 @@ import signal
 import socket
 import threading
 from datetime import datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -31,9 +30,21 @@ log = logging.getLogger(__name__)
 SYNC_SECONDS = 5
 
 
-@lru_cache(maxsize=4)
+_engines: dict[str, Engine] = {}
+
+
 def _engine(database_url: str) -> Engine:
-    return make_engine(database_url)
+    """One engine per database for all of this process's jobs (they are called with a URL)."""
+    engine = _engines.get(database_url)
+    if engine is None:
+        engine = _engines.setdefault(database_url, make_engine(database_url))
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close the jobs' pooled connections (a database server keeps each one open)."""
+    while _engines:
+        _engines.popitem()[1].dispose()
 
 
 def record_beat(session: Session, *, name: str, started_at: datetime) -> ServiceBeat:
@@ -445,3 +456,4 @@ def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
         # finish: Python joins the pool's worker threads before the process exits.
         scheduler.shutdown(wait=False)
         _runtime.close()
+        dispose_engines()

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, true
+from sqlalchemy import Text, bindparam, cast, func, literal_column, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -52,7 +52,8 @@ MANIFEST_HOURS = 48
 MAX_EVENTS = 500
 MAX_BODY_BYTES = 1024 * 1024
 MAX_DETAIL = 1000
-MAX_ID = 2**63 - 1
+# INTEGER columns: 32 bits on PostgreSQL (SQLite would take 64).
+MAX_ID = 2**31 - 1
 # What the manifest offers: occurrences not yet started, with audio.
 MANIFEST_STATUSES = (
     OccurrenceStatus.PLANNED,
@@ -265,6 +266,25 @@ _SQLITE_MANIFEST_BY_TOKEN = sa_select(
 ).where(Station.token_hash == bindparam("digest"), Station.is_active == true())
 
 
+# PostgreSQL: the same single statement, the items as JSON text memoized the same way;
+# instants as naive UTC text like SQLite's, so both paths sort and parse them alike.
+_PG_ITEMS = func.json_agg(
+    func.json_build_array(
+        Occurrence.id,
+        func.to_char(func.timezone("UTC", Occurrence.at), "YYYY-MM-DD HH24:MI:SS.US"),
+        *_ITEM_COLUMNS[2:],
+    )
+)
+_PG_MANIFEST_BY_TOKEN = sa_select(
+    *_STATION_BY_TOKEN.selected_columns,
+    _items_of(
+        sa_select(cast(func.coalesce(_PG_ITEMS, literal_column("'[]'::json")), Text)),
+        Station.id,
+    ).scalar_subquery(),
+).where(Station.token_hash == bindparam("digest"), Station.is_active == true())
+_MANIFEST_BY_TOKEN = {"sqlite": _SQLITE_MANIFEST_BY_TOKEN, "postgresql": _PG_MANIFEST_BY_TOKEN}
+
+
 def _window(now: datetime) -> dict[str, datetime]:
     return {"start": now - GRACE, "end": now + timedelta(hours=MANIFEST_HOURS)}
 
@@ -311,8 +331,8 @@ def _rows(source: Session | Engine, statement, params: dict[str, Any]) -> list[t
     session = None if isinstance(source, Engine) else source
     bind = source if session is None else session.get_bind()
     if bind.dialect.name != "sqlite":
-        with Session(bind) if session is None else nullcontext(session) as reader:
-            return [tuple(row) for row in reader.connection().execute(statement, params)]
+        with bind.connect() if session is None else nullcontext(session.connection()) as reader:
+            return [tuple(row) for row in reader.execute(statement, params)]
     fast = _COMPILED.get(id(statement))
     if fast is None:
         single = statement is _STATION_BY_TOKEN or statement is _SQLITE_MANIFEST_BY_TOKEN
@@ -359,20 +379,22 @@ def manifest_for_token(
 ) -> Manifest | None:
     """The manifest of the token's station, or None if the token is not valid.
 
-    The same as station_for_token() then build_manifest(), in one statement on SQLite.
+    The same as station_for_token() then build_manifest(), in one statement on SQLite and
+    PostgreSQL.
     Read-only: it also takes the engine itself, which spares a request its session.
     """
     if not token:
         return None
     bind = session if isinstance(session, Engine) else session.get_bind()
-    if bind.dialect.name != "sqlite":
+    statement = _MANIFEST_BY_TOKEN.get(bind.dialect.name)
+    if statement is None:
         if isinstance(session, Engine):
             with Session(session) as own:
                 return manifest_for_token(own, token, now=now)
         station = station_for_token(session, token)
         return None if station is None else build_manifest(session, station, now=now)
     digest = hash_token(token)
-    rows = _rows(session, _SQLITE_MANIFEST_BY_TOKEN, {"digest": digest, **_window(now)})
+    rows = _rows(session, statement, {"digest": digest, **_window(now)})
     if not rows or not hmac.compare_digest(rows[0][4].encode(), digest.encode()):
         return None
     row = rows[0]
@@ -466,7 +488,7 @@ def _text(value: Any, name: str, *, limit: int, required: bool = False) -> str:
 
 
 def _integer(value: Any, name: str, *, nullable: bool = False) -> int | None:
-    """A whole number 0..2**63-1 (what SQLite stores); a bool is not one."""
+    """A whole number 0..MAX_ID (what an INTEGER column holds); a bool is not one."""
     if nullable and (value is _MISSING or value is None):
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -584,7 +606,15 @@ def ingest_events(
     ids = list({e.occurrence_id for e in events})
     occurrences: dict[int, Occurrence] = {}
     if ids:
-        for occurrence in session.exec(select(Occurrence).where(col(Occurrence.id).in_(ids))):
+        # Locked (in id order, so two batches cannot deadlock): the events move these
+        # occurrences along from the state read here, which nobody may change meanwhile.
+        locked = (
+            select(Occurrence)
+            .where(col(Occurrence.id).in_(ids))
+            .order_by(Occurrence.id)
+            .with_for_update()
+        )
+        for occurrence in session.exec(locked):
             if occurrence.station_id != station.id:
                 raise ApiError(403, f"occurrence {occurrence.id} belongs to another station")
             occurrences[occurrence.id] = occurrence

@@ -1,8 +1,7 @@
-"""Shared fixtures: real SQLite databases built by the real migrations, personas, app, client."""
+"""Shared fixtures: real databases built by the real migrations, personas, app, client."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,9 +9,11 @@ import pytest
 from sqlmodel import Session
 
 from broadcaster import db
-from broadcaster.config import Settings, load_settings
+from broadcaster.config import Settings
 from broadcaster.demo import seed_demo
 from broadcaster.users import create_user
+from tests.databases import open_databases
+from tests.helpers import settings_for
 
 PERSONA_PASSWORD = "correct horse battery"
 PERSONAS = ("admin", "approver", "editor", "operator")
@@ -20,12 +21,26 @@ PERSONAS = ("admin", "approver", "editor", "operator")
 
 @dataclass(frozen=True)
 class Template:
-    path: Path
+    url: str
 
 
-def _migrated(directory: Path, *, demo: bool) -> Path:
-    path = directory / "broadcaster.db"
-    url = f"sqlite:///{path}"
+@pytest.fixture(scope="session")
+def databases():
+    """SQLite files, or PostgreSQL databases in a cluster started for this run (see
+    tests/databases.py; BROADCASTER_TEST_DATABASE chooses)."""
+    databases = open_databases()
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases(databases):
+    yield
+    databases.drop_created()
+
+
+def _migrated(databases, directory: Path, *, demo: bool) -> str:
+    url = databases.create(directory, template=True)
     db.upgrade(url)
     if demo:
         engine = db.make_engine(url)
@@ -40,44 +55,35 @@ def _migrated(directory: Path, *, demo: bool) -> Path:
                     full_name=f"Demo {role}",
                 )
         engine.dispose()
-    return path
+    return url
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Template:
+def demo_template(databases, tmp_path_factory) -> Template:
     """Migrated once per run, with the Huế demo and one user per role; copied per test."""
-    return Template(_migrated(tmp_path_factory.mktemp("demo-template"), demo=True))
+    return Template(_migrated(databases, tmp_path_factory.mktemp("demo-template"), demo=True))
 
 
 @pytest.fixture(scope="session")
-def empty_template(tmp_path_factory) -> Template:
-    return Template(_migrated(tmp_path_factory.mktemp("empty-template"), demo=False))
-
-
-def _settings_for(tmp_path: Path, db_path: Path, **overrides: str) -> Settings:
-    env = {
-        "BROADCASTER_ENV": "test",
-        "BROADCASTER_INSTANCE_DIR": str(tmp_path / "instance"),
-        "BROADCASTER_DATABASE_URL": f"sqlite:///{db_path}",
-        "BROADCASTER_AUDIO_DIR": str(tmp_path / "audio"),
-        **overrides,
-    }
-    return load_settings(env)
+def empty_template(databases, tmp_path_factory) -> Template:
+    return Template(_migrated(databases, tmp_path_factory.mktemp("empty-template"), demo=False))
 
 
 @pytest.fixture
-def settings(tmp_path, demo_template) -> Settings:
+def settings(tmp_path, databases, demo_template) -> Settings:
     """Settings for a fresh copy of the demo database."""
-    target = tmp_path / "broadcaster.db"
-    shutil.copyfile(demo_template.path, target)
-    return _settings_for(tmp_path, target)
+    return settings_for(tmp_path, databases.copy(demo_template.url, tmp_path))
 
 
 @pytest.fixture
-def empty_settings(tmp_path, empty_template) -> Settings:
-    target = tmp_path / "broadcaster.db"
-    shutil.copyfile(empty_template.path, target)
-    return _settings_for(tmp_path, target)
+def empty_settings(tmp_path, databases, empty_template) -> Settings:
+    return settings_for(tmp_path, databases.copy(empty_template.url, tmp_path))
+
+
+@pytest.fixture
+def blank_database_url(tmp_path, databases) -> str:
+    """A database with no tables at all (not even migrated)."""
+    return databases.create(tmp_path / "blank")
 
 
 @pytest.fixture

@@ -8,14 +8,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from broadcaster.config import PROJECT_ROOT, Settings
+from broadcaster.config import PROJECT_ROOT, Settings, load_settings
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def settings_for(folder: Path, database_url: str, **overrides: str) -> Settings:
+    """Test settings: instance and audio folders in `folder`, the given database."""
+    env = {
+        "BROADCASTER_ENV": "test",
+        "BROADCASTER_INSTANCE_DIR": str(folder / "instance"),
+        "BROADCASTER_DATABASE_URL": database_url,
+        "BROADCASTER_AUDIO_DIR": str(folder / "audio"),
+        **overrides,
+    }
+    return load_settings(env)
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from broadcaster import db, onair, stationapi
-from broadcaster.config import PROJECT_ROOT, Settings, load_settings
+from broadcaster.config import PROJECT_ROOT, Settings
 from broadcaster.models import (
     AudioFile,
     Occurrence,
@@ -37,7 +37,7 @@ from broadcaster.models import (
 from broadcaster.recurrence import Priority
 from broadcaster.schedules import ScheduleInput, save_schedule
 from broadcaster.workflow import approve, submit
-from tests.helpers import env_for, free_port, wait_until
+from tests.helpers import env_for, free_port, settings_for, wait_until
 
 DAILY = "bluezone-nhac-nho-hang-ngay"
 HOW_TO = "bluezone-cach-cai-dat"
@@ -169,43 +169,37 @@ def events_of(settings: Settings, occurrence_id: int) -> list[PlayEvent]:
 @dataclass(frozen=True)
 class Template:
     folder: Path
+    url: str
+    databases: object  # the run's SqliteDatabases or PostgresDatabases (tests/databases.py)
 
     def copy_to(self, target: Path, **overrides: str) -> Settings:
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.folder / "broadcaster.db", target / "broadcaster.db")
+        url = self.databases.copy(self.url, target)
         if (self.folder / "audio").exists():
             shutil.copytree(self.folder / "audio", target / "audio", dirs_exist_ok=True)
-        return settings_in(target, **overrides)
+        return settings_for(target, url, **overrides)
 
 
-def settings_in(folder: Path, **overrides: str) -> Settings:
-    return load_settings(
-        {
-            "BROADCASTER_ENV": "test",
-            "BROADCASTER_INSTANCE_DIR": str(folder / "instance"),
-            "BROADCASTER_DATABASE_URL": f"sqlite:///{folder / 'broadcaster.db'}",
-            "BROADCASTER_AUDIO_DIR": str(folder / "audio"),
-            **overrides,
-        }
-    )
-
-
-def make_template(folder: Path, demo_db: Path, prepare) -> Template:
-    """Copy the demo database into `folder`, run prepare(session, settings), checkpoint."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(demo_db, folder / "broadcaster.db")
-    settings = settings_in(folder)
+def make_template(databases, folder: Path, demo_url: str, prepare) -> Template:
+    """Copy the demo database for `folder`, run prepare(session, settings) on it."""
+    url = databases.copy(demo_url, folder, template=True)
+    settings = settings_for(folder, url)
     engine = db.make_engine(settings.database_url)
     try:
         with Session(engine, expire_on_commit=False) as session:
             prepare(session, settings)
             session.commit()
     finally:
-        engine.dispose()  # the last connection checkpoints the WAL into the file we copy
-    return Template(folder)
+        # Copied later: SQLite's last connection checkpoints the WAL into the file, and
+        # PostgreSQL copies no database that has a connection.
+        engine.dispose()
+    return Template(folder, url, databases)
 
 
 # --- processes -------------------------------------------------------------------------
+
+
+class _PortTaken(AssertionError):
+    """The server could not bind its port."""
 
 
 class Server:
@@ -219,6 +213,7 @@ class Server:
         env: dict[str, str] | None = None,
     ):
         self.settings = settings
+        self.chosen_port = port  # a restart must come back on the same port
         self.port = port or free_port()
         self.access_log = access_log
         self.env = env or {}  # extra BROADCASTER_* settings for the server process
@@ -231,20 +226,33 @@ class Server:
     def start(self) -> Server:
         extra = {ACCESS_LOG_ENV: str(self.access_log)} if self.access_log else {}
         extra.update(self.env)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.stationapi_support", "serve", str(self.port)],
-            cwd=PROJECT_ROOT,
-            env={**env_for(self.settings, **extra), "PYTHONPATH": str(PROJECT_ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        wait_until(self._up, timeout=30)
+        for attempt in range(3):
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.stationapi_support", "serve", str(self.port)],
+                cwd=PROJECT_ROOT,
+                env={**env_for(self.settings, **extra), "PYTHONPATH": str(PROJECT_ROOT)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            try:
+                wait_until(self._up, timeout=30)
+                return self
+            except _PortTaken:
+                # free_port() only found a port free a moment ago; another test (or
+                # xdist worker) may have bound it since. Any other port will do.
+                if self.chosen_port is not None or attempt == 2:
+                    raise
+                self.port = free_port()
         return self
 
     def _up(self) -> bool:
         if self.process.poll() is not None:
-            raise AssertionError(f"server exited: {self.process.stdout.read()}")
+            output, _ = self.process.communicate()
+            self.process = None
+            if "Address already in use" in output:
+                raise _PortTaken(output)
+            raise AssertionError(f"server exited: {output}")
         try:
             with urllib.request.urlopen(f"{self.url}/api/v1/openapi.json", timeout=2) as r:
                 return r.status == 200

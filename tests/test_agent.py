@@ -37,7 +37,7 @@ SCALE = 0.02  # 84 s of audio in 1.7 s
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory, demo_template):
+def studio(tmp_path_factory, databases, demo_template):
     """A schedule for HUE-THUAN-AN, its audio rendered once, and the station's token."""
     facts = {}
 
@@ -54,7 +54,9 @@ def studio(tmp_path_factory, demo_template):
             token=stationapi.rotate_token(session, support.station(session, OWN)),
         )
 
-    template = support.make_template(tmp_path_factory.mktemp("studio"), demo_template.path, prepare)
+    template = support.make_template(
+        databases, tmp_path_factory.mktemp("studio"), demo_template.url, prepare
+    )
     return template, facts
 
 

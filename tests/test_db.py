@@ -1,19 +1,19 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
 from broadcaster import db
 from broadcaster.models import LoginAttempt
 
 
-def test_it_migrates_an_empty_database_to_exactly_the_models(tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
+def test_it_migrates_an_empty_database_to_exactly_the_models(blank_database_url):
+    db.upgrade(blank_database_url)
+    engine = db.make_engine(blank_database_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
@@ -28,7 +28,21 @@ def _ignore_scheduler_table(obj, name, type_, reflected, compare_to):
     return not (type_ == "table" and name == "apscheduler_jobs")
 
 
+def test_every_migration_goes_down_and_up_again(blank_database_url):
+    db.upgrade(blank_database_url)
+    command.downgrade(db.alembic_config(blank_database_url), "base")
+    engine = db.make_engine(blank_database_url)
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    db.upgrade(blank_database_url)
+    engine = db.make_engine(blank_database_url)
+    assert {"occurrence", "playevent", "stationbeat"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
 def test_it_runs_sqlite_in_wal_mode_with_foreign_keys(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas")
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1

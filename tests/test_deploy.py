@@ -218,11 +218,12 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, demo_template):
+def stack(tmp_path_factory, databases, demo_template):
     facts = {}
     template = support.make_template(
+        databases,
         tmp_path_factory.mktemp("deploy-template"),
-        demo_template.path,
+        demo_template.url,
         lambda session, settings: facts.update(_prepare(session, settings)),
     )
     folder = tmp_path_factory.mktemp("deploy-stack")

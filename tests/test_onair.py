@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from broadcaster import onair
+from broadcaster import db, onair
 from broadcaster.models import (
     Occurrence,
     OccurrenceStatus,
@@ -23,6 +23,14 @@ from broadcaster.schedules import ScheduleError, ScheduleInput, plan, save_sched
 from broadcaster.workflow import add_version, approve, submit
 
 MONDAY = date(2026, 11, 30)
+
+
+@pytest.fixture(autouse=True)
+def _scheduler_engines_closed():
+    from broadcaster.scheduling import dispose_engines
+
+    yield
+    dispose_engines()  # the scheduler's jobs keep one engine per database URL
 
 
 def user(session, name):
@@ -142,6 +150,97 @@ def test_exactly_one_of_many_concurrent_claims_wins(engine, session):
     for thread in threads:
         thread.join()
     assert results.count(True) == 1
+
+
+def _racing_a_claim(engine, occurrence_id, now, work) -> None:
+    """Run work() in another thread while a claim of the occurrence is not yet committed.
+
+    The claim's transaction commits only once work() has had time to read the occurrence
+    and block (PostgreSQL: on the row; SQLite: on the write lock).
+    """
+    claimer = Session(db.writer(engine))
+    try:
+        assert onair.claim(claimer, occurrence_id, now=now)
+        failures = []
+
+        def run():
+            try:
+                work()
+            except Exception as exc:  # reported in the test's thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(0.5)
+        claimer.commit()
+    finally:
+        claimer.close()
+    thread.join(30)
+    assert not thread.is_alive() and not failures, failures
+
+
+def test_a_version_approved_as_a_play_is_claimed_does_not_reopen_it(engine, session):
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    occurrence = session.exec(select(Occurrence)).one()
+    played_version = occurrence.version_id
+    new = add_version(
+        session=session,
+        script=script,
+        body="Bà con hãy cài Bluezone.",
+        voice="central",
+        actor=user(session, "editor"),
+    )
+    submit(session=session, version=new, actor=user(session, "editor"))
+    approve(session=session, version=new, actor=user(session, "approver"))
+    session.commit()
+
+    def replan():
+        with db.session_scope(engine) as other:
+            onair.materialize(other, now=slot, hours=1)
+
+    _racing_a_claim(engine, occurrence.id, slot, replan)
+    session.close()  # forget what it read: load what the others committed
+    occurrence = session.get(Occurrence, occurrence.id)
+    assert occurrence.status == OccurrenceStatus.DISPATCHED  # not open again: plays once
+    assert occurrence.version_id == played_version
+
+
+def test_a_play_claimed_at_the_end_of_its_grace_window_is_not_marked_missed(engine, session):
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    session.commit()
+    occurrence_id = session.exec(select(Occurrence.id)).one()
+    swept = []
+
+    def sweep():
+        with db.session_scope(engine) as other:
+            swept.append(onair.sweep(other, now=slot + onair.GRACE + timedelta(seconds=1)))
+
+    _racing_a_claim(engine, occurrence_id, slot + onair.GRACE, sweep)
+    assert swept == [0]
+    session.close()  # forget what it read: load what the others committed
+    assert session.get(Occurrence, occurrence_id).status == OccurrenceStatus.DISPATCHED
+
+
+def test_audio_rendered_after_the_play_was_claimed_does_not_reopen_it(settings, engine, session):
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    session.commit()
+    occurrence = session.exec(select(Occurrence)).one()  # read before the render starts
+    session.commit()
+    with db.session_scope(engine) as other:  # the slot fires while the audio renders
+        assert onair.claim(other, occurrence.id, now=slot)
+    assert onair.render_one(session, settings, occurrence, now=slot) is False
+    session.commit()
+    session.close()  # forget what it read: load what the others committed
+    assert session.get(Occurrence, occurrence.id).status == OccurrenceStatus.DISPATCHED
 
 
 def test_a_play_past_its_grace_window_is_missed_with_a_reason(session):

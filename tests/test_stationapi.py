@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +20,7 @@ OTHER = "HUE-PHU-XUAN"
 
 
 @pytest.fixture(scope="module")
-def on_air(tmp_path_factory, demo_template):
+def on_air(tmp_path_factory, databases, demo_template):
     facts = {}
 
     def prepare(session, settings):
@@ -30,7 +29,7 @@ def on_air(tmp_path_factory, demo_template):
             facts[code] = stationapi.rotate_token(session, support.station(session, code))
 
     template = support.make_template(
-        tmp_path_factory.mktemp("core-on-air"), demo_template.path, prepare
+        databases, tmp_path_factory.mktemp("core-on-air"), demo_template.url, prepare
     )
     return template, facts
 
@@ -135,10 +134,10 @@ def test_the_bearer_header_is_parsed_strictly(header, token):
 # --- manifest ---------------------------------------------------------------------------
 
 
-def test_the_fast_sqlite_path_and_the_core_path_give_the_same_manifest(core, session, tokens):
+def test_the_one_statement_path_and_the_core_path_give_the_same_manifest(core, session, tokens):
     now = utcnow()
     station = ref(session, OWN)
-    with Session(core) as fresh:  # no transaction yet: the one-statement SQLite path
+    with Session(core) as fresh:  # no transaction yet: the one-statement path
         fast = stationapi.manifest_for_token(fresh, tokens[OWN], now=now)
     window = {
         "station_id": station.id,
@@ -363,28 +362,48 @@ def test_the_openapi_document_is_valid_json_with_every_schema_referenced():
             assert f"#/components/schemas/{name}" in text, name
 
 
-def test_migration_0007_keeps_existing_stations_and_goes_back_down(tmp_path):
+def test_migration_0007_keeps_existing_stations_and_goes_back_down(blank_database_url):
+    import sqlalchemy as sa
     from alembic import command
 
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+    from broadcaster.dbtypes import UTCDateTime
+
+    url = blank_database_url
     db.upgrade(url, "0006")
-    connection = sqlite3.connect(tmp_path / "m.db")
-    connection.execute(
-        "INSERT INTO area (id, code, name, kind, division_type) VALUES (1, 'C', 'C', 'commune', '')"
+    columns = ("id", "code", "name", "kind", "division_type")
+    area = sa.table("area", *(sa.column(c) for c in columns))
+    station = sa.table(
+        "station",
+        *(sa.column(c) for c in ("code", "name", "area_id", "timezone", "mode", "is_active")),
+        sa.column("created_at", UTCDateTime()),
     )
-    connection.execute(
-        "INSERT INTO station (code, name, area_id, timezone, mode, is_active, created_at) "
-        "VALUES ('S-1', 'S', 1, 'Asia/Ho_Chi_Minh', 'agent', 1, '2026-01-01 00:00:00.000000')"
-    )
-    connection.commit()
-    connection.close()
+    engine = db.make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            area.insert().values(id=1, code="C", name="C", kind="commune", division_type="")
+        )
+        connection.execute(
+            station.insert().values(
+                code="S-1",
+                name="S",
+                area_id=1,
+                timezone="Asia/Ho_Chi_Minh",
+                mode="agent",
+                is_active=True,
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+    engine.dispose()
     db.upgrade(url)
-    connection = sqlite3.connect(tmp_path / "m.db")
-    assert connection.execute("SELECT code, token_hash FROM station").fetchall() == [("S-1", "")]
-    connection.close()
+    engine = db.make_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT code, token_hash FROM station")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [("S-1", "")]
     command.downgrade(db.alembic_config(url), "0006")
-    connection = sqlite3.connect(tmp_path / "m.db")
-    columns = {row[1] for row in connection.execute("PRAGMA table_info(station)")}
-    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-    connection.close()
+    engine = db.make_engine(url)
+    inspector = sa.inspect(engine)
+    columns = {column["name"] for column in inspector.get_columns("station")}
+    tables = set(inspector.get_table_names())
+    engine.dispose()
     assert "token_hash" not in columns and "stationbeat" not in tables

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -34,7 +34,9 @@ def index():
     counts = dict(
         session.exec(select(Script.campaign_id, func.count()).group_by(Script.campaign_id)).all()
     )
-    campaigns = session.exec(select(Campaign).order_by(Campaign.starts_on.desc())).all()
+    # Undated campaigns last on every backend (PostgreSQL would put NULLs first).
+    newest_first = col(Campaign.starts_on).desc().nulls_last()
+    campaigns = session.exec(select(Campaign).order_by(newest_first, Campaign.id)).all()
     return render_template("campaigns/index.html", campaigns=campaigns, counts=counts)
 
 

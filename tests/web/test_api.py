@@ -8,7 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from broadcaster import db
 from broadcaster.dbtypes import utcnow
@@ -37,14 +37,14 @@ def _prepare(session, settings):
 
 
 @pytest.fixture(scope="module")
-def on_air(tmp_path_factory, demo_template):
+def on_air(tmp_path_factory, databases, demo_template):
     facts = {}
 
     def prepare(session, settings):
         facts.update(_prepare(session, settings))
 
     template = support.make_template(
-        tmp_path_factory.mktemp("api-on-air"), demo_template.path, prepare
+        databases, tmp_path_factory.mktemp("api-on-air"), demo_template.url, prepare
     )
     return template, facts
 
@@ -303,6 +303,39 @@ def test_events_are_stored_once_however_often_they_are_sent(api, tokens, db_sess
     assert occurrence.started_at == scheduled + timedelta(seconds=2)
 
 
+def test_a_batch_sent_twice_at_once_is_stored_once_and_both_requests_succeed(
+    api, api_settings, tokens, db_session
+):
+    import threading
+
+    occurrence_id = manifest(api, tokens[OWN]).get_json()["items"][0]["occurrence_id"]
+    batch = [event(occurrence_id, "started"), event(occurrence_id, "finished")]
+    answers = []
+    engine = db.make_engine(api_settings.database_url)
+    # Both requests read that none of the events exists yet, then wait here (on the
+    # occurrence's row; on SQLite, for the write lock): they race to store the same ids.
+    holder = Session(db.writer(engine))
+    holder.get(Occurrence, occurrence_id, with_for_update=True)
+    threads = [
+        threading.Thread(target=lambda: answers.append(post_events(api, tokens[OWN], batch)))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    threads[0].join(0.5)
+    holder.commit()
+    holder.close()
+    for thread in threads:
+        thread.join(30)
+    engine.dispose()
+    assert [a.status_code for a in answers] == [200, 200]
+    counts = sorted((a.get_json()["accepted"], a.get_json()["duplicate"]) for a in answers)
+    assert counts == [(0, 2), (2, 0)]
+    db_session.rollback()
+    stored = db_session.exec(select(PlayEvent).where(col(PlayEvent.uid).is_not(None)))
+    assert sorted(e.kind for e in stored) == ["finished", "started"]
+
+
 def test_a_late_start_is_flagged_from_the_event_time(api, tokens, db_session):
     occurrence_id = manifest(api, tokens[OWN]).get_json()["items"][0]["occurrence_id"]
     scheduled = db_session.get(Occurrence, occurrence_id).at
@@ -335,6 +368,14 @@ BAD_BATCHES = [
     ({"events": [{"id": "a", "occurrence_id": "1", "kind": "started", "at": "x"}]}, 422),
     ({"events": [{"id": "a", "occurrence_id": True, "kind": "started", "at": "x"}]}, 422),
     ({"events": [{"id": "a", "occurrence_id": 2**70, "kind": "started", "at": "x"}]}, 422),
+    (  # larger than an INTEGER column (32 bits on PostgreSQL)
+        {
+            "events": [
+                {"id": "a", "occurrence_id": 2**31, "kind": "started", "at": "2026-01-01T00:00Z"}
+            ]
+        },
+        422,
+    ),
     ({"events": [{"id": "a", "occurrence_id": 1, "kind": "exploded", "at": "x"}]}, 422),
     (
         {"events": [{"id": "a", "occurrence_id": 1, "kind": "started", "at": "2026-01-01T00:00"}]},
