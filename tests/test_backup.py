@@ -19,7 +19,7 @@ from broadcaster.stationapi import rotate_token
 from tests import stationapi_support as support
 from tests.conftest import PERSONA_PASSWORD
 from tests.databases import backend_name
-from tests.helpers import run_cli
+from tests.helpers import run_cli, settings_for
 
 # These instances restore into SQLite files and check them byte for byte. PostgreSQL's
 # path (pg_dump, pg_restore --single-transaction) was run by hand against a throwaway
@@ -87,7 +87,7 @@ def files(folder: Path) -> dict[str, str]:
 
 def empty_instance(folder: Path):
     """An instance with nothing in it yet: no database file, no audio."""
-    return support.settings_in(folder)
+    return settings_for(folder, f"sqlite:///{folder / 'broadcaster.db'}")
 
 
 @pytest.mark.slow
