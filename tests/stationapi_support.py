@@ -172,8 +172,9 @@ class Template:
     url: str
     databases: object  # the run's SqliteDatabases or PostgresDatabases (tests/databases.py)
 
-    def copy_to(self, target: Path, **overrides: str) -> Settings:
-        url = self.databases.copy(self.url, target)
+    def copy_to(self, target: Path, *, keep: bool = False, **overrides: str) -> Settings:
+        """A site of its own; `keep`: its database outlives the test (module fixtures)."""
+        url = self.databases.copy(self.url, target, template=keep)
         if (self.folder / "audio").exists():
             shutil.copytree(self.folder / "audio", target / "audio", dirs_exist_ok=True)
         return settings_for(target, url, **overrides)

@@ -227,7 +227,7 @@ def stack(tmp_path_factory, databases, demo_template):
         lambda session, settings: facts.update(_prepare(session, settings)),
     )
     folder = tmp_path_factory.mktemp("deploy-stack")
-    stack = Stack(folder, template.copy_to(folder / "site"), facts).start()
+    stack = Stack(folder, template.copy_to(folder / "site", keep=True), facts).start()
     yield stack
     stack.stop()
 
