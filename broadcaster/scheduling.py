@@ -396,12 +396,30 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     return scheduler
 
 
+def _release_abandoned(engine: Engine) -> None:
+    """Before any job runs: settle the plays a previous scheduler process left claimed."""
+    from broadcaster.onair import local_station_ids, release_abandoned
+
+    with session_scope(engine) as session:
+        reopened, interrupted = release_abandoned(
+            session, now=utcnow(), station_ids=local_station_ids(session)
+        )
+    if reopened or interrupted:
+        log.warning(
+            "scheduler: a previous run left %d plays claimed but not started (open again) "
+            "and %d cut short (logged interrupted)",
+            reopened,
+            interrupted,
+        )
+
+
 def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
     """Run until SIGTERM or SIGINT; stops cleanly so no job is cut half-way."""
     global _runtime
     # APScheduler logs every run of every job at INFO; the heartbeat would flood the log.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     _runtime = Runtime(settings, player)
+    _release_abandoned(_runtime.engine)
     scheduler = build_scheduler(settings)
 
     stop_requested = threading.Event()

@@ -329,3 +329,35 @@ def test_items_due_together_play_back_to_back_by_priority_and_emergency_interrup
     starts = [i for i, e in enumerate(events) if e[0] == "started"]
     ends = [i for i, e in enumerate(events) if e[0] in ("finished", "interrupted")]
     assert all(end < next_start for end, next_start in zip(ends, starts[1:], strict=False))
+
+
+def test_a_restarted_scheduler_replays_what_a_dead_one_claimed_and_never_replays_a_cut_play(
+    settings, session
+):
+    """Killed after claiming two plays: one was on air, the other still queued."""
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00", "06:01"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    on_air, queued = session.exec(select(Occurrence).order_by(Occurrence.at)).all()
+    on_air.status, queued.status = OccurrenceStatus.PLAYING, OccurrenceStatus.DISPATCHED
+    session.add_all([on_air, queued])
+    session.commit()
+    restarted_at = slot + timedelta(minutes=3)
+    local = [station(session, "HUE-PHU-XUAN").id]
+
+    assert onair.release_abandoned(session, now=restarted_at, station_ids=local) == (1, 1)
+    session.commit()
+    assert onair.release_abandoned(session, now=restarted_at, station_ids=local) == (0, 0)
+    session.refresh(on_air)
+    assert on_air.status == OccurrenceStatus.SKIPPED
+    assert on_air.reason == onair.ABANDONED_PLAY
+    runtime = _runtime(settings, clock=lambda: restarted_at)
+    try:
+        assert runtime.dispatch(now=restarted_at) == 1  # only the one that never went out
+        played = _wait_for(session, queued.id, OccurrenceStatus.PLAYED)
+    finally:
+        runtime.close()
+    assert played.late
+    starts = session.exec(select(PlayEvent).where(PlayEvent.kind == "started")).all()
+    assert [e.occurrence_id for e in starts] == [queued.id]
