@@ -7,6 +7,8 @@ import os
 import signal
 import socket
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -31,6 +33,7 @@ JOBS_TABLE = "apscheduler_jobs"
 SYNC_SECONDS = 5
 HEARTBEAT_SECONDS = 15
 SCHEDULER_SERVICE = "scheduler"
+CLOCK_JUMP_SECONDS = 5  # wall-clock drift from the monotonic clock that counts as a jump
 
 
 @lru_cache(maxsize=4)
@@ -396,6 +399,49 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     return scheduler
 
 
+class ClockWatch:
+    """Notices the wall clock jumping (NTP stepping it, someone setting it by hand)."""
+
+    def __init__(
+        self,
+        wall: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._wall, self._monotonic = wall, monotonic
+        self._skew = self._measure()
+
+    def _measure(self) -> float:
+        return self._wall().timestamp() - self._monotonic()
+
+    def jumped(self) -> float:
+        """Seconds the wall clock moved beyond the time that passed since the last call."""
+        skew = self._measure()
+        delta, self._skew = skew - self._skew, skew
+        return delta if abs(delta) >= CLOCK_JUMP_SECONDS else 0.0
+
+
+def rearm_periodic_jobs(scheduler) -> int:
+    """Run the interval jobs now, after the clock jumped.
+
+    APScheduler keeps each job's next run as a wall-clock instant: after the clock goes
+    back an hour, the heartbeat, the sweep and the safety-net dispatcher would wait an
+    hour (the dashboard would call the scheduler dead); after a jump forward, the sweep
+    would skip the misses it should log at once. Schedule jobs are left alone: their
+    next run is the next real slot, and claims keep a slot from playing twice.
+    """
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    now = utcnow()
+    jobs = [
+        job
+        for job in scheduler.get_jobs(jobstore="memory")
+        if isinstance(job.trigger, IntervalTrigger)
+    ]
+    for job in jobs:
+        job.modify(next_run_time=now)
+    return len(jobs)
+
+
 def _release_abandoned(engine: Engine) -> None:
     """Before any job runs: settle the plays a previous scheduler process left claimed."""
     from broadcaster.onair import local_station_ids, release_abandoned
@@ -434,9 +480,13 @@ def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
     signal.signal(signal.SIGINT, stop)
     log.info("scheduler: running with job store %s", settings.database_url.split("://")[0])
     scheduler.start()
+    clock = ClockWatch()
     try:
         while not stop_requested.wait(1.0):
-            pass
+            jump = clock.jumped()
+            if jump:
+                log.warning("scheduler: the wall clock jumped by %+.0f s", jump)
+                rearm_periodic_jobs(scheduler)
     finally:
         # wait=False: shutdown(wait=True) holds the job-store lock while it waits for
         # running jobs, and the schedule sync job needs that lock. Running jobs still
