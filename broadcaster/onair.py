@@ -305,6 +305,15 @@ def due(
     return list(session.exec(query.order_by(Occurrence.at, Occurrence.priority.desc())))
 
 
+def missed_reason(mode: str | None) -> str:
+    """Why an occurrence of a station in this playout mode was not played in time."""
+    if mode == PlayoutMode.LOCAL:
+        return "not started within the grace window (was the scheduler running?)"
+    if mode == PlayoutMode.MANUAL:
+        return "no operator confirmed playing it within the grace window"
+    return "the station reported no play within the grace window"
+
+
 def sweep(session: Session, *, now: datetime) -> int:
     """Log as missed every occurrence that nobody started within the grace window."""
     stale = session.exec(
@@ -313,12 +322,7 @@ def sweep(session: Session, *, now: datetime) -> int:
     stations = {s.id: s for s in session.exec(select(Station))}
     for occurrence in stale:
         station = stations.get(occurrence.station_id)
-        if station is not None and station.mode == PlayoutMode.LOCAL:
-            reason = "not started within the grace window (was the scheduler running?)"
-        elif station is not None and station.mode == PlayoutMode.MANUAL:
-            reason = "no operator confirmed playing it within the grace window"
-        else:
-            reason = "the station reported no play within the grace window"
+        reason = missed_reason(station.mode if station is not None else None)
         occurrence.status = OccurrenceStatus.MISSED
         occurrence.reason = reason
         session.add(occurrence)

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from broadcaster.config import Settings
 from broadcaster.db import make_engine, session_scope
 from broadcaster.dbtypes import utcnow
-from broadcaster.models import AudioFile, Occurrence, Schedule, ServiceBeat, Station
+from broadcaster.models import AudioFile, Occurrence, PlayoutMode, Schedule, ServiceBeat, Station
 from broadcaster.onair import GRACE, materialize
 from broadcaster.playout import Item, PlayoutQueue
 
@@ -33,6 +33,7 @@ JOBS_TABLE = "apscheduler_jobs"
 SYNC_SECONDS = 5
 HEARTBEAT_SECONDS = 15
 SCHEDULER_SERVICE = "scheduler"
+EVENT_RETRY_SECONDS = 2
 CLOCK_JUMP_SECONDS = 5  # wall-clock drift from the monotonic clock that counts as a jump
 
 
@@ -96,6 +97,7 @@ class Runtime:
         self._make_player = player_factory or (lambda: make_player(player_name))
         self.queues: dict[int, PlayoutQueue] = {}
         self.lock = threading.Lock()
+        self.closing = threading.Event()
 
     def queue_for(self, station_id: int) -> PlayoutQueue:
         with self.lock:
@@ -107,16 +109,40 @@ class Runtime:
                 )
             return self.queues[station_id]
 
-    def on_event(self, kind: str, item: Item, detail: str) -> None:
-        from broadcaster.onair import Outcome, apply_outcome
+    def on_event(self, kind: str, item: Item, detail: str) -> bool:
+        """Record a play event; False tells the queue not to play the item after all.
 
-        with session_scope(self.engine) as session:
-            occurrence = session.get(Occurrence, item.occurrence_id)
-            if occurrence is not None:
-                apply_outcome(
-                    session, occurrence, Outcome(kind, detail), at=self.clock(), actor="scheduler"
+        "started" is durable before the audio begins, or a restart would play it again.
+        While the database is unavailable the station's queue waits here; an item whose
+        grace window passed meanwhile is logged not played instead of going out late.
+        """
+        from sqlalchemy.exc import OperationalError
+
+        from broadcaster.onair import GRACE, Outcome, apply_outcome, missed_reason
+
+        while True:
+            now = self.clock()
+            outcome = Outcome(kind, detail)
+            if kind == "started" and now - item.at > GRACE:
+                outcome = Outcome("skipped", missed_reason(PlayoutMode.LOCAL))
+            try:
+                with session_scope(self.engine) as session:
+                    occurrence = session.get(Occurrence, item.occurrence_id)
+                    if occurrence is not None:
+                        apply_outcome(session, occurrence, outcome, at=now, actor="scheduler")
+                break
+            except OperationalError as exc:
+                if self.closing.is_set():
+                    raise
+                log.error(
+                    "playout: cannot record %s for occurrence %s yet: %s",
+                    kind,
+                    item.occurrence_id,
+                    exc.orig,
                 )
-        log.info("playout: occurrence %s %s %s", item.occurrence_id, kind, detail)
+                self.closing.wait(EVENT_RETRY_SECONDS)
+        log.info("playout: occurrence %s %s %s", item.occurrence_id, outcome.kind, outcome.detail)
+        return outcome.kind == kind
 
     def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
         """Play every due occurrence of the local stations (of one schedule, or all)."""
@@ -169,6 +195,7 @@ class Runtime:
         return submitted
 
     def close(self) -> None:
+        self.closing.set()
         for queue in self.queues.values():
             queue.close()
 
@@ -327,9 +354,31 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
     return changed, removed
 
 
+JOBSTORE_RETRY_SECONDS = 5
+
+
+class ResilientScheduler(BackgroundScheduler):
+    """A BackgroundScheduler whose loop survives its job store's database being away.
+
+    APScheduler 3 retries a failed read of due jobs, but an error while it writes a job's
+    next run time escapes its loop and kills the scheduler thread for good: the process
+    lives on and never runs a job again. A job whose next run was not saved is simply due
+    again on the next round, which is harmless because claims never play anything twice.
+    """
+
+    def _process_jobs(self):
+        try:
+            return super()._process_jobs()
+        except Exception:
+            log.exception(
+                "scheduler: cannot update the job store; retrying in %d s", JOBSTORE_RETRY_SECONDS
+            )
+            return JOBSTORE_RETRY_SECONDS
+
+
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
     """APScheduler with its job store in our database (persistent jobs) and one in memory."""
-    scheduler = BackgroundScheduler(
+    scheduler = ResilientScheduler(
         jobstores={
             "default": SQLAlchemyJobStore(
                 engine=_engine(settings.database_url), tablename=JOBS_TABLE

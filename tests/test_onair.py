@@ -361,3 +361,40 @@ def test_a_restarted_scheduler_replays_what_a_dead_one_claimed_and_never_replays
     assert played.late
     starts = session.exec(select(PlayEvent).where(PlayEvent.kind == "started")).all()
     assert [e.occurrence_id for e in starts] == [queued.id]
+
+
+def test_a_queued_play_whose_grace_window_passed_before_it_could_start_is_logged_not_played(
+    settings, session, tmp_path
+):
+    """E.g. the database was unavailable until then: it must not go out late."""
+    from broadcaster.playout import Item
+
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    occurrence = session.exec(select(Occurrence)).one()
+    occurrence.status = OccurrenceStatus.DISPATCHED
+    session.add(occurrence)
+    session.commit()
+    audio = tmp_path / "a.mp3"
+    audio.write_bytes(b"x")
+    late = slot + onair.GRACE + timedelta(seconds=30)
+    runtime = _runtime(settings, clock=lambda: late)
+    try:
+        runtime.queue_for(occurrence.station_id).submit(
+            Item(
+                at=slot,
+                rank=0,
+                schedule_id=1,
+                occurrence_id=occurrence.id,
+                path=audio,
+                duration_s=1,
+            )
+        )
+        skipped = _wait_for(session, occurrence.id, OccurrenceStatus.SKIPPED)
+    finally:
+        runtime.close()
+    assert skipped.reason.startswith("not started within the grace window")
+    kinds = [e.kind for e in session.exec(select(PlayEvent).order_by(PlayEvent.id))]
+    assert "started" not in kinds and "skipped" in kinds

@@ -189,3 +189,38 @@ def test_after_the_clock_went_back_the_periodic_jobs_run_at_once_not_an_hour_lat
         assert ran.wait(10)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_the_scheduler_loop_survives_its_job_store_failing_to_save_a_run():
+    """A locked database while APScheduler saves a next run time used to kill its thread."""
+    import threading
+
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from sqlalchemy.exc import OperationalError
+
+    from broadcaster.scheduling import ResilientScheduler
+
+    class LockedOnce(MemoryJobStore):
+        failed = False
+
+        def update_job(self, job):
+            if not self.failed:
+                self.failed = True
+                raise OperationalError("UPDATE apscheduler_jobs", {}, Exception("locked"))
+            super().update_job(job)
+
+    runs = []
+    done = threading.Event()
+
+    def job():
+        runs.append(1)
+        if len(runs) >= 2:
+            done.set()
+
+    scheduler = ResilientScheduler(jobstores={"default": LockedOnce()}, timezone="UTC")
+    scheduler.add_job(job, "interval", seconds=1, id="beat")
+    scheduler.start()
+    try:
+        assert done.wait(15), "no job ran after the job store failed once"
+    finally:
+        scheduler.shutdown(wait=False)
