@@ -388,3 +388,85 @@ def http_get(url: str, timeout: float = 30, headers: dict | None = None) -> tupl
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode("utf-8", "replace")
+
+
+class Browser:
+    """A logged-in web user over real HTTP: cookies, CSRF token, the login form."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str, timeout: float = 30) -> tuple[int, str]:
+        try:
+            with self.opener.open(self.base + path, timeout=timeout) as response:
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+
+    def post_login(self, username: str = "admin", password: str = PASSWORD) -> tuple[int, str]:
+        """The login form filled in and sent; (status, page)."""
+        import re
+        from urllib.parse import urlencode
+
+        _, page = self.get("/login")
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        if token is None:
+            raise ChaosError("no CSRF token on the login page")
+        data = urlencode(
+            {"username": username, "password": password, "csrf_token": token.group(1)}
+        ).encode()
+        try:
+            with self.opener.open(self.base + "/login", data=data, timeout=30) as response:
+                if "/login" in response.url:
+                    return 401, response.read().decode("utf-8", "replace")
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8", "replace")
+
+    def login(self, username: str = "admin", password: str = PASSWORD) -> None:
+        status, _ = self.post_login(username, password)
+        if status != 200:
+            raise ChaosError(f"login as {username} failed: HTTP {status}")
+
+
+class SQLiteOutage:
+    """The database refusing work: another connection holds its write lock.
+
+    Every writer waits busy_timeout (10 s) and then gets "database is locked". SQLite in
+    WAL mode never blocks readers, and it cannot be locked against them while other
+    processes hold it open (each keeps a shared lock), so pages that only read keep
+    working. A PostgreSQL variant would stop the server, which refuses both.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._connection = None
+
+    @property
+    def active(self) -> bool:
+        return self._connection is not None
+
+    def begin(self) -> None:
+        import sqlite3
+
+        self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._connection.execute("BEGIN IMMEDIATE")
+        self._connection.execute("UPDATE station SET code = code WHERE id = 1")
+
+    def end(self) -> None:
+        self._connection.execute("ROLLBACK")
+        self._connection.close()
+        self._connection = None
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -19,6 +19,7 @@ from chaos.harness import ChaosError, Verdict, build_template
 
 SCENARIOS = {
     "kill": scenarios.scheduler_killed_through_a_day,
+    "database": scenarios.database_unavailable,
     "clock": scenarios.clock_jumps,
 }
 

@@ -18,10 +18,14 @@ from broadcaster.models import Occurrence, PlayEvent
 from broadcaster.onair import GRACE
 from chaos.harness import (
     TIMEZONE,
+    Browser,
     ChaosError,
     FakeClock,
     Instance,
+    SQLiteOutage,
     Verdict,
+    free_port,
+    http_get,
     tally,
     wait_for,
 )
@@ -243,3 +247,143 @@ def started_events(instance: Instance) -> list[PlayEvent]:
 def occurrence(instance: Instance, occurrence_id: int) -> Occurrence | None:
     with Session(instance.engine) as session:
         return session.get(Occurrence, occurrence_id)
+
+
+# --- 2. the database briefly unavailable ------------------------------------------------
+
+
+def start_web(instance: Instance, port: int):
+    proc = instance.start(
+        "web",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--threads=4",
+        "--call",
+        "web:create_app",
+        module="waitress",
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        if not proc.alive():
+            raise ChaosError(f"web exited:\n{proc.output()[-2000:]}")
+        try:
+            return http_get(url + "/login", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    wait_for(up, 60, what="the web answering")
+    return proc, url
+
+
+def start_agent(instance: Instance, url: str, code: str):
+    from broadcaster import db, stationapi
+    from broadcaster.models import Station
+
+    with db.session_scope(instance.engine) as session:
+        station = session.exec(select(Station).where(Station.code == code)).one()
+        token = stationapi.rotate_token(session, station)
+    cache = instance.root / f"agent-{code}"
+    proc = instance.start(
+        f"agent-{code}",
+        "--server",
+        url,
+        "--token",
+        token,
+        "--cache",
+        str(cache),
+        "--player",
+        "null",
+        "--sync-interval",
+        "1",
+        "--heartbeat-interval",
+        "1",
+        module="broadcaster.agent",
+    )
+    return proc, cache
+
+
+def database_unavailable(ctx: Context) -> Verdict:
+    """Lock the database longer than busy_timeout across a slot, with web, scheduler and
+    an agent running; then release it."""
+    verdict = Verdict("2. the database briefly unavailable (SQLite write lock held)")
+    day = fake_day()
+    slots = ["06:00"] if ctx.quick else ["06:00", "06:01"]
+    slot = at_local(day, "06:00")
+    outage_s = 25  # busy_timeout is 10 s
+    clock = FakeClock(ctx.workdir / "clock", slot - timedelta(seconds=45))
+    instance = Instance(ctx.workdir / "instance", ctx.template, clock)
+    outage = SQLiteOutage(instance.db_path)
+    try:
+        local = instance.stations(LOCAL_STATIONS[:1], mode="local")
+        agent_station = instance.stations(["HUE-THUAN-AN"])
+        script = instance.approved_script("Thử lỗi: mất cơ sở dữ liệu")
+        instance.schedule(
+            script,
+            local + agent_station,
+            kind="weekly",
+            weekdays=list(range(7)),
+            times=slots,
+            name="Mất CSDL",
+        )
+        web, url = start_web(instance, free_port())
+        scheduler = start_scheduler(instance)
+        agent, cache = start_agent(instance, url, "HUE-THUAN-AN")
+        wait_for(lambda: list(cache.rglob("*.mp3")), 60, what="the agent caching the audio")
+        browser = Browser(url)
+        browser.login()
+        verdict.check(browser.get("/")[0] == 200, "the dashboard did not load before the outage")
+        verdict.tried.append(
+            f"day {day.isoformat()}, slots {', '.join(slots)} at a local station and an agent "
+            "station; web, scheduler and agent running, the agent has the audio"
+        )
+
+        clock.sleep_until(slot - timedelta(seconds=8))
+        outage.begin()
+        began = clock.now()
+        verdict.tried.append(
+            f"{hhmm(began)}: another connection holds the database's write lock for "
+            f"{outage_s} s (busy_timeout is 10 s), across the 06:00 slot"
+        )
+        status, page = Browser(url).post_login()
+        verdict.tried.append(f"logging in during the outage: HTTP {status}")
+        verdict.check(status == 503, f"logging in answered {status} during the outage")
+        verdict.check(
+            "Cơ sở dữ liệu tạm thời không sẵn sàng" in page,
+            "the outage page does not say the database is unavailable",
+        )
+        verdict.check("Traceback" not in page, "the outage page shows a traceback")
+        status, _ = browser.get("/")
+        verdict.tried.append(f"dashboard (reads only) during the outage: HTTP {status}")
+        verdict.check(status in (200, 503), f"the dashboard answered {status} during the outage")
+        clock.sleep_until(began + timedelta(seconds=outage_s))
+        outage.end()
+        verdict.tried.append(f"{hhmm(clock.now())}: the database is available again")
+
+        status, _ = browser.get("/")
+        verdict.check(status == 200, f"the dashboard answered {status} after the outage")
+        for proc in (web, scheduler, agent):
+            verdict.check(proc.alive(), f"{proc.name} died in the outage")
+        last = at_local(day, slots[-1])
+        try:
+            settle(instance, slot, last + timedelta(seconds=1), timeout=90)
+        except ChaosError as exc:
+            verdict.problems.append(str(exc))
+        recovered = clock.now()
+        try:
+            wait_for(
+                lambda: (beat := instance.beat()) and beat.seen_at >= recovered,
+                30,
+                what="a scheduler heartbeat after the outage",
+            )
+        except ChaosError as exc:
+            verdict.problems.append(str(exc))
+        for proc in (agent, scheduler):
+            verdict.check(proc.stop() == 0, f"{proc.name} did not stop cleanly")
+        web.stop()  # waitress has no SIGTERM handler: it ends by the signal
+        tally(instance, verdict, slot - timedelta(minutes=1), last + timedelta(minutes=1))
+    finally:
+        if outage.active:
+            outage.end()
+        instance.close()
+    return verdict
