@@ -275,6 +275,13 @@ class Instance:
                 )
             )
 
+    def planned_instants(self, start: datetime, end: datetime) -> list[datetime]:
+        """When plays are due in [start, end), by the plan every part of the system uses."""
+        from broadcaster.schedules import plan
+
+        with Session(self.engine) as session:
+            return sorted({p.at for p in plan(session, start, end)})
+
     def settled(self, start: datetime, end: datetime) -> bool:
         """Every occurrence in [start, end) has an outcome (played or not, with why)."""
         found = self.occurrences(start, end)
@@ -470,3 +477,54 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class HangingTTS:
+    """Google's TTS endpoint standing in on loopback: TLS (a throw-away trusted CA), reads
+    each request, never answers. Nothing leaves the machine."""
+
+    def __init__(self, folder: Path) -> None:
+        import socket
+        import ssl
+        import threading
+
+        import trustme
+
+        ca = trustme.CA()
+        self.ca_bundle = folder / "tts-ca.pem"
+        ca.cert_pem.write_to_path(str(self.ca_bundle))
+        self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(self._context)
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.2)
+        self.url = f"https://127.0.0.1:{self._socket.getsockname()[1]}"
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True, name="hanging-tts").start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._hold, args=(connection,), daemon=True).start()
+
+    def _hold(self, connection) -> None:
+        try:
+            with self._context.wrap_socket(connection, server_side=True) as tls:
+                if tls.recv(65536):
+                    with self._lock:
+                        self.requests += 1
+                self._stop.wait()  # the answer that never comes
+        except OSError:
+            pass  # the client gave up: what it should do
+
+    def close(self) -> None:
+        self._stop.set()
+        self._socket.close()

@@ -20,6 +20,8 @@ from chaos.harness import ChaosError, Verdict, build_template
 SCENARIOS = {
     "kill": scenarios.scheduler_killed_through_a_day,
     "database": scenarios.database_unavailable,
+    "disk": scenarios.disk_full_during_render,
+    "gtts": scenarios.gtts_hanging,
     "clock": scenarios.clock_jumps,
 }
 

@@ -5,6 +5,7 @@ as not played with a reason."""
 from __future__ import annotations
 
 import random
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from broadcaster.config import PROJECT_ROOT
 from broadcaster.models import Occurrence, PlayEvent
 from broadcaster.onair import GRACE
 from chaos.harness import (
@@ -21,6 +23,7 @@ from chaos.harness import (
     Browser,
     ChaosError,
     FakeClock,
+    HangingTTS,
     Instance,
     SQLiteOutage,
     Verdict,
@@ -116,7 +119,7 @@ def scheduler_killed_through_a_day(ctx: Context) -> Verdict:
             f"two announcements per slot at {LOCAL_STATIONS[0]}"
         )
         scheduler = start_scheduler(instance)
-        instants = sorted({o.at for o in instance.occurrences(first, first + timedelta(days=1))})
+        instants = instance.planned_instants(first, first + timedelta(days=1))
         actions = ["calm", "kill, back within grace", "kill, down past grace", "two kills"]
         quick_actions = ["kill, back within grace", "kill, down past grace"]
         for index, at in enumerate(instants):
@@ -385,5 +388,195 @@ def database_unavailable(ctx: Context) -> Verdict:
     finally:
         if outage.active:
             outage.end()
+        instance.close()
+    return verdict
+
+
+# --- 3. disk full during render ---------------------------------------------------------
+
+
+def store_problems(instance: Instance) -> list[str]:
+    """Half-written files in the audio store, and records without their intact file."""
+    import hashlib
+
+    from broadcaster.models import AudioFile
+
+    problems = [
+        f"half-written file left in the store: {path.name}"
+        for path in instance.audio_dir.rglob("*")
+        if path.is_file() and (path.name.startswith(".") or ".tmp" in path.name)
+    ]
+    with Session(instance.engine) as session:
+        for audio in session.exec(select(AudioFile)):
+            path = instance.audio_dir / audio.path
+            if not path.is_file():
+                problems.append(f"audio record {audio.id} points to a missing file")
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != audio.sha256:
+                problems.append(f"audio record {audio.id} points to a damaged file")
+    return problems
+
+
+def audio_count(instance: Instance) -> int:
+    from broadcaster.models import AudioFile
+
+    with Session(instance.engine) as session:
+        return len(session.exec(select(AudioFile)).all())
+
+
+def disk_full_during_render(ctx: Context) -> Verdict:
+    """Render into an audio store on a tiny tmpfs that is nearly full, then free it."""
+    import subprocess
+
+    verdict = Verdict("3. disk full during render")
+    instance = Instance(ctx.workdir / "instance", ctx.template)
+    instance.audio_dir.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "chaos-audio", str(instance.audio_dir)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        instance.close()
+        raise ChaosError(f"cannot mount a tmpfs (run as root): {mounted.stderr.strip()}")
+    try:
+        instance.approved_script("Thử lỗi: đầy đĩa một")
+        instance.approved_script(
+            "Thử lỗi: đầy đĩa hai", body="Thông báo thứ hai: kiểm tra loa lúc sáu giờ."
+        )
+        filler = instance.audio_dir / "filler"
+        with filler.open("wb") as handle:
+            try:
+                while True:
+                    handle.write(b"\0" * 65536)
+            except OSError:
+                pass  # full
+        filler.write_bytes(filler.read_bytes()[:-20_000])  # leave 20 kB: less than one MP3
+        verdict.tried.append(
+            "audio store on a 2 MB tmpfs filled to 20 kB free; two approved scripts; "
+            "`broadcaster render --all-approved`"
+        )
+        run = subprocess.run(
+            [sys.executable, "-m", "broadcaster", "render", "--all-approved"],
+            cwd=PROJECT_ROOT,
+            env=instance.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        output = run.stdout + run.stderr
+        said = [line for line in output.splitlines() if "No space left" in line]
+        verdict.tried.append(
+            f"render on the full disk: exit {run.returncode}, "
+            f"{said[0].strip() if said else 'no disk-full message'}"
+        )
+        verdict.check(run.returncode != 0, "rendering onto a full disk reported success")
+        verdict.check(bool(said), "the render did not say the disk is full")
+        verdict.check("Traceback" not in output, "the render printed a traceback")
+        verdict.problems += store_problems(instance)
+        verdict.check(audio_count(instance) == 0, "audio was recorded although none fit")
+
+        filler.unlink()
+        run = subprocess.run(
+            [sys.executable, "-m", "broadcaster", "render", "--all-approved"],
+            cwd=PROJECT_ROOT,
+            env=instance.env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        verdict.tried.append(f"space freed, render again: exit {run.returncode}")
+        verdict.check(run.returncode == 0, f"the render after freeing space failed: {run.stderr}")
+        verdict.check(audio_count(instance) == 2, "not every script has its audio after the retry")
+        verdict.problems += store_problems(instance)
+    finally:
+        instance.close()
+        subprocess.run(["umount", "--lazy", str(instance.audio_dir)], capture_output=True)
+    return verdict
+
+
+# --- 4. gTTS hanging --------------------------------------------------------------------
+
+
+def gtts_hanging(ctx: Context) -> Verdict:
+    """Google's endpoint accepts and never answers: renders time out and fall back to
+    espeak-ng (or fail clearly when gTTS alone was asked for); the scheduler and the web
+    keep working and the slot still plays."""
+    import subprocess
+
+    verdict = Verdict("4. gTTS hanging")
+    tts = HangingTTS(ctx.workdir)
+    day = fake_day()
+    slot = at_local(day, "06:00")
+    clock = FakeClock(ctx.workdir / "clock", slot - timedelta(seconds=60))
+    instance = Instance(ctx.workdir / "instance", ctx.template, clock)
+    instance.extra_env = {
+        "BROADCASTER_TTS_ENGINE": "auto",
+        "BROADCASTER_GTTS_URL": tts.url,
+        "BROADCASTER_GTTS_CA_BUNDLE": str(tts.ca_bundle),
+        "BROADCASTER_GTTS_TIMEOUT": "2",
+        "BROADCASTER_GTTS_RETRIES": "1",
+    }
+    try:
+        verdict.tried.append(
+            "a loopback TLS stand-in for Google that reads each request and never answers; "
+            "gTTS timeout 2 s, 1 retry, engine auto"
+        )
+        out = instance.root / "out.mp3"
+        base = [sys.executable, "-m", "broadcaster", "render", "--text", "Thử gTTS treo."]
+        run = subprocess.run(
+            [*base, "--engine", "gtts", "-o", str(out)],
+            cwd=PROJECT_ROOT,
+            env=instance.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        said = (run.stderr.strip().splitlines() or [""])[-1]
+        verdict.tried.append(f"render with gTTS only: exit {run.returncode}, {said[:200]}")
+        verdict.check(run.returncode == 1, "a hanging gTTS did not fail the render")
+        verdict.check("Traceback" not in run.stderr, "the render printed a traceback")
+        verdict.check(not out.exists(), "a failed render left an output file")
+        run = subprocess.run(
+            [*base, "-o", str(out)],
+            cwd=PROJECT_ROOT,
+            env=instance.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        verdict.tried.append(f"render with engine auto: exit {run.returncode}, {run.stdout[:120]}")
+        verdict.check(run.returncode == 0, f"auto did not fall back to espeak-ng: {run.stderr}")
+        verdict.check('"fallback": true' in run.stdout, "the render does not say it fell back")
+        verdict.problems += store_problems(instance)
+        if ctx.quick:
+            return verdict
+
+        clock.set(slot - timedelta(seconds=30))
+        local = instance.stations(LOCAL_STATIONS[:1], mode="local")
+        script = instance.approved_script("Thử lỗi: gTTS treo")
+        instance.schedule(
+            script, local, kind="weekly", weekdays=[day.weekday()], times=["06:00"], name="gTTS"
+        )
+        before = tts.requests
+        web, url = start_web(instance, free_port())
+        scheduler = start_scheduler(instance)
+        verdict.tried.append(
+            f"scheduler (rendering ahead through the hanging gTTS) and web started at "
+            f"{hhmm(clock.now())}, slot 06:00 at a local station"
+        )
+        status, _ = http_get(url + "/login", timeout=10)
+        verdict.check(status == 200, f"the web answered {status} while gTTS hung")
+        try:
+            settle(instance, slot, slot + timedelta(seconds=1), timeout=90)
+        except ChaosError as exc:
+            verdict.problems.append(str(exc))
+        verdict.tried.append(f"the stand-in received {tts.requests - before} requests from it")
+        verdict.check(tts.requests > before, "the scheduler never asked gTTS (test broken)")
+        verdict.check(scheduler.stop() == 0, "the scheduler did not stop cleanly")
+        web.stop()
+        verdict.problems += store_problems(instance)
+        tally(instance, verdict, slot - timedelta(minutes=1), slot + timedelta(minutes=1))
+    finally:
+        tts.close()
         instance.close()
     return verdict
