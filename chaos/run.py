@@ -19,6 +19,7 @@ from chaos.harness import ChaosError, Verdict, build_template
 
 SCENARIOS = {
     "kill": scenarios.scheduler_killed_through_a_day,
+    "agent": scenarios.agent_killed,
     "database": scenarios.database_unavailable,
     "disk": scenarios.disk_full_during_render,
     "gtts": scenarios.gtts_hanging,

@@ -73,7 +73,7 @@ def settle(instance: Instance, start: datetime, end: datetime, timeout: float = 
 
 # --- 1. the scheduler killed at random moments through a day ----------------------------
 
-DAY_SLOTS = ["06:00", "06:01", "06:03", "09:30", "11:00", "11:02", "17:00", "17:01", "20:00"]
+DAY_SLOTS = ["06:00", "06:01", "09:30", "11:00", "11:02", "17:00", "20:00"]
 QUICK_SLOTS = ["06:00", "06:01"]
 
 
@@ -218,10 +218,10 @@ def clock_jumps(ctx: Context) -> Verdict:
         except ChaosError as exc:
             verdict.problems.append(str(exc))
 
-        back = at_local(day, "06:19") + timedelta(seconds=50)
+        back = at_local(day, "06:20") + timedelta(seconds=50)
         verdict.tried.append(
-            f"at {hhmm(clock.now())} the clock jumped back to {hhmm(back)}, before 06:20 and "
-            "06:21 (already played), and ran past them again"
+            f"at {hhmm(clock.now())} the clock jumped back to {hhmm(back)}, before 06:21 "
+            "(already played), and ran past it again"
         )
         clock.set(back)
         try:
@@ -233,7 +233,7 @@ def clock_jumps(ctx: Context) -> Verdict:
             verdict.tried.append("the scheduler kept beating after the backward jump")
         except ChaosError as exc:
             verdict.problems.append(str(exc))
-        clock.sleep_until(at_local(day, "06:21") + timedelta(seconds=20))
+        clock.sleep_until(at_local(day, "06:21") + timedelta(seconds=15))
         verdict.check(scheduler.alive(), "the scheduler died")
         verdict.check(scheduler.stop() == 0, "the scheduler did not stop cleanly")
         tally(instance, verdict, first - timedelta(minutes=1), at_local(day, "06:22"))
@@ -279,14 +279,15 @@ def start_web(instance: Instance, port: int):
     return proc, url
 
 
-def start_agent(instance: Instance, url: str, code: str):
+def start_agent(instance: Instance, url: str, code: str, cache: Path | None = None):
+    """The station's agent; a new token each start (the old one stops working)."""
     from broadcaster import db, stationapi
     from broadcaster.models import Station
 
     with db.session_scope(instance.engine) as session:
         station = session.exec(select(Station).where(Station.code == code)).one()
         token = stationapi.rotate_token(session, station)
-    cache = instance.root / f"agent-{code}"
+    cache = cache or instance.root / f"agent-{code}"
     proc = instance.start(
         f"agent-{code}",
         "--server",
@@ -314,7 +315,7 @@ def database_unavailable(ctx: Context) -> Verdict:
     slots = ["06:00"] if ctx.quick else ["06:00", "06:01"]
     slot = at_local(day, "06:00")
     outage_s = 25  # busy_timeout is 10 s
-    clock = FakeClock(ctx.workdir / "clock", slot - timedelta(seconds=45))
+    clock = FakeClock(ctx.workdir / "clock", slot - timedelta(minutes=5))
     instance = Instance(ctx.workdir / "instance", ctx.template, clock)
     outage = SQLiteOutage(instance.db_path)
     try:
@@ -336,6 +337,7 @@ def database_unavailable(ctx: Context) -> Verdict:
         browser = Browser(url)
         browser.login()
         verdict.check(browser.get("/")[0] == 200, "the dashboard did not load before the outage")
+        clock.set(slot - timedelta(seconds=10))
         verdict.tried.append(
             f"day {day.isoformat()}, slots {', '.join(slots)} at a local station and an agent "
             "station; web, scheduler and agent running, the agent has the audio"
@@ -368,10 +370,14 @@ def database_unavailable(ctx: Context) -> Verdict:
         for proc in (web, scheduler, agent):
             verdict.check(proc.alive(), f"{proc.name} died in the outage")
         last = at_local(day, slots[-1])
-        try:
-            settle(instance, slot, last + timedelta(seconds=1), timeout=90)
-        except ChaosError as exc:
-            verdict.problems.append(str(exc))
+        for at in [at_local(day, s) for s in slots]:
+            if clock.now() < at - timedelta(seconds=5):
+                clock.set(at - timedelta(seconds=5))
+                verdict.tried.append(f"clock moved on to {hhmm(clock.now())}")
+            try:
+                settle(instance, at, at + timedelta(seconds=1), timeout=90)
+            except ChaosError as exc:
+                verdict.problems.append(str(exc))
         recovered = clock.now()
         try:
             wait_for(
@@ -551,7 +557,7 @@ def gtts_hanging(ctx: Context) -> Verdict:
         if ctx.quick:
             return verdict
 
-        clock.set(slot - timedelta(seconds=30))
+        clock.set(slot - timedelta(minutes=5))
         local = instance.stations(LOCAL_STATIONS[:1], mode="local")
         script = instance.approved_script("Thử lỗi: gTTS treo")
         instance.schedule(
@@ -566,6 +572,13 @@ def gtts_hanging(ctx: Context) -> Verdict:
         )
         status, _ = http_get(url + "/login", timeout=10)
         verdict.check(status == 200, f"the web answered {status} while gTTS hung")
+
+        def rendered():
+            found = instance.occurrences(slot, slot + timedelta(seconds=1))
+            return found and all(o.audio_id for o in found)
+
+        wait_for(rendered, 60, what="the slot's audio rendered ahead")
+        clock.set(slot - timedelta(seconds=5))
         try:
             settle(instance, slot, slot + timedelta(seconds=1), timeout=90)
         except ChaosError as exc:
@@ -578,5 +591,80 @@ def gtts_hanging(ctx: Context) -> Verdict:
         tally(instance, verdict, slot - timedelta(minutes=1), slot + timedelta(minutes=1))
     finally:
         tts.close()
+        instance.close()
+    return verdict
+
+
+# --- 1b. a station agent killed at random moments ---------------------------------------
+
+AGENT_SLOTS = ["06:00", "06:01", "06:03", "09:00"]
+
+
+def agent_killed(ctx: Context) -> Verdict:
+    """SIGKILL a station agent around its slots (web and scheduler keep running)."""
+    verdict = Verdict("1b. station agent SIGKILLed at random moments")
+    day = fake_day()
+    first = at_local(day, AGENT_SLOTS[0])
+    clock = FakeClock(ctx.workdir / "clock", first - timedelta(minutes=5))
+    instance = Instance(ctx.workdir / "instance", ctx.template, clock)
+    code = "HUE-THUAN-AN"
+    try:
+        station = instance.stations([code])
+        script = instance.approved_script("Thử lỗi: tắt máy đài")
+        instance.schedule(
+            script,
+            station,
+            kind="weekly",
+            weekdays=list(range(7)),
+            times=AGENT_SLOTS,
+            name="Máy đài",
+        )
+        web, url = start_web(instance, free_port())
+        scheduler = start_scheduler(instance)
+        agent, cache = start_agent(instance, url, code)
+        wait_for(lambda: list(cache.rglob("*.mp3")), 60, what="the agent caching the audio")
+        verdict.tried.append(
+            f"day {day.isoformat()}, agent station {code} (null player), slots "
+            f"{', '.join(AGENT_SLOTS)}; web and scheduler running"
+        )
+        actions = ["calm", "kill, back within grace", "kill, down past grace"]
+        instants = instance.planned_instants(first, first + timedelta(days=1))
+        for at in instants:
+            if instance.settled(at, at + timedelta(seconds=1)):
+                verdict.tried.append(f"{hhmm(at)}: already settled (an earlier outage)")
+                continue
+            if clock.now() < at - timedelta(seconds=4):
+                clock.set(at - timedelta(seconds=4))
+            action = ctx.rng.choice(actions)
+            if action == "calm":
+                verdict.tried.append(f"{hhmm(at)}: no fault")
+            else:
+                clock.sleep_until(at + timedelta(seconds=ctx.rng.uniform(-2, 6)))
+                agent.kill()
+                line = f"{hhmm(at)}: agent SIGKILL at {hhmm(clock.now())}"
+                if action == "kill, down past grace":
+                    down = timedelta(minutes=ctx.rng.randint(11, 13))
+                    clock.jump(down)
+                    line += f", down {down.seconds // 60} min (clock moved on)"
+                else:
+                    time.sleep(ctx.rng.uniform(1, 4))
+                agent, _ = start_agent(instance, url, code, cache=cache)
+                verdict.tried.append(line + f", restarted at {hhmm(clock.now())}")
+            try:
+                settle(instance, at, at + timedelta(seconds=1), timeout=60)
+            except ChaosError as exc:
+                verdict.problems.append(str(exc))
+        last = instants[-1]
+        if clock.now() < last + GRACE:
+            clock.set(last + GRACE + timedelta(seconds=5))
+        try:
+            settle(instance, first, last + timedelta(seconds=1), timeout=60)
+        except ChaosError as exc:
+            verdict.problems.append(str(exc))
+        for proc in (agent, scheduler):
+            verdict.check(proc.stop() == 0, f"{proc.name} did not stop cleanly")
+        web.stop()
+        tally(instance, verdict, first - timedelta(minutes=1), last + timedelta(minutes=1))
+    finally:
         instance.close()
     return verdict
