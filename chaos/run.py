@@ -1,7 +1,7 @@
 """`make chaos`: run the fault scenarios, print what each tried and its verdict.
 
-Exits 1 when any play was lost or doubled (or a scenario found another fault), 2 when a
-scenario could not be run as designed.
+Exits 1 when any play was lost or doubled, a scenario found another fault, or a scenario
+could not be run as designed (e.g. no root to mount the tmpfs): none of those is a pass.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import random
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from chaos import scenarios
@@ -27,7 +28,9 @@ SCENARIOS = {
 }
 
 
-def run(names: list[str], *, seed: int, quick: bool, workdir: Path) -> list[Verdict]:
+def run(
+    names: list[str], *, seed: int, quick: bool, workdir: Path, keep: bool = True
+) -> list[Verdict]:
     template = build_template(workdir / "template")
     verdicts = []
     for name in names:
@@ -44,7 +47,12 @@ def run(names: list[str], *, seed: int, quick: bool, workdir: Path) -> list[Verd
         except ChaosError as exc:
             verdict = Verdict(f"{name}: could not be run")
             verdict.problems.append(str(exc))
-        verdict.tried.append(f"({time.monotonic() - started:.0f} s, logs in {context.workdir})")
+        except Exception as exc:  # one broken scenario must not hide the others' verdicts
+            traceback.print_exc()
+            verdict = Verdict(f"{name}: crashed")
+            verdict.problems.append(repr(exc))
+        where = f", logs in {context.workdir}" if keep else ""
+        verdict.tried.append(f"({time.monotonic() - started:.0f} s{where})")
         print(verdict.report(), flush=True)
         verdicts.append(verdict)
     return verdicts
@@ -65,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         verdicts = run(names, seed=seed, quick=args.quick, workdir=args.workdir)
     else:
         with tempfile.TemporaryDirectory(prefix="broadcaster-chaos-") as folder:
-            verdicts = run(names, seed=seed, quick=args.quick, workdir=Path(folder))
+            verdicts = run(names, seed=seed, quick=args.quick, workdir=Path(folder), keep=False)
     failed = [v.scenario for v in verdicts if not v.ok]
     print(f"\n{len(verdicts) - len(failed)} of {len(verdicts)} scenarios: nothing lost or doubled")
     for name in failed:

@@ -378,6 +378,15 @@ def database_unavailable(ctx: Context) -> Verdict:
                 settle(instance, at, at + timedelta(seconds=1), timeout=90)
             except ChaosError as exc:
                 verdict.problems.append(str(exc))
+        for o in instance.occurrences(slot, slot + timedelta(seconds=1)):
+            started = hhmm(o.started_at) if o.started_at else "never"
+            where = "the agent" if o.station_id in agent_station else "the scheduler"
+            verdict.tried.append(f"06:00 at {where}'s station: started {started}, {o.status!s}")
+            if o.station_id in agent_station:
+                verdict.check(
+                    o.started_at is not None and o.started_at < began + timedelta(seconds=outage_s),
+                    "the agent did not play from its cache during the outage",
+                )
         recovered = clock.now()
         try:
             wait_for(
