@@ -25,6 +25,7 @@ commune's own box next to the amplifier.
 from __future__ import annotations
 
 import argparse
+import email.utils
 import hashlib
 import heapq
 import json
@@ -60,6 +61,7 @@ MAX_DETAIL = 1000
 CHUNK = 64 * 1024
 RETRY_AUDIO_S = 5.0
 KEEP_DAYS = 7
+MAX_RETRY_AFTER_S = 3600.0  # a server asking for more is not believed beyond this
 PRIORITIES = {"normal": 0, "priority": 1, "emergency": 2}
 
 
@@ -253,9 +255,28 @@ class LocalStore:
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"HTTP {status}: {message}")
         self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or utcnow())).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
 class Client:
@@ -291,7 +312,8 @@ class Client:
                 message = str(exc.reason)
             finally:
                 exc.close()
-            raise HttpError(exc.code, str(message)) from None
+            retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+            raise HttpError(exc.code, str(message), retry_after) from None
 
     def manifest(self, etag: str | None) -> tuple[int, str | None, dict | None]:
         headers = {"If-None-Match": etag} if etag else {}
@@ -514,6 +536,7 @@ class Agent:
         self._last_sync: datetime | None = None
         self._upload_after = 0.0
         self._upload_backoff = 1.0
+        self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
         self.queue = PlayoutQueue(player, self._on_event, name="agent")
         self.timer = Timer(self._fire, clock)
 
@@ -533,6 +556,9 @@ class Agent:
         next_sync = next_beat = time.monotonic()
         try:
             while not self._stop.is_set():
+                # Reports first: when the server rations requests (429), what it lacks is
+                # what was played; the manifest it already sent is cached.
+                self.upload()
                 now = time.monotonic()
                 if now >= next_sync:
                     self.sync()
@@ -540,7 +566,6 @@ class Agent:
                 elif self._need_audio.is_set():
                     self._need_audio.clear()
                     self._ensure_audio()
-                self.upload()
                 if self._stop.is_set():
                     break
                 if time.monotonic() >= next_beat:
@@ -548,7 +573,7 @@ class Agent:
                     next_beat = time.monotonic() + self.heartbeat_interval
                 deadline = min(next_sync, next_beat)
                 if self.store.pending():
-                    deadline = min(deadline, self._upload_after)
+                    deadline = min(deadline, max(self._upload_after, self._quiet_until))
                 self._wake.wait(max(0.05, deadline - time.monotonic()))
                 self._wake.clear()
         finally:
@@ -584,10 +609,15 @@ class Agent:
 
     def sync(self) -> bool:
         """Fetch the manifest (304 when unchanged) and make sure its audio is cached."""
+        if self._throttled():
+            return False
         etag = self.store.get("etag")
         try:
             status, new_etag, document = self.client.manifest(etag)
         except (OSError, HttpError, ValueError) as exc:
+            if isinstance(exc, HttpError) and exc.status == 429:
+                self._slow_down("manifest", exc)
+                return False
             self._offline(f"manifest: {exc}")
             self._ensure_audio()  # a cached manifest may still need audio fetched later
             return False
@@ -625,6 +655,8 @@ class Agent:
         )
 
     def _ensure_audio(self) -> None:
+        if self._throttled():
+            return
         with self._plays_lock:
             plays = sorted(self.plays.values(), key=lambda p: p.at)
         handled = self.store.handled()
@@ -638,6 +670,9 @@ class Agent:
             try:
                 self.audio.fetch(play)
             except (OSError, HttpError, ValueError) as exc:
+                if isinstance(exc, HttpError) and exc.status == 429:
+                    self._slow_down("audio", exc)
+                    break
                 log.warning("audio: cannot fetch %s yet: %s", play.sha256[:12], exc)
                 if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
                     self._offline(f"audio: {exc}")
@@ -661,7 +696,13 @@ class Agent:
                 f"not played: {int(late.total_seconds())} s past its time, beyond the "
                 f"{int(GRACE.total_seconds() // 60)} min grace window"
             )
-            log.warning("play: occurrence %s %r skipped, %s", occurrence_id, play.title, reason)
+            log.warning(
+                "play: occurrence %s %r skipped, %s",
+                occurrence_id,
+                play.title,
+                reason,
+                extra={"occurrence_id": occurrence_id, "event": "skipped"},
+            )
             self.store.record(occurrence_id, "skipped", reason, at=now)
             self._wake.set()
             return
@@ -671,6 +712,7 @@ class Agent:
                 "play: audio for occurrence %s is not in the cache yet; retrying in %.0f s",
                 occurrence_id,
                 RETRY_AUDIO_S,
+                extra={"occurrence_id": occurrence_id},
             )
             retry = now + timedelta(seconds=RETRY_AUDIO_S)
             if retry - play.at > GRACE:
@@ -680,7 +722,12 @@ class Agent:
             self._wake.set()  # let the sync loop fetch it now
             return
         if late.total_seconds() > 1:
-            log.info("play: occurrence %s starts %.0f s late", occurrence_id, late.total_seconds())
+            log.info(
+                "play: occurrence %s starts %.0f s late",
+                occurrence_id,
+                late.total_seconds(),
+                extra={"occurrence_id": occurrence_id, "late_s": round(late.total_seconds())},
+            )
         self._submitted.add(occurrence_id)
         self.queue.submit(
             Item(
@@ -699,7 +746,11 @@ class Agent:
             kind, detail = "interrupted", "cut short: the agent was stopped"
         self.store.record(item.occurrence_id, kind, detail)
         log.info(
-            "play: occurrence %s %s%s", item.occurrence_id, kind, f" ({detail})" if detail else ""
+            "play: occurrence %s %s%s",
+            item.occurrence_id,
+            kind,
+            f" ({detail})" if detail else "",
+            extra={"occurrence_id": item.occurrence_id, "event": kind},
         )
         self._wake.set()
 
@@ -708,7 +759,7 @@ class Agent:
     def upload(self) -> None:
         """Send the outbox in batches; each event is marked sent once the server has it."""
         while not self._stop.is_set() or self._stopping:
-            if time.monotonic() < self._upload_after:
+            if time.monotonic() < max(self._upload_after, self._quiet_until):
                 return
             batch = self.store.unsent()
             if not batch:
@@ -716,7 +767,10 @@ class Agent:
             try:
                 result = self.client.post("/events", {"events": batch})
             except HttpError as exc:
-                if exc.status in (401, 429) or exc.status >= 500:
+                if exc.status == 429:
+                    self._slow_down("events", exc)
+                    return
+                if exc.status == 401 or exc.status >= 500:
                     self._upload_failed(f"events: {exc}")
                     return
                 log.error("events: the server refused a batch (%s); sending one by one", exc)
@@ -743,7 +797,10 @@ class Agent:
             try:
                 self.client.post("/events", {"events": [event]})
             except HttpError as exc:
-                if exc.status in (401, 429) or exc.status >= 500:
+                if exc.status == 429:
+                    self._slow_down("events", exc)
+                    return False
+                if exc.status == 401 or exc.status >= 500:
                     self._upload_failed(f"events: {exc}")
                     return False
                 log.error("events: the server refused event %s for good: %s", event, exc)
@@ -761,6 +818,8 @@ class Agent:
         self._upload_backoff = min(self._upload_backoff * 2, max(self.sync_interval, 1.0))
 
     def heartbeat(self) -> None:
+        if self._throttled():
+            return
         try:
             free_mb = shutil.disk_usage(self.cache_dir).free // (1024 * 1024)
         except OSError:
@@ -774,10 +833,28 @@ class Agent:
         }
         try:
             self.client.post("/heartbeat", body)
-        except (OSError, HttpError, ValueError) as exc:
+        except HttpError as exc:
+            if exc.status == 429:
+                self._slow_down("heartbeat", exc)
+            else:
+                self._offline(f"heartbeat: {exc}")
+            return
+        except (OSError, ValueError) as exc:
             self._offline(f"heartbeat: {exc}")
             return
         self.store.prune(self.clock())
+
+    def _throttled(self) -> bool:
+        return time.monotonic() < self._quiet_until and not self._stopping
+
+    def _slow_down(self, what: str, exc: HttpError) -> None:
+        """429: send nothing until the server's Retry-After (or one sync interval) is over.
+
+        Plays go on from the cache meanwhile; events wait in the outbox.
+        """
+        wait = exc.retry_after if exc.retry_after is not None else self.sync_interval
+        self._quiet_until = max(self._quiet_until, time.monotonic() + wait)
+        log.warning("%s: the server asks to slow down; no request for %.0f s", what, wait)
 
     def _offline(self, message: str) -> None:
         if self._online is not False:
@@ -858,9 +935,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heartbeat-interval", type=_positive, default=60.0, metavar="SECONDS")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
+    from broadcaster import logs
+    from broadcaster.config import ConfigError, log_format
+
+    try:
+        fmt = log_format(dict(os.environ))
+    except ConfigError as exc:
+        parser.error(str(exc))
+    logs.configure(
+        fmt,
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s agent %(levelname)s %(message)s",
+        text_format="%(asctime)s agent %(levelname)s %(message)s",
     )
     token = args.token or os.environ.get(TOKEN_ENV, "")
     if args.token_file:

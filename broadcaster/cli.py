@@ -48,10 +48,14 @@ def _session(ctx: click.Context) -> Iterator[Session]:
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Broadcaster: write, approve, schedule and play announcements on commune loudspeakers."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from broadcaster import logs
+    from broadcaster.config import log_format
+
+    try:
+        fmt = log_format(dict(os.environ))
+    except ConfigError as exc:
+        raise UserFacingError(f"configuration: {exc}") from exc
+    logs.configure(fmt, level=logging.DEBUG if verbose else logging.INFO)
 
 
 # --- database -------------------------------------------------------------------------
@@ -165,8 +169,7 @@ def web_cmd(ctx: click.Context, host: str | None, port: int | None, threads: int
         f"--host={host or settings.host}",
         f"--port={port or settings.port}",
         f"--threads={threads}",
-        "--call",
-        "web:create_app",
+        "web.wsgi:app",  # configures logging, then builds the app
     ]
     os.execv(sys.executable, argv)
 
@@ -191,6 +194,43 @@ def scheduler_cmd(ctx: click.Context, player: str) -> None:
     run_scheduler(_settings(ctx), player=player)
 
 
+@main.command("health")
+@click.option(
+    "--component",
+    type=click.Choice(["all", "database", "scheduler"]),
+    default="all",
+    show_default=True,
+    help="database: answers and is migrated; scheduler: its heartbeat is fresh.",
+)
+@click.pass_context
+def health_cmd(ctx: click.Context, component: str) -> None:
+    """Check health for systemd or monitoring: one JSON line per component, exit 0 or 1."""
+    from broadcaster.dbtypes import utcnow
+    from broadcaster.health import database_status, scheduler_status
+
+    settings = _settings(ctx)
+    engine = db.make_engine(settings.database_url)
+    try:
+        database = database_status(engine)
+        results = []
+        if component in ("all", "database"):
+            results.append(("database", database))
+        if component in ("all", "scheduler"):
+            if database.ok:
+                with Session(engine) as session:
+                    scheduler = scheduler_status(
+                        session, now=utcnow(), heartbeat_seconds=settings.heartbeat_seconds
+                    )
+            else:
+                scheduler = database
+            results.append(("scheduler", scheduler))
+    finally:
+        engine.dispose()
+    for name, status in results:
+        click.echo(json.dumps(status.as_dict(name), ensure_ascii=False))
+    sys.exit(0 if all(status.ok for _, status in results) else 1)
+
+
 @main.command("up")
 @click.pass_context
 def up_cmd(ctx: click.Context) -> None:
@@ -204,6 +244,68 @@ def up_cmd(ctx: click.Context) -> None:
         Child("scheduler", broadcaster_command("scheduler")),
     ]
     sys.exit(supervise(children))
+
+
+# --- backup ---------------------------------------------------------------------------
+
+
+@main.command("backup")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The archive to write (e.g. broadcaster-2026-11-28.tar.gz); must not exist yet.",
+)
+@click.pass_context
+def backup_cmd(ctx: click.Context, output: Path) -> None:
+    """Back up the database (a consistent snapshot), the audio store and the instance files.
+
+    Safe while the web and the scheduler run. The archive carries a manifest with the
+    sha256 of every file; `broadcaster restore` checks them all.
+    """
+    from broadcaster.backup import BackupError, backup
+
+    settings = _settings(ctx)
+    try:
+        summary = backup(settings, output)
+    except BackupError as exc:
+        raise UserFacingError(str(exc)) from exc
+    click.echo(f"backup written to {output}: {summary.files} files, {summary.audio} audio")
+    if summary.missing_audio:
+        click.echo(
+            f"warning: {len(summary.missing_audio)} recorded audio files were missing and are "
+            "not in the backup (they are rendered again when needed)",
+            err=True,
+        )
+
+
+@main.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace a non-empty instance (a SQLite database is kept as *.before-restore).",
+)
+@click.pass_context
+def restore_cmd(ctx: click.Context, archive: Path, force: bool) -> None:
+    """Restore a backup into this (empty) instance; all or nothing.
+
+    Stop the web and the scheduler first. Every file is checked against the manifest's
+    sha256 before anything is changed.
+    """
+    from broadcaster.backup import BackupError, restore
+
+    settings = _settings(ctx)
+    try:
+        summary = restore(settings, archive, force=force)
+    except BackupError as exc:
+        raise UserFacingError(str(exc)) from exc
+    click.echo(
+        f"restored {archive}: {summary.users} users, {summary.stations} stations, "
+        f"{summary.scripts} scripts, {summary.audio} audio files"
+    )
+    click.echo("next: `broadcaster db upgrade` (if this Broadcaster is newer), then start it")
 
 
 # --- users ----------------------------------------------------------------------------
@@ -615,10 +717,14 @@ def stations_create(
         code = station.code
     click.echo(f"created station {code}")
     click.echo(f"token: {token}")
-    click.echo("The token is shown only once. Run the agent with:")
+    click.echo(
+        "The token is shown only once. Save it alone in a file only the agent's user can "
+        "read (mode 600), then run the agent with:"
+    )
+    # Not --token: a command line is visible to every user of the station machine (ps).
     click.echo(
         f"  broadcaster agent --server http://{settings.host}:{settings.port} "
-        f"--token {token} --cache /var/cache/broadcaster"
+        "--token-file /etc/broadcaster/agent-token --cache /var/cache/broadcaster"
     )
 
 

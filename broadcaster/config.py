@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -95,10 +97,42 @@ def env_timezone(env: dict[str, str], name: str, default: str) -> str:
     return value
 
 
+LOG_FORMATS = ("text", "json")
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+
+
+def log_format(env: dict[str, str]) -> str:
+    """BROADCASTER_LOG_FORMAT: text (default, for people) or json (one object per line)."""
+    return env_choice(env, "LOG_FORMAT", "text", LOG_FORMATS)
+
+
+def env_networks(env: dict[str, str], name: str, default: str) -> tuple:
+    """A comma-separated list of addresses or CIDR networks ("" allows none)."""
+    value = _raw(env, name)
+    if value is None:
+        value = default
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: {part!r} is not an IP address or network") from None
+    return tuple(networks)
+
+
+def _metrics_token(env: dict[str, str]) -> str | None:
+    token = _raw(env, "METRICS_TOKEN") or None
+    if token is not None and len(token) < 16:
+        raise ConfigError(f"{PREFIX}METRICS_TOKEN must be at least 16 characters")
+    return token
+
+
 @dataclass(frozen=True)
 class Settings:
     instance_dir: Path
-    database_url: str
+    database_url: str = field(repr=False)  # may hold a database password
     audio_dir: Path
     timezone: str
     secret_key: str = field(repr=False)
@@ -128,6 +162,24 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     allow_self_approval: bool = False
+    # Station API limits per worker process (0 turns the per-token limit off).
+    api_rate_per_minute: int = 120
+    api_burst: int = 120
+    api_failures_per_minute: int = 10
+    api_failure_burst: int = 20
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    log_format: str = "text"
+    heartbeat_seconds: int = 15
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_networks: tuple = field(
+        default_factory=lambda: tuple(ipaddress.ip_network(n) for n in LOOPBACK_NETWORKS.split(","))
+    )
+    audio_accel_redirect: str | None = None
+    audio_store_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -187,6 +239,60 @@ def _check_database_url(url: str) -> None:
         raise ConfigError(f"{PREFIX}DATABASE_URL=...{shown!r} is not a database URL") from None
 
 
+def _trusted_proxies(env: dict[str, str]) -> tuple:
+    """Addresses or networks (CIDR) of the reverse proxies whose X-Forwarded-* we believe."""
+    raw = _raw(env, "TRUSTED_PROXIES") or ""
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError:
+            raise ConfigError(
+                f"{PREFIX}TRUSTED_PROXIES: {item!r} is not an IP address or network "
+                "(e.g. 127.0.0.1, ::1 or 10.0.0.0/24)"
+            ) from None
+    return tuple(networks)
+_ACCEL_PREFIX = re.compile(r"/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/")
+_S3_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9._~/-]*)?")
+
+
+def env_accel_prefix(env: dict[str, str], name: str) -> str | None:
+    """An nginx internal location such as /_audio/ (starts and ends with a slash)."""
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not _ACCEL_PREFIX.fullmatch(value) or "/../" in value or "/./" in value:
+        raise ConfigError(
+            f"{PREFIX}{name}={value!r} must be a location path such as /_audio/ "
+            "(starting and ending with /)"
+        )
+    return value
+
+
+def env_s3_url(env: dict[str, str], name: str) -> str | None:
+    """s3://bucket or s3://bucket/prefix, normalized without a trailing slash."""
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not _S3_URL.fullmatch(value) or "//" in value[5:]:
+        raise ConfigError(
+            f"{PREFIX}{name}={value!r} must look like s3://bucket or s3://bucket/prefix "
+            "(bucket: lowercase letters, digits, dots and hyphens)"
+        )
+    return value.rstrip("/")
+
+
+def env_http_url(env: dict[str, str], name: str) -> str | None:
+    value = _raw(env, name)
+    if not value:
+        return None
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ConfigError(f"{PREFIX}{name}={value!r} must be an http:// or https:// URL")
+    return value
+
+
 def local_today(settings: Settings) -> date:
     """Today in the deployment's time zone (a UTC server is a day behind until 07:00 in Huế)."""
     return datetime.now(ZoneInfo(settings.timezone)).date()
@@ -232,4 +338,34 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         login_max_failures=env_int(env, "LOGIN_MAX_FAILURES", 5, minimum=1),
         login_lockout_minutes=env_int(env, "LOGIN_LOCKOUT_MINUTES", 15, minimum=1),
         allow_self_approval=env_bool(env, "ALLOW_SELF_APPROVAL", False),
+        api_rate_per_minute=env_int(env, "API_RATE_PER_MINUTE", 120, minimum=0),
+        api_burst=env_int(env, "API_BURST", 120, minimum=1),
+        api_failures_per_minute=env_int(env, "API_FAILURES_PER_MINUTE", 10, minimum=1),
+        api_failure_burst=env_int(env, "API_FAILURE_BURST", 20, minimum=1),
+        trusted_proxies=_trusted_proxies(env),
+        log_format=log_format(env),
+        heartbeat_seconds=env_int(env, "HEARTBEAT_SECONDS", 15, minimum=1, maximum=300),
+        metrics_token=_metrics_token(env),
+        metrics_networks=env_networks(env, "METRICS_ALLOW", LOOPBACK_NETWORKS),
+        audio_accel_redirect=env_accel_prefix(env, "AUDIO_ACCEL_REDIRECT"),
+        **_s3_settings(env),
+    )
+
+
+def _s3_settings(env: dict[str, str]) -> dict:
+    url = env_s3_url(env, "AUDIO_STORE_URL")
+    key_id = _raw(env, "S3_ACCESS_KEY_ID") or None
+    secret = _raw(env, "S3_SECRET_ACCESS_KEY") or None
+    if bool(key_id) != bool(secret):
+        # Half a credential would silently fall back to boto3's own search and fail later.
+        raise ConfigError(
+            f"{PREFIX}S3_ACCESS_KEY_ID and {PREFIX}S3_SECRET_ACCESS_KEY go together: set both "
+            "or neither (then the usual AWS_* variables or instance role apply)"
+        )
+    return dict(
+        audio_store_url=url,
+        s3_endpoint_url=env_http_url(env, "S3_ENDPOINT_URL"),
+        s3_region=_raw(env, "S3_REGION") or "us-east-1",
+        s3_access_key_id=key_id,
+        s3_secret_access_key=secret,
     )

@@ -13,6 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Above any thread count we run with (waitress 8, gunicorn 4 per worker, the scheduler's
+# pool); an SQLite connection is a file handle and a page cache.
+SQLITE_POOL_SIZE = 16
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -50,7 +53,14 @@ def make_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"check_same_thread": False})
+        # As many pooled connections as server threads: past pool_size, every checkout
+        # opens a new connection (and SQLite reads the schema again) and closes it after.
+        engine = create_engine(
+            database_url,
+            connect_args={"check_same_thread": False},
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
+        )
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from broadcaster.dbtypes import UTCDateTime, utcnow
@@ -138,6 +138,10 @@ class ScriptVersion(SQLModel, table=True):
     reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     review_comment: str = ""
+    # The pronunciation lexicon as it stood at approval (JSON, term -> reading): renders
+    # of an approved version read it exactly as the approver heard it, whatever anyone
+    # edits in the lexicon later. Empty until approval.
+    lexicon: str = ""
 
 
 class OperatorStation(SQLModel, table=True):
@@ -281,13 +285,18 @@ class OccurrenceStatus(StrEnum):
 class Occurrence(SQLModel, table=True):
     """One play of one schedule at one station at one instant; the unit of accountability."""
 
-    __table_args__ = (UniqueConstraint("schedule_id", "station_id", "at"),)
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "station_id", "at"),
+        # A station's plays in a time window (every manifest, portal and calendar page):
+        # with station_id alone, a station's whole history would be read each time.
+        Index("ix_occurrence_station_at", "station_id", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     schedule_id: int = Field(
         sa_column=Column(Integer, ForeignKey("schedule.id", ondelete="CASCADE"), index=True)
     )
-    station_id: int = Field(foreign_key="station.id", index=True)
+    station_id: int = Field(foreign_key="station.id")
     at: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
     priority: int = Field(default=Priority.NORMAL)
     version_id: int | None = Field(default=None, foreign_key="scriptversion.id")

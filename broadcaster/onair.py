@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from broadcaster.config import Settings
 from broadcaster.models import (
@@ -140,7 +140,7 @@ def render_occurrence(session: Session, settings: Settings, occurrence: Occurren
         engine_name=engine_name,
         on=occurrence.at.astimezone(ZoneInfo(station.timezone)).date(),
     )
-    mapping = lexicon.as_mapping(session)
+    mapping = lexicon.for_version(session, version)
     store = store_for(settings)
     try:
         result = render(
@@ -174,20 +174,31 @@ def render_occurrence(session: Session, settings: Settings, occurrence: Occurren
     return result.audio
 
 
+def _waiting_for_audio(now: datetime, hours: float) -> tuple:
+    return (
+        col(Occurrence.audio_id).is_(None),
+        col(Occurrence.status).in_(OPEN),
+        Occurrence.at >= now - GRACE,
+        Occurrence.at < now + timedelta(hours=hours),
+    )
+
+
 def pending_audio(session: Session, *, now: datetime, hours: float) -> list[int]:
     """Open occurrences of the next `hours` (and the grace window) that have no audio."""
     return list(
         session.exec(
             select(Occurrence.id)
-            .where(
-                col(Occurrence.audio_id).is_(None),
-                col(Occurrence.status).in_(OPEN),
-                Occurrence.at >= now - GRACE,
-                Occurrence.at < now + timedelta(hours=hours),
-            )
+            .where(*_waiting_for_audio(now, hours))
             .order_by(Occurrence.at)
         )
     )
+
+
+def count_pending_audio(session: Session, *, now: datetime, hours: float) -> int:
+    """How many pending_audio() would return: the render queue."""
+    return session.exec(
+        select(func.count()).select_from(Occurrence).where(*_waiting_for_audio(now, hours))
+    ).one()
 
 
 def render_one(
@@ -199,7 +210,12 @@ def render_one(
     try:
         audio = render_occurrence(session, settings, occurrence)
     except RenderError as exc:
-        log.error("cannot render occurrence %s: %s", occurrence.id, exc)
+        log.error(
+            "cannot render occurrence %s: %s",
+            occurrence.id,
+            exc,
+            extra={"occurrence_id": occurrence.id, "station_id": occurrence.station_id},
+        )
         record_event(
             session,
             occurrence=occurrence,

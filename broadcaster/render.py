@@ -39,6 +39,7 @@ from broadcaster.models import (
     ScriptVersion,
     Station,
 )
+from broadcaster.objectstore import RemoteError, S3Remote, remote_for
 from broadcaster.profiles import Profile
 from broadcaster.speech.engines import Engine, EngineError, Speech, import_pydub
 from broadcaster.speech.normalize import normalize
@@ -95,16 +96,50 @@ class RenderResult:
 
 
 class AudioStore:
-    """Files named <key>.mp3 under two-character folders, written by rename only."""
+    """Files named <key>.mp3 under two-character folders, written by rename only.
 
-    def __init__(self, root: Path) -> None:
+    With a remote (S3-compatible object storage) the folder is a cache of the bucket:
+    renders are uploaded before their record is saved, and `local()` fetches back a file
+    this machine lacks.
+    """
+
+    def __init__(self, root: Path, remote: S3Remote | None = None) -> None:
         self.root = Path(root)
+        self.remote = remote
 
     def relative(self, key: str) -> str:
         return f"{key[:2]}/{key}.mp3"
 
     def absolute(self, relative: str) -> Path:
         return self.root / relative
+
+    def local(self, audio: AudioFile) -> Path | None:
+        """The record's file on this machine (fetched from the remote if need be), or None.
+
+        Raises RemoteError when the remote cannot be reached.
+        """
+        path = self.absolute(audio.path)
+        if _intact(path, audio.size):
+            return path
+        if self.remote is not None and self.remote.fetch(audio.path, path, sha256=audio.sha256):
+            return path
+        return None
+
+    def publish(self, relative: str, sha256: str) -> None:
+        if self.remote is not None:
+            self.remote.upload(relative, self.absolute(relative), sha256=sha256)
+
+    def discard(self, relative: str) -> None:
+        self.absolute(relative).unlink(missing_ok=True)
+        if self.remote is not None:
+            self.remote.delete(relative)
+
+
+def _intact(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
 
 
 def render_key(spoken: str, request: RenderRequest) -> str:
@@ -599,8 +634,13 @@ def render(
     key = render_key(spoken, request)
     existing = session.exec(select(AudioFile).where(AudioFile.key == key)).first()
     if existing is not None:
-        path = store.absolute(existing.path)
-        intact = path.is_file() and path.stat().st_size == existing.size
+        try:
+            path = store.local(existing)
+        except RemoteError as exc:
+            if exc.retryable:
+                raise RenderError(str(exc), retryable=True) from exc
+            path = None  # a damaged object: rendering again replaces it
+        intact = path is not None
         # A fallback voice stood in for the one asked for (e.g. Google was unreachable):
         # keep using it for a while, then give the first engine another chance.
         stale_fallback = existing.fallback and utcnow() - existing.created_at > FALLBACK_RETRY
@@ -637,8 +677,14 @@ def render(
         temporary.unlink(missing_ok=True)
         raise
 
+    sha256 = _sha256(final)
+    try:
+        # Before the record: a record must never name audio the bucket lacks.
+        store.publish(relative, sha256)
+    except RemoteError as exc:
+        raise RenderError(str(exc), retryable=exc.retryable) from exc
     values = dict(
-        sha256=_sha256(final),
+        sha256=sha256,
         path=relative,
         size=final.stat().st_size,
         duration_s=programme.duration_s,
@@ -686,7 +732,7 @@ def collect_garbage(
     for audio in stale:
         if audio.key in keep_keys:
             continue
-        store.absolute(audio.path).unlink(missing_ok=True)
+        store.discard(audio.path)
         known.discard(audio.path)
         session.delete(audio)
         removed += 1
@@ -705,7 +751,7 @@ def collect_garbage(
 
 
 def store_for(settings: Settings) -> AudioStore:
-    return AudioStore(settings.audio_dir)
+    return AudioStore(settings.audio_dir, remote_for(settings))
 
 
 def request_for_version(

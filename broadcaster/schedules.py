@@ -37,7 +37,7 @@ from broadcaster.recurrence import (
     describe,
     occurrences,
 )
-from broadcaster.workflow import latest_approved
+from broadcaster.workflow import REVIEWERS, latest_approved
 
 KINDS = ("weekly", "every_n_days", "once")
 PRIORITY_NAMES = {
@@ -257,6 +257,8 @@ def save_schedule(
 ) -> Schedule:
     """Create or change a schedule; refused unless the script has an approved version."""
     _validate(session, data)
+    if Priority.EMERGENCY in (data.priority, schedule.priority if schedule else None):
+        _may_set_emergency(actor)
     before = snapshot(session, schedule) if schedule else None
     schedule = schedule or Schedule(name="", script_id=data.script.id, kind=data.kind)
     if actor is not None and schedule.created_by_id is None:
@@ -287,7 +289,19 @@ def save_schedule(
     return schedule
 
 
+def _may_set_emergency(actor: User | None) -> None:
+    # An emergency interrupts whatever is playing; only those who approve content may
+    # decide that. An editor may not create one, change one (its script, time or
+    # targets), or switch one back on. `actor` None is the operator at the command line.
+    if actor is not None and actor.role not in REVIEWERS:
+        raise ScheduleError(
+            "only an approver or an admin may create, change or switch on an emergency schedule"
+        )
+
+
 def set_active(*, session: Session, schedule: Schedule, active: bool, actor: User | None) -> None:
+    if active and schedule.priority == Priority.EMERGENCY:
+        _may_set_emergency(actor)
     schedule.is_active = active
     schedule.updated_at = utcnow()
     session.add(schedule)

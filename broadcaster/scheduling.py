@@ -23,16 +23,14 @@ from sqlmodel import Session, select
 from broadcaster.config import Settings
 from broadcaster.db import make_engine, session_scope
 from broadcaster.dbtypes import utcnow
+from broadcaster.health import JOBS_TABLE, SCHEDULER_SERVICE
 from broadcaster.models import AudioFile, Occurrence, PlayoutMode, Schedule, ServiceBeat, Station
 from broadcaster.onair import GRACE, materialize
 from broadcaster.playout import Item, PlayoutQueue
 
 log = logging.getLogger(__name__)
 
-JOBS_TABLE = "apscheduler_jobs"
 SYNC_SECONDS = 5
-HEARTBEAT_SECONDS = 15
-SCHEDULER_SERVICE = "scheduler"
 EVENT_RETRY_SECONDS = 2
 CLOCK_JUMP_SECONDS = 5  # wall-clock drift from the monotonic clock that counts as a jump
 
@@ -66,12 +64,15 @@ def collect_audio(database_url: str, audio_dir: str, retention_days: int) -> int
     from datetime import timedelta
     from pathlib import Path
 
+    from broadcaster.objectstore import remote_for
     from broadcaster.render import AudioStore, collect_garbage
 
+    # The bucket (if any) loses what the store loses, or it would grow for ever.
+    remote = remote_for(_runtime.settings) if _runtime is not None else None
     with session_scope(_engine(database_url)) as session:
         removed = collect_garbage(
             session=session,
-            store=AudioStore(Path(audio_dir)),
+            store=AudioStore(Path(audio_dir), remote),
             retention=timedelta(days=retention_days),
         )
     if removed:
@@ -120,6 +121,7 @@ class Runtime:
 
         from broadcaster.onair import GRACE, Outcome, apply_outcome, missed_reason
 
+        station_id = None
         while True:
             now = self.clock()
             outcome = Outcome(kind, detail)
@@ -129,6 +131,7 @@ class Runtime:
                 with session_scope(self.engine) as session:
                     occurrence = session.get(Occurrence, item.occurrence_id)
                     if occurrence is not None:
+                        station_id = occurrence.station_id
                         apply_outcome(session, occurrence, outcome, at=now, actor="scheduler")
                 break
             except OperationalError as exc:
@@ -141,15 +144,27 @@ class Runtime:
                     exc.orig,
                 )
                 self.closing.wait(EVENT_RETRY_SECONDS)
-        log.info("playout: occurrence %s %s %s", item.occurrence_id, outcome.kind, outcome.detail)
+        log.info(
+            "playout: occurrence %s %s %s",
+            item.occurrence_id,
+            outcome.kind,
+            outcome.detail,
+            extra={
+                "occurrence_id": item.occurrence_id,
+                "station_id": station_id,
+                "event": outcome.kind,
+            },
+        )
         return outcome.kind == kind
 
     def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
         """Play every due occurrence of the local stations (of one schedule, or all)."""
+        from broadcaster.objectstore import RemoteError
         from broadcaster.onair import claim, due, local_station_ids, render_occurrence
         from broadcaster.render import RenderError, store_for
 
         now = now or self.clock()
+        store = store_for(self.settings)
         submitted = 0
         with session_scope(self.engine) as session:
             stations = local_station_ids(session)
@@ -166,7 +181,8 @@ class Runtime:
                         if occurrence.audio_id
                         else render_occurrence(session, self.settings, occurrence)
                     )
-                except RenderError as exc:
+                    path = store.local(audio) or store.absolute(audio.path)
+                except (RenderError, RemoteError) as exc:
                     from broadcaster.onair import Outcome, apply_outcome
 
                     apply_outcome(
@@ -185,7 +201,7 @@ class Runtime:
                     rank=-occurrence.priority,
                     schedule_id=occurrence.schedule_id,
                     occurrence_id=occurrence.id,
-                    path=store_for(self.settings).absolute(audio.path),
+                    path=path,
                     duration_s=audio.duration_s,
                     repeat=schedule.repeat if schedule else 1,
                 )
@@ -337,7 +353,12 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
         try:
             trigger = triggers_for(schedule, zones)
         except (ScheduleError, ValueError) as exc:
-            log.error("schedule %s cannot be scheduled: %s", schedule.id, exc)
+            log.error(
+                "schedule %s cannot be scheduled: %s",
+                schedule.id,
+                exc,
+                extra={"schedule_id": schedule.id},
+            )
             continue
         scheduler.add_job(
             fire_schedule,
@@ -396,7 +417,7 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     started_at = utcnow()
     url = settings.database_url
     memory_jobs = [
-        (heartbeat, {"seconds": HEARTBEAT_SECONDS}, [url, started_at], "heartbeat"),
+        (heartbeat, {"seconds": settings.heartbeat_seconds}, [url, started_at], "heartbeat"),
         (plan_ahead, {"minutes": 5}, [url], "plan-ahead"),
         (sweep_missed, {"minutes": 1}, [url], "sweep-missed"),
         (dispatch_all, {"seconds": 20}, [], "dispatch-all"),

@@ -183,7 +183,7 @@ _STATION_BY_TOKEN = sa_select(
 ).where(Station.token_hash == bindparam("digest"), Station.is_active == true())
 
 
-def station_for_token(session: Session, token: str | None) -> StationRef | None:
+def station_for_token(session: Session | Engine, token: str | None) -> StationRef | None:
     """The active station this token belongs to, or None (unknown, revoked, inactive)."""
     if not token:
         return None
@@ -610,6 +610,15 @@ def ingest_events(
 # --- heartbeat -------------------------------------------------------------------------
 
 
+def _dialect_insert(session: Session):
+    """INSERT with ON CONFLICT for the session's database (SQLite or PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def record_heartbeat(
     session: Session, station: StationRef, payload: Any, *, now: datetime
 ) -> dict[str, Any]:
@@ -621,15 +630,23 @@ def record_heartbeat(
     files = _integer(payload.get("cache_files", _MISSING), "cache_files", nullable=True)
     last_sync = payload.get("last_sync")
     synced = None if last_sync is None else parse_instant(last_sync, "last_sync")
-    beat = session.get(StationBeat, station.id) or StationBeat(station_id=station.id, seen_at=now)
-    beat.seen_at = now
-    beat.version = version
-    beat.player_state = state
-    beat.free_disk_mb = free
-    beat.cache_files = files
-    beat.last_sync = synced
-    session.add(beat)
-    session.flush()
+    values = {
+        "seen_at": now,
+        "version": version,
+        "player_state": state,
+        "free_disk_mb": free,
+        "cache_files": files,
+        "last_sync": synced,
+    }
+    # One statement, no read first: every agent beats every minute, and on SQLite each
+    # beat holds the database's single write lock for as long as its transaction lasts.
+    insert = _dialect_insert(session)(StationBeat).values(station_id=station.id, **values)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[StationBeat.station_id],
+            set_={name: insert.excluded[name] for name in values},
+        )
+    )
     return {"server_time": now.astimezone(UTC).isoformat()}
 
 
@@ -647,6 +664,13 @@ def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.0 description of the station API (served at /api/v1/openapi.json)."""
     instant = {"type": "string", "format": "date-time"}
     unauthorized = _error_response("Missing, unknown or revoked token")
+    too_many = {
+        **_error_response(
+            "Too many requests from this token (or, for bad tokens, from this address); "
+            "send nothing more before Retry-After seconds"
+        ),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -801,6 +825,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "304": {"description": "Unchanged since the ETag given"},
                         "401": unauthorized,
+                        "429": too_many,
                     },
                 }
             },
@@ -835,6 +860,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "304": {"description": "Unchanged"},
                         "401": unauthorized,
+                        "429": too_many,
                         "404": _error_response("Not in this station's manifest"),
                         "416": {"description": "Range not satisfiable"},
                     },
@@ -863,6 +889,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "400": _error_response("Not JSON"),
                         "401": unauthorized,
+                        "429": too_many,
                         "403": _error_response("An occurrence of another station"),
                         "409": _error_response("An event id used by another station"),
                         "413": _error_response("A body over 1 MB"),
@@ -894,6 +921,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "400": _error_response("Not JSON"),
                         "401": unauthorized,
+                        "429": too_many,
                         "413": _error_response("Too large a body"),
                         "415": _error_response("Not application/json"),
                         "422": _error_response("Invalid fields"),

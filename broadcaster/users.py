@@ -104,11 +104,13 @@ def is_locked_out(
     max_failures: int,
     window: timedelta,
     now: datetime | None = None,
+    exclude_id: int | None = None,
 ) -> bool:
     """True after too many failures within `window`: for this account from this address
     (since its last success from there), or from this address over all accounts.
 
     Counting per address means a guesser elsewhere cannot lock a real user out.
+    `exclude_id` leaves out the attempt being judged (see authenticate()).
     """
     since = (now or utcnow()) - window
     last_success = session.exec(
@@ -118,14 +120,16 @@ def is_locked_out(
             LoginAttempt.succeeded.is_(True),
         )
     ).one()
+    others = () if exclude_id is None else (LoginAttempt.id != exclude_id,)
     account_since = max(since, last_success) if last_success else since
     account = _failures(
         session,
         account_since,
         LoginAttempt.username == username,
         LoginAttempt.remote_addr == remote_addr,
+        *others,
     )
-    address = _failures(session, since, LoginAttempt.remote_addr == remote_addr)
+    address = _failures(session, since, LoginAttempt.remote_addr == remote_addr, *others)
     return account >= max_failures or address >= max_failures * ADDRESS_FAILURE_FACTOR
 
 
@@ -138,25 +142,46 @@ def authenticate(
     max_failures: int,
     window: timedelta,
 ) -> tuple[User | None, bool]:
-    """Check a login; returns (user or None, locked_out). Every attempt is recorded."""
+    """Check a login; returns (user or None, locked_out). Every attempt is recorded.
+
+    Commits, unlike other service functions. Production runs several worker
+    processes and the password check takes tens of milliseconds: were the attempt counted
+    first and written afterwards, parallel guesses sent to different workers would all see
+    the same count and all be checked. So the attempt is written and committed as a failure
+    first, counted with every other attempt already written (each of two racing attempts
+    sees at least the one that committed first), and only then checked and, if right,
+    marked successful.
+    """
     username = username.strip().lower()[:64]
     remote_addr = remote_addr[:64]
+    attempt = LoginAttempt(username=username, remote_addr=remote_addr, succeeded=False)
+    session.add(attempt)
+    session.commit()
     locked = is_locked_out(
         session=session,
         username=username,
         remote_addr=remote_addr,
         max_failures=max_failures,
         window=window,
+        exclude_id=attempt.id,
     )
+    if locked:
+        # No password check: a locked address gets no answer about the password, and a
+        # flood of locked attempts costs no scrypt work.
+        return None, True
     user = session.exec(select(User).where(User.username == username)).first()
-    password_ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-    ok = bool(user and user.is_active and password_ok and not locked)
-    session.add(LoginAttempt(username=username, remote_addr=remote_addr, succeeded=ok))
-    if ok:
-        user.last_login_at = utcnow()
-        session.add(user)
-        return user, False
-    return None, locked
+    stored_hash = user.password_hash if user else _DUMMY_HASH
+    # End the transaction before the slow check: on SQLite a form post holds the write
+    # lock, and a stream of logins must not keep the scheduler from writing.
+    session.commit()
+    password_ok = check_password_hash(stored_hash, password)
+    if not (user and user.is_active and password_ok):
+        return None, False
+    attempt.succeeded = True
+    session.add(attempt)
+    user.last_login_at = utcnow()
+    session.add(user)
+    return user, False
 
 
 def _snapshot(user: User, station_ids: list[int]) -> dict:

@@ -13,6 +13,7 @@ from sqlmodel import Session, func, select
 from broadcaster import audit
 from broadcaster.dbtypes import utcnow
 from broadcaster.models import Campaign, Role, Script, ScriptVersion, User, VersionStatus
+from broadcaster.speech import lexicon
 from broadcaster.templating import TemplateError, check_template
 from broadcaster.text import slugify
 
@@ -245,6 +246,7 @@ def approve(
         raise WorkflowError("you wrote this version; another person must approve it")
     version.reviewed_by_id = actor.id
     version.reviewed_at = utcnow()
+    version.lexicon = lexicon.frozen(session)
     _transition(
         session,
         version,

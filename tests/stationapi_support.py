@@ -84,7 +84,8 @@ def schedule_for(
             priority=priority,
             station_ids=[station(session, c).id for c in codes],
         ),
-        actor=user(session, "editor"),
+        # Only approvers and admins may set emergency priority.
+        actor=user(session, "approver" if priority == Priority.EMERGENCY else "editor"),
     )
 
 
@@ -210,10 +211,17 @@ def make_template(folder: Path, demo_db: Path, prepare) -> Template:
 class Server:
     """The web app with the station API, served by waitress in a child process."""
 
-    def __init__(self, settings: Settings, port: int | None = None, access_log: Path | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        port: int | None = None,
+        access_log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.settings = settings
         self.port = port or free_port()
         self.access_log = access_log
+        self.env = env or {}  # extra BROADCASTER_* settings for the server process
         self.process: subprocess.Popen | None = None
 
     @property
@@ -222,6 +230,7 @@ class Server:
 
     def start(self) -> Server:
         extra = {ACCESS_LOG_ENV: str(self.access_log)} if self.access_log else {}
+        extra.update(self.env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.stationapi_support", "serve", str(self.port)],
             cwd=PROJECT_ROOT,
@@ -321,20 +330,23 @@ def soon(seconds: float) -> datetime:
 # --- the launcher ----------------------------------------------------------------------
 
 
-def _access_logged(app, path: str):
+def _access_logged(app, log_path: str):
     inner = app.wsgi_app
 
     def logged(environ, start_response):
+        # Read before the app runs: mounting the station API moves PATH_INFO to SCRIPT_NAME.
+        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+
         def recording(status, headers, exc_info=None):
             line = " ".join(
                 [
                     environ["REQUEST_METHOD"],
-                    environ.get("PATH_INFO", ""),
+                    path,
                     environ.get("HTTP_RANGE", "-").replace(" ", ""),
                     status.split(" ", 1)[0],
                 ]
             )
-            with open(path, "a", encoding="utf-8") as handle:
+            with open(log_path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
             return start_response(status, headers, exc_info)
 
@@ -347,12 +359,8 @@ def serve(port: int) -> None:
     from waitress import serve as waitress_serve
 
     from web import create_app
-    from web.api import bp
 
     app = create_app()
-    # Until the lead registers the blueprint in web/__init__.py; then this is a no-op.
-    if "api" not in app.blueprints:
-        app.register_blueprint(bp)
     if os.environ.get(ACCESS_LOG_ENV):
         _access_logged(app, os.environ[ACCESS_LOG_ENV])
     waitress_serve(app, host="127.0.0.1", port=port, threads=4, _quiet=True)

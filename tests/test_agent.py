@@ -88,8 +88,10 @@ class Site:
         finally:
             engine.dispose()
 
-    def server(self, port: int | None = None) -> support.Server:
-        return support.Server(self.settings, port=port, access_log=self.folder / "access.log")
+    def server(self, port: int | None = None, **env: str) -> support.Server:
+        return support.Server(
+            self.settings, port=port, access_log=self.folder / "access.log", env=env
+        )
 
     def agent(self, server_url: str, **options) -> subprocess.Popen:
         return support.start_agent(
@@ -267,6 +269,26 @@ def test_after_a_crash_it_neither_plays_again_nor_forgets_what_is_due(site):
     assert site.local_kinds(second) == Counter(started=1, finished=1), site.log()
     assert site.server_kinds(first) == Counter(started=1, finished=1)
     assert site.server_kinds(second) == Counter(started=1, finished=1)
+
+
+def test_it_sends_nothing_while_the_server_says_429_and_reports_once_it_may(site):
+    # 6 requests a minute after a burst of 3: Retry-After is about 10 s.
+    server = site.server(BROADCASTER_API_RATE_PER_MINUTE="6", BROADCASTER_API_BURST="3").start()
+    occurrence_id = site.add(support.soon(3))
+    process = site.agent(server.url)
+    try:
+        wait_until(lambda: "429" in [r[3] for r in server.requests()], timeout=15)
+        seen = len(server.requests())
+        wait_until(lambda: played_through(site.local_kinds(occurrence_id)), timeout=15)
+        time.sleep(4)  # well inside the Retry-After
+        assert len(server.requests()) == seen, server.requests()  # not one request more
+        wait_until(lambda: played_through(site.server_kinds(occurrence_id)), timeout=40)
+    finally:
+        stop_agent(process)
+        server.stop()
+    assert "asks to slow down" in site.log()
+    statuses = [r[3] for r in server.requests()]
+    assert statuses.count("429") <= 5, statuses  # one per Retry-After, not one per poll
 
 
 def test_a_corrupted_cached_file_is_detected_and_fetched_again(site):

@@ -94,3 +94,23 @@ def test_scripts_import_refuses_a_bad_file_and_keeps_the_database_unchanged(sett
     listed = run_cli(settings, "scripts", "list", "--json")
     assert "ok-one" not in listed.stdout
     assert listed.stdout.count("\n") >= 6
+
+
+def test_a_new_station_token_is_printed_once_and_never_on_a_suggested_command_line(settings):
+    import hashlib
+
+    from broadcaster.models import Area
+
+    engine = db.make_engine(settings.database_url)
+    with Session(engine) as session:
+        commune = session.get(
+            Area, session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one().area_id
+        ).code
+    result = run_cli(settings, "stations", "create", "--code", "HUE-TEST-LOA", "--commune", commune)
+    assert result.returncode == 0, result.stderr
+    token = re.search(r"^token: (\S+)$", result.stdout, re.M).group(1)
+    assert result.stdout.count(token) == 1 and "--token-file" in result.stdout
+    with Session(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "HUE-TEST-LOA")).one()
+    engine.dispose()
+    assert station.token_hash == hashlib.sha256(token.encode()).hexdigest()

@@ -398,3 +398,49 @@ def test_a_queued_play_whose_grace_window_passed_before_it_could_start_is_logged
     assert skipped.reason.startswith("not started within the grace window")
     kinds = [e.kind for e in session.exec(select(PlayEvent).order_by(PlayEvent.id))]
     assert "started" not in kinds and "skipped" in kinds
+
+
+def test_a_lexicon_edit_after_approval_does_not_change_what_goes_on_air(session, settings):
+    from broadcaster.speech import lexicon
+
+    script = approved_script(session)
+    schedule = weekly(session, script, ["HUE-THUAN-AN"], [0], ["06:00"])
+    approved = session.get(ScriptVersion, schedule_version_id(session, schedule))
+    assert "Bluezone" in approved.body
+    entry = lexicon.save_entry(
+        session=session,
+        term="Bluezone",
+        reading="ứng dụng bị đổi tên",
+        actor=user(session, "editor"),
+        entry_id=lexicon_entry_id(session, "Bluezone"),
+    )
+    session.commit()
+    occurrence = Occurrence(
+        schedule_id=schedule.id,
+        station_id=station(session, "HUE-THUAN-AN").id,
+        at=datetime(2026, 11, 29, 23, 0, tzinfo=UTC),
+        priority=schedule.priority,
+        version_id=approved.id,
+    )
+    session.add(occurrence)
+    session.flush()
+    on_air = onair.render_occurrence(session, settings, occurrence)
+    assert "blu dôn" in on_air.spoken_text.lower()
+    assert "bị đổi tên" not in on_air.spoken_text
+    # The edit is not lost: the next version approved reads with it.
+    assert lexicon.for_version(session, ScriptVersion(body=""))[entry.term] == entry.reading
+
+
+def schedule_version_id(session, schedule):
+    return session.exec(
+        select(ScriptVersion.id).where(
+            ScriptVersion.script_id == schedule.script_id,
+            ScriptVersion.status == VersionStatus.APPROVED,
+        )
+    ).one()
+
+
+def lexicon_entry_id(session, term):
+    from broadcaster.models import LexiconEntry
+
+    return session.exec(select(LexiconEntry.id).where(LexiconEntry.term == term)).one()

@@ -1,4 +1,4 @@
-"""The web UI and the station API: a Flask app built by create_app()."""
+"""The web UI and, mounted at /api/v1, the station API: one WSGI app built by create_app()."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         dashboard,
         db,
         errors,
+        health,
         i18n,
         jingles,
         lexicon,
@@ -49,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         reports,
         schedules,
         scripts,
+        security,
         stations,
         users,
     )
@@ -71,19 +73,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reports.bp)
     app.register_blueprint(adoption.bp)
     app.register_blueprint(stations.bp)
-    app.register_blueprint(api.bp)
     app.register_blueprint(jingles.bp)
+    app.register_blueprint(health.bp)
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-            "object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
-        )
-        return response
+    app.after_request(security.page_headers)
 
+    # The station API answers before any of the UI's hooks run (see web/api.py).
+    api_app = api.create_api_app(settings, app.extensions["engine"])
+    app.extensions["api_app"] = api_app
+    app.wsgi_app = api.mounted(api_app, in_front_of=app.wsgi_app)
+    if settings.trusted_proxies:
+        # Outermost, so that the station API's rate limits see the agent's own address too.
+        app.wsgi_app = security.TrustedProxies(app.wsgi_app, settings.trusted_proxies)
     return app

@@ -1,26 +1,35 @@
 """The station API v1 (JSON, bearer tokens): a thin layer over broadcaster.stationapi.
 
-Every error is JSON ({"error": ..., "status": ...}); nothing here renders HTML or uses
-the login session, so the blueprint is exempt from CSRF (agents send no cookies).
+It is its own small Flask app, mounted at /api/v1 in front of the web UI (create_api_app):
+agents poll it every minute by the thousand, and none of the UI's per-request machinery
+(session cookie, login manager, CSRF, locale) has anything to do with a bearer token.
+Every error is JSON ({"error": ..., "status": ...}); nothing here renders HTML.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
-from sqlalchemy.exc import IntegrityError
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from broadcaster import stationapi
+from broadcaster.config import Settings
 from broadcaster.dbtypes import utcnow
-from broadcaster.render import store_for
-from web import csrf
-from web.db import get_session
+from broadcaster.ratelimit import StationLimiter, retry_after
+from web import security
+from web.audiofiles import audio_response
+from web.db import close_session, get_session
+from web.health import instrument
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
+MOUNT = f"/api/{stationapi.API_VERSION}"
+bp = Blueprint("api", __name__)
+instrument(bp)
 
 AUDIO_MAX_AGE = 365 * 24 * 3600
 UNAUTHORIZED = "missing, unknown or revoked station token"
@@ -34,15 +43,111 @@ def _error(status: int, message: str) -> Response:
     return response
 
 
-@bp.after_app_request
-def allow_header(response: Response) -> Response:
-    # The app's JSON error handler drops the headers of HTTP errors; RFC 9110 wants Allow
-    # on a 405. (Could move to web/errors.py, for every route.)
-    if response.status_code == 405 and request.path.startswith(bp.url_prefix + "/"):
-        if "Allow" not in response.headers:
-            adapter = current_app.url_map.bind_to_environ(request.environ)
-            response.headers["Allow"] = ", ".join(sorted(adapter.allowed_methods()))
+def create_api_app(settings: Settings, engine: Engine) -> Flask:
+    """The station API as a WSGI app of its own, sharing the web app's engine."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=stationapi.MAX_BODY_BYTES)
+    app.extensions["engine"] = engine
+    app.teardown_appcontext(close_session)
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    # The manifest's SQLite fast path talks to the driver directly ("database is locked").
+    app.register_error_handler(sqlite3.OperationalError, _database_unavailable)
+    app.register_error_handler(Exception, _unexpected)
+    app.wsgi_app = security.with_api_headers(app.wsgi_app)
+    return app
+
+
+def mounted(api_app: Flask, *, in_front_of):
+    """A WSGI app sending MOUNT/... to the station API and everything else to the web UI.
+
+    werkzeug's DispatcherMiddleware does the same for any number of mounts, at a cost
+    that shows on the most frequent request the server answers.
+    """
+    prefix = MOUNT + "/"
+
+    def dispatch(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(prefix):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + MOUNT
+            environ["PATH_INFO"] = path[len(MOUNT) :]
+            return api_app(environ, start_response)
+        return in_front_of(environ, start_response)
+
+    return dispatch
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    response = _error(status, error.name.lower())
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
     return response
+
+
+def _database_unavailable(error: Exception) -> Response:
+    log.exception("database error on %s", request.path)
+    response = _error(503, "database unavailable, try again later")
+    response.headers["Retry-After"] = "30"
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s", request.path)
+    return _error(500, "internal error")
+
+
+# --- rate limits (broadcaster/ratelimit.py); hooks on the blueprint travel with it --------
+
+LIMITER = "station_api_limiter"
+
+
+@bp.record_once
+def _make_limiter(state) -> None:
+    settings = state.app.config["SETTINGS"]
+    state.app.extensions[LIMITER] = (
+        StationLimiter(
+            per_minute=settings.api_rate_per_minute,
+            burst=settings.api_burst,
+            failures_per_minute=settings.api_failures_per_minute,
+            failure_burst=settings.api_failure_burst,
+        )
+        if settings.api_rate_per_minute
+        else None
+    )
+
+
+@bp.before_request
+def rate_limit() -> Response | None:
+    limiter = current_app.extensions[LIMITER]
+    if limiter is None:
+        return None
+    token = stationapi.parse_bearer(request.headers.get("Authorization"))
+    verdict = limiter.check(token, request.remote_addr or "")
+    if verdict.wait:
+        seconds = retry_after(verdict.wait)
+        response = _error(429, f"too many requests; retry after {seconds} s")
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    g.api_verdict = verdict
+    return None
+
+
+@bp.after_request
+def settle_limits(response: Response) -> Response:
+    verdict = g.pop("api_verdict", None)
+    if verdict is not None:
+        current_app.extensions[LIMITER].settle(
+            verdict,
+            authenticated=g.get("api_station_ok", False),
+            refused=response.status_code == 401,
+        )
+    return response
+
+
+def _authenticated() -> None:
+    g.api_station_ok = True
 
 
 @bp.errorhandler(stationapi.ApiError)
@@ -52,9 +157,12 @@ def api_error(error: stationapi.ApiError) -> Response:
 
 def _station() -> stationapi.StationRef:
     token = stationapi.parse_bearer(request.headers.get("Authorization"))
-    station = stationapi.station_for_token(get_session(), token)
+    # Through the engine, outside the request's session: a POST's session takes SQLite's
+    # write lock at its first statement, and the token check need not hold it.
+    station = stationapi.station_for_token(current_app.extensions["engine"], token)
     if station is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
+    _authenticated()
     return station
 
 
@@ -78,6 +186,7 @@ def manifest():
     built = stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
     if built is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
+    _authenticated()
     if request.if_none_match.contains_weak(built.etag):
         response = Response(status=304)  # unchanged: empty body
     else:
@@ -96,19 +205,14 @@ def audio(name: str):
         record = stationapi.audio_for_station(get_session(), station, sha256, now=utcnow())
     if record is None:
         raise stationapi.ApiError(404, "no such audio in this station's manifest")
-    path = store_for(current_app.config["SETTINGS"]).absolute(record.path)
-    if not path.is_file():
-        log.error("audio %s is in the database but %s is missing", record.sha256, path)
-        raise stationapi.ApiError(404, "audio file missing on the server")
-    response = send_file(
-        path,
-        mimetype="audio/mpeg",
-        conditional=True,  # Range → 206, If-None-Match → 304
-        etag=record.sha256,
+    response = audio_response(
+        record,
+        download_name=f"{record.sha256}.mp3",
         max_age=AUDIO_MAX_AGE,
         last_modified=record.created_at,
-        download_name=f"{record.sha256}.mp3",
     )
+    if response is None:
+        raise stationapi.ApiError(404, "audio file missing on the server")
     response.cache_control.public = False  # the station's own, behind its token
     response.cache_control.private = True
     response.cache_control.immutable = True

@@ -129,7 +129,9 @@ def login():
                 ),
                 "error",
             )
-            return render_template("auth/login.html", form=form), 429
+            # The longest wait; a failure leaving the window may free the account sooner.
+            retry_after = str(settings.login_lockout_minutes * 60)
+            return render_template("auth/login.html", form=form), 429, {"Retry-After": retry_after}
         if user is None:
             flash(_("Tên đăng nhập hoặc mật khẩu không đúng."), "error")
             return render_template("auth/login.html", form=form), 401

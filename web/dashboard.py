@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, current_app, render_template, request
 from sqlmodel import func, select
 
 from broadcaster.dbtypes import utcnow
+from broadcaster.health import SCHEDULER_SERVICE, scheduler_status
 from broadcaster.models import Area, AreaKind, AreaMember, ServiceBeat, Station
-from broadcaster.scheduling import HEARTBEAT_SECONDS, SCHEDULER_SERVICE
 from web.auth import login_required
 from web.db import get_session
 
@@ -71,9 +69,9 @@ def index():
         stations_here = [station for _, station in communes if station is not None]
         offline = [h for h in health(session, stations_here, now=utcnow()) if h.state == "offline"]
     beat = session.get(ServiceBeat, SCHEDULER_SERVICE)
-    scheduler_alive = bool(
-        beat and utcnow() - beat.seen_at < timedelta(seconds=3 * HEARTBEAT_SECONDS)
-    )
+    scheduler_alive = scheduler_status(
+        session, now=utcnow(), heartbeat_seconds=current_app.config["SETTINGS"].heartbeat_seconds
+    ).ok
     return render_template(
         "dashboard.html",
         provinces=provinces,

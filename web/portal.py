@@ -22,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -46,6 +45,7 @@ from broadcaster.models import (
 from broadcaster.onair import Outcome, apply_outcome, materialize, render_occurrence
 from broadcaster.render import RenderError, store_for
 from broadcaster.text import ascii_fold
+from web.audiofiles import audio_response
 from web.auth import acting_user, roles_required
 from web.db import get_session
 
@@ -217,17 +217,12 @@ def audio(code: str, occurrence_id: int):
     station = _station(code)
     item = _item(station, occurrence_id)
     audio = _audio_for(item)
-    path = store_for(current_app.config["SETTINGS"]).absolute(audio.path)
-    if not path.is_file():
-        abort(404)
-    return send_file(
-        path,
-        mimetype="audio/mpeg",
+    response = audio_response(
+        audio,
         as_attachment=request.args.get("download") == "1",
         download_name=_file_name(item),
-        conditional=True,
-        etag=audio.sha256,
     )
+    return response or abort(404)
 
 
 @bp.get("/<code>/day/<day>.zip")
@@ -248,7 +243,10 @@ def day_zip(code: str, day: str):
         for index, item in enumerate(items, start=1):
             audio = _audio_for(item)
             name = _file_name(item, index)
-            archive.write(store.absolute(audio.path), arcname=name)
+            path = store.local(audio)
+            if path is None:
+                abort(404)
+            archive.write(path, arcname=name)
             playlist.append(f"#EXTINF:{round(audio.duration_s)},{item['script'].title}")
             playlist.append(name)
         archive.writestr("danh-sach-phat.m3u", "\n".join(playlist) + "\n")

@@ -181,8 +181,14 @@ class ScheduleForm(TargetsMixin, FlaskForm):
     once_time = StringField(_l("Giờ phát"), validators=[Length(max=8)])
     valid_from = DateField(_l("Hiệu lực từ ngày"), validators=[Optional()])
     valid_until = DateField(_l("Đến hết ngày"), validators=[Optional()])
+    # Choices are checked by save_schedule (which also refuses emergency to editors), so
+    # the form may offer editors fewer of them.
     priority = SelectField(
-        _l("Mức ưu tiên"), coerce=int, choices=_priority_choices, default=int(Priority.NORMAL)
+        _l("Mức ưu tiên"),
+        coerce=int,
+        choices=_priority_choices,
+        default=int(Priority.NORMAL),
+        validate_choice=False,
     )
     repeat = IntegerField(
         _l("Số lần phát liền nhau mỗi lượt"), default=1, validators=[NumberRange(1, 10)]
@@ -257,6 +263,10 @@ def schedule_message(exc: ScheduleError | ValueError) -> str:
         "is before valid_from": _("Ngày kết thúc phải sau ngày bắt đầu."),
         "choose at least one": _("Hãy chọn ít nhất một đài, xã/phường, cụm xã hoặc tỉnh."),
         "priority must be": _("Mức ưu tiên không hợp lệ."),
+        "emergency schedule": _(
+            "Chỉ lãnh đạo duyệt hoặc quản trị viên mới được tạo, sửa hoặc bật lại lịch phát "
+            "mức khẩn cấp, vì bản tin khẩn cấp ngắt mọi chương trình đang phát."
+        ),
         "repeat must be": _("Số lần phát liền nhau phải từ 1 đến 10."),
         "unknown recurrence": _("Cách lặp lại không hợp lệ."),
     }
@@ -383,6 +393,14 @@ def _area_choices(session: Session) -> list[SelectChoice]:
 
 def _fill_choices(form: FlaskForm, session: Session, scripts: list[Script]) -> None:
     form.script.choices = _script_choices(scripts)
+    if hasattr(form, "priority") and current_user.role not in REVIEWERS:
+        # Editors are not offered emergency, unless the schedule already is one (shown as
+        # it is; saving it is refused with the reason).
+        form.priority.choices = [
+            c
+            for c in _priority_choices()
+            if c.value != Priority.EMERGENCY or form.priority.data == Priority.EMERGENCY
+        ]
     if hasattr(form, "version"):
         form.version.choices = _version_choices(session, scripts)
     form.stations.choices = _station_choices(session)
@@ -706,7 +724,12 @@ def toggle(schedule_id: int):
     if not ActiveForm().validate_on_submit() or wanted not in ("0", "1"):
         abort(400)
     session = get_session()
-    set_active(session=session, schedule=schedule, active=wanted == "1", actor=acting_user())
+    try:
+        set_active(session=session, schedule=schedule, active=wanted == "1", actor=acting_user())
+    except ScheduleError as exc:
+        session.rollback()
+        flash(schedule_message(exc), "error")
+        return redirect(url_for("schedules.edit", schedule_id=schedule.id))
     session.commit()
     if schedule.is_active:
         flash(_("Đã bật lại lịch phát “%(name)s”.", name=schedule.name), "success")

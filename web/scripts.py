@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -70,6 +69,7 @@ from broadcaster.workflow import (
     submit,
     withdraw,
 )
+from web.audiofiles import audio_response
 from web.auth import acting_user, roles_required
 from web.db import get_session
 
@@ -620,10 +620,7 @@ def audio(key: str):
     record = get_session().exec(select(AudioFile).where(AudioFile.key == key)).first()
     if record is None:
         abort(404)
-    path = store_for(_settings()).absolute(record.path)
-    if not path.is_file():
-        abort(404)
-    return send_file(path, mimetype="audio/mpeg", conditional=True, etag=record.sha256)
+    return audio_response(record, download_name=f"{key}.mp3") or abort(404)
 
 
 def commune_name(station: Station) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import unicodedata
 
 from sqlmodel import Session, select
 
 from broadcaster import audit
 from broadcaster.dbtypes import utcnow
-from broadcaster.models import LexiconEntry, User
+from broadcaster.models import LexiconEntry, ScriptVersion, User
 
 MAX_TERM = 64
 MAX_READING = 200
@@ -33,6 +34,22 @@ def _clean(value: str, *, what: str, limit: int) -> str:
 def as_mapping(session: Session) -> dict[str, str]:
     """term -> reading, for normalize(lexicon=...)."""
     return dict(session.exec(select(LexiconEntry.term, LexiconEntry.reading)).all())
+
+
+def frozen(session: Session) -> str:
+    """The whole lexicon as JSON, to keep with a version at its approval."""
+    return json.dumps(as_mapping(session), ensure_ascii=False, sort_keys=True)
+
+
+def for_version(session: Session, version: ScriptVersion) -> dict[str, str]:
+    """The readings a version is spoken with: those frozen at its approval, if it has them.
+
+    A draft (heard by its editor or approver before approval) reads with today's lexicon;
+    an approved version never changes what it says on air after someone edits an entry.
+    """
+    if version.lexicon:
+        return json.loads(version.lexicon)
+    return as_mapping(session)
 
 
 def version(session: Session) -> str:

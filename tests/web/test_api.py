@@ -53,12 +53,8 @@ def api_settings(tmp_path, on_air):
 @pytest.fixture
 def api_app(api_settings):
     from web import create_app
-    from web.api import bp
 
     app = create_app({"SETTINGS": api_settings, "TESTING": True})
-    # Until the lead registers the blueprint in web/__init__.py; then this is a no-op.
-    if "api" not in app.blueprints:
-        app.register_blueprint(bp)
     yield app
     app.extensions["engine"].dispose()
 
@@ -422,9 +418,14 @@ def test_the_openapi_document_describes_every_route(api, api_app):
     assert document["openapi"].startswith("3.0")
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     paths = set(document["paths"])
-    for rule in api_app.url_map.iter_rules():
-        if rule.endpoint.startswith("api."):
-            assert rule.rule.replace("<name>", "{sha256}.mp3") in paths, rule.rule
+    routes = [
+        rule.rule
+        for rule in api_app.extensions["api_app"].url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+    ]
+    assert len(routes) == 5
+    for route in routes:
+        assert "/api/v1" + route.replace("<name>", "{sha256}.mp3") in paths, route
 
 
 def test_a_405_says_which_methods_are_allowed(api, tokens):
@@ -440,7 +441,8 @@ def test_station_api_responses_set_no_cookie(api, tokens):
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(api_settings, tokens, tmp_path):
     """Property-based requests from the OpenAPI document against the real server."""
-    server = support.Server(api_settings).start()
+    # Limits off: schemathesis sends far faster than an agent, and the logic is the point.
+    server = support.Server(api_settings, env={"BROADCASTER_API_RATE_PER_MINUTE": "0"}).start()
     try:
         result = subprocess.run(
             [
@@ -479,3 +481,96 @@ def test_the_station_rows_keep_only_a_hash_of_the_token(tokens, db_session):
     assert stored == hashlib.sha256(tokens[OWN].encode()).hexdigest()
     everything = " ".join(str(v) for v in db_session.exec(select(Station)).all())
     assert tokens[OWN] not in everything
+
+
+def test_an_unknown_api_path_is_a_404_in_json_not_a_web_page(api):
+    response = api.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "not found", "status": 404}
+
+
+def test_an_unreachable_database_is_a_503_in_json_with_retry_after(api, api_app, tokens):
+    from sqlalchemy import create_engine
+
+    api_app.extensions["api_app"].extensions["engine"] = create_engine(
+        "sqlite:////nonexistent-folder/broadcaster.db"
+    )
+    response = manifest(api, tokens[OWN])
+    assert response.status_code == 503
+    assert response.get_json()["error"].startswith("database unavailable")
+    assert response.headers["Retry-After"] == "30"
+
+
+# --- rate limits and headers ------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(api_settings):
+    """The API with small limits: 2 requests per token, then one a second; 3 bad tokens."""
+    import dataclasses
+
+    from web import create_app
+
+    settings = dataclasses.replace(
+        api_settings,
+        api_rate_per_minute=60,
+        api_burst=2,
+        api_failures_per_minute=6,
+        api_failure_burst=3,
+    )
+    app = create_app({"SETTINGS": settings, "TESTING": True})
+    yield app.test_client()
+    app.extensions["engine"].dispose()
+
+
+def test_a_station_past_its_rate_gets_429_in_json_with_retry_after(limited, tokens):
+    assert manifest(limited, tokens[OWN]).status_code == 200
+    assert (
+        limited.post("/api/v1/heartbeat", json={}, headers=bearer(tokens[OWN])).status_code == 200
+    )
+    refused = manifest(limited, tokens[OWN])
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.get_json() == {"error": "too many requests; retry after 1 s", "status": 429}
+    assert manifest(limited, tokens[OTHER]).status_code == 200  # another station is not slowed
+    paths = limited.get("/api/v1/openapi.json").get_json()["paths"]
+    operations = [operation for path in paths.values() for operation in path.values()]
+    assert all("429" in o["responses"] for o in operations if "401" in o["responses"])
+
+
+def test_guessing_tokens_is_throttled_per_address_without_stopping_real_stations(limited, tokens):
+    here, elsewhere = {"REMOTE_ADDR": "203.0.113.7"}, {"REMOTE_ADDR": "198.51.100.1"}
+    assert (
+        limited.get("/api/v1/manifest", headers=bearer(tokens[OWN]), environ_base=here).status_code
+        == 200
+    )
+    for guess in range(3):
+        response = limited.get(
+            "/api/v1/manifest", headers=bearer(f"guess{guess}"), environ_base=here
+        )
+        assert response.status_code == 401
+    refused = limited.get("/api/v1/manifest", headers=bearer("guess3"), environ_base=here)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert limited.get("/api/v1/manifest", environ_base=here).status_code == 429  # no token
+    assert (
+        limited.get("/api/v1/manifest", headers=bearer(tokens[OWN]), environ_base=here).status_code
+        == 200
+    )
+    other = limited.get("/api/v1/manifest", headers=bearer("guess4"), environ_base=elsewhere)
+    assert other.status_code == 401
+
+
+def test_api_answers_carry_their_own_security_headers(api, tokens):
+    for response in (
+        manifest(api, tokens[OWN]),
+        post_events(api, tokens[OWN], []),
+        api.get("/api/v1/manifest"),
+    ):
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in response.headers  # plain HTTP here
+    assert manifest(api, tokens[OWN]).headers["Cache-Control"] == "no-cache"  # ETag revalidation
+    assert api.get("/api/v1/manifest").headers["Cache-Control"] == "no-store"
+    secure = api.get("/api/v1/manifest", headers=bearer(tokens[OWN]), base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"

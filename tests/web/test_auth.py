@@ -34,6 +34,7 @@ def test_repeated_failures_lock_the_account_for_a_while(auth, app):
     response = auth.login("approver", PERSONA_PASSWORD)
     assert response.status_code == 429
     assert "Đăng nhập sai quá nhiều lần" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == str(app.config["SETTINGS"].login_lockout_minutes * 60)
 
 
 def test_a_form_without_csrf_token_is_refused_with_a_clear_page(client):

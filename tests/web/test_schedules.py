@@ -292,7 +292,7 @@ def test_the_area_calendar_counts_stations(client, auth, app):
 def test_a_second_schedule_at_the_same_minute_is_a_conflict_with_the_emergency_first(
     client, auth, app
 ):
-    auth.login("editor")
+    auth.login("approver")  # only approvers and admins set emergency priority
     response = post_schedule(
         client,
         app,
@@ -408,6 +408,41 @@ def test_only_approvers_and_admins_broadcast_now(client, auth, app):
     )
     assert refused.status_code == 400
     assert "Hãy chọn ít nhất một đài" in refused.get_data(as_text=True)
+
+
+def test_editors_cannot_set_emergency_priority_only_approvers_and_admins_can(client, auth, app):
+    auth.login("editor")
+    form = client.get("/schedules/new").get_data(as_text=True)
+    assert ">Ưu tiên</option>" in form and "Khẩn cấp" not in form  # not offered
+    forged = post_schedule(client, app, name="Khẩn cấp giả", priority="2")
+    assert forged.status_code == 400
+    page = forged.get_data(as_text=True)
+    assert "Chỉ lãnh đạo duyệt hoặc quản trị viên mới được tạo, sửa hoặc bật lại" in page
+    assert lookup(app, Schedule, name="Khẩn cấp giả") is None
+    assert post_schedule(client, app, name="Ưu tiên thật", priority="1").status_code == 302
+
+    auth.logout()
+    auth.login("approver")
+    assert "Khẩn cấp" in client.get("/schedules/new").get_data(as_text=True)
+    assert post_schedule(client, app, name="Cảnh báo bão", priority="2").status_code == 302
+    storm = lookup(app, Schedule, name="Cảnh báo bão")
+    token = csrf(client, f"/schedules/{storm.id}")
+    client.post(f"/schedules/{storm.id}/active", data={"csrf_token": token, "active": "0"})
+
+    auth.logout()
+    auth.login("editor")
+    # An editor may not repoint an approver's emergency, nor switch it back on.
+    edited = post_schedule(
+        client, app, path=f"/schedules/{storm.id}", name="Cảnh báo bão", priority="2", times="07:00"
+    )
+    assert edited.status_code == 400 and "Chỉ lãnh đạo duyệt" in edited.get_data(as_text=True)
+    token = csrf(client, f"/schedules/{storm.id}")
+    response = client.post(
+        f"/schedules/{storm.id}/active", data={"csrf_token": token, "active": "1"}
+    )
+    assert "Chỉ lãnh đạo duyệt" in client.get(response.location).get_data(as_text=True)
+    storm = lookup(app, Schedule, name="Cảnh báo bão")
+    assert storm.is_active is False and storm.times == "06:00,17:00"
 
 
 def test_deactivating_removes_the_plays_from_the_calendar(client, auth, app):
