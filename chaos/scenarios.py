@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from broadcaster.config import PROJECT_ROOT
-from broadcaster.models import Occurrence, PlayEvent
 from broadcaster.onair import GRACE
 from chaos.harness import (
     TIMEZONE,
@@ -61,7 +60,7 @@ def hhmm(moment: datetime) -> str:
     return moment.astimezone(ZONE).strftime("%H:%M:%S")
 
 
-def start_scheduler(instance: Instance, verdict: Verdict | None = None):
+def start_scheduler(instance: Instance):
     proc = instance.start("scheduler", "scheduler", "--player", "null")
     instance.scheduler_ready(proc)
     return proc
@@ -240,16 +239,6 @@ def clock_jumps(ctx: Context) -> Verdict:
     finally:
         instance.close()
     return verdict
-
-
-def started_events(instance: Instance) -> list[PlayEvent]:
-    with Session(instance.engine) as session:
-        return list(session.exec(select(PlayEvent).where(PlayEvent.kind == "started")))
-
-
-def occurrence(instance: Instance, occurrence_id: int) -> Occurrence | None:
-    with Session(instance.engine) as session:
-        return session.get(Occurrence, occurrence_id)
 
 
 # --- 2. the database briefly unavailable ------------------------------------------------
