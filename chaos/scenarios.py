@@ -392,9 +392,11 @@ def database_unavailable(ctx: Context) -> Verdict:
         web.stop()  # waitress has no SIGTERM handler: it ends by the signal
         tally(instance, verdict, slot - timedelta(minutes=1), last + timedelta(minutes=1))
     finally:
-        if outage.active:
-            outage.end()
-        instance.close()
+        try:
+            if outage.active:
+                outage.end()
+        finally:
+            instance.close()  # never leave processes behind
     return verdict
 
 
