@@ -8,7 +8,7 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messa
 RUNTIME_SYSTEM := python3-venv:python3-venv ffmpeg:ffmpeg espeak-ng:espeak-ng
 TEST_SYSTEM := $(RUNTIME_SYSTEM) chromium:chromium nginx:nginx
 
-.PHONY: run test lint bench audit system-deps test-system-deps translations clean
+.PHONY: run test lint bench audit chaos system-deps test-system-deps translations clean
 
 run: system-deps $(RUNTIME_STAMP) translations
 	$(PY) -m broadcaster init
@@ -40,6 +40,10 @@ audit: $(DEV_STAMP)
 
 bench: system-deps $(DEV_STAMP) translations
 	@set -e; for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b; done
+
+# Fault scenarios against real processes (docs/CHAOS.md); CHAOS_ARGS="--seed N" replays a run.
+chaos: system-deps $(DEV_STAMP) translations
+	$(PY) -m chaos.run $(CHAOS_ARGS)
 
 system-deps:
 	@bin/ensure-system-packages $(RUNTIME_SYSTEM)

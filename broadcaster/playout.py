@@ -161,7 +161,8 @@ class Item:
         return -self.rank
 
 
-Callback = Callable[[str, Item, str], None]  # (event kind, item, detail)
+# (event kind, item, detail); returning False for "started" cancels the play.
+Callback = Callable[[str, Item, str], bool | None]
 
 
 class PlayoutQueue:
@@ -228,7 +229,8 @@ class PlayoutQueue:
                 self._current = None
 
     def _play(self, item: Item) -> None:
-        self._on_event("started", item, "")
+        if self._on_event("started", item, "") is False:
+            return  # the owner logged why it must not play now
         try:
             for _ in range(item.repeat):
                 self._player.play(item.path, item.duration_s)

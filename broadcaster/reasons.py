@@ -25,6 +25,12 @@ REASONS: dict[str, str] = {
     ),
     "interrupted by an emergency broadcast": N_("Bị ngắt để phát tin khẩn cấp"),
     "cut short: the player was shut down": N_("Bị cắt ngang vì trình phát đã tắt"),
+    "cut short: the scheduler stopped during the play": N_(
+        "Bị cắt ngang vì bộ lập lịch đã dừng khi đang phát"
+    ),
+    "cut short: the agent stopped during the play": N_(
+        "Bị cắt ngang vì máy phát của đài đã dừng khi đang phát"
+    ),
     "not played:": N_("Máy phát của đài nhận bài quá muộn, đã quá thời gian cho phép"),
     "no audio": N_("Không có âm thanh để phát"),
 }

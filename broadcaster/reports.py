@@ -255,6 +255,7 @@ EVENT_LABELS = {
     "skipped": "Bỏ qua",
     "interrupted": "Bị ngắt",
     "missed": "Bỏ lỡ",
+    "released": "Chưa phát, xếp lại",
     "confirmed": "Xác nhận đã phát",
 }
 

@@ -7,6 +7,8 @@ import os
 import signal
 import socket
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,13 +23,15 @@ from broadcaster.config import Settings
 from broadcaster.db import make_engine, session_scope
 from broadcaster.dbtypes import utcnow
 from broadcaster.health import JOBS_TABLE, SCHEDULER_SERVICE
-from broadcaster.models import AudioFile, Occurrence, Schedule, ServiceBeat, Station
+from broadcaster.models import AudioFile, Occurrence, PlayoutMode, Schedule, ServiceBeat, Station
 from broadcaster.onair import GRACE, materialize
 from broadcaster.playout import Item, PlayoutQueue
 
 log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 5
+EVENT_RETRY_SECONDS = 2
+CLOCK_JUMP_SECONDS = 5  # wall-clock drift from the monotonic clock that counts as a jump
 
 
 _engines: dict[str, Engine] = {}
@@ -105,6 +109,7 @@ class Runtime:
         self._make_player = player_factory or (lambda: make_player(player_name))
         self.queues: dict[int, PlayoutQueue] = {}
         self.lock = threading.Lock()
+        self.closing = threading.Event()
 
     def queue_for(self, station_id: int) -> PlayoutQueue:
         with self.lock:
@@ -116,24 +121,52 @@ class Runtime:
                 )
             return self.queues[station_id]
 
-    def on_event(self, kind: str, item: Item, detail: str) -> None:
-        from broadcaster.onair import Outcome, apply_outcome
+    def on_event(self, kind: str, item: Item, detail: str) -> bool:
+        """Record a play event; False tells the queue not to play the item after all.
+
+        "started" is durable before the audio begins, or a restart would play it again.
+        While the database is unavailable the station's queue waits here; an item whose
+        grace window passed meanwhile is logged not played instead of going out late.
+        """
+        from sqlalchemy.exc import OperationalError
+
+        from broadcaster.onair import GRACE, Outcome, apply_outcome, missed_reason
 
         station_id = None
-        with session_scope(self.engine) as session:
-            occurrence = session.get(Occurrence, item.occurrence_id)
-            if occurrence is not None:
-                station_id = occurrence.station_id
-                apply_outcome(
-                    session, occurrence, Outcome(kind, detail), at=self.clock(), actor="scheduler"
+        while True:
+            now = self.clock()
+            outcome = Outcome(kind, detail)
+            if kind == "started" and now - item.at > GRACE:
+                outcome = Outcome("skipped", missed_reason(PlayoutMode.LOCAL))
+            try:
+                with session_scope(self.engine) as session:
+                    occurrence = session.get(Occurrence, item.occurrence_id)
+                    if occurrence is not None:
+                        station_id = occurrence.station_id
+                        apply_outcome(session, occurrence, outcome, at=now, actor="scheduler")
+                break
+            except OperationalError as exc:
+                if self.closing.is_set():
+                    raise
+                log.error(
+                    "playout: cannot record %s for occurrence %s yet: %s",
+                    kind,
+                    item.occurrence_id,
+                    exc.orig,
                 )
+                self.closing.wait(EVENT_RETRY_SECONDS)
         log.info(
             "playout: occurrence %s %s %s",
             item.occurrence_id,
-            kind,
-            detail,
-            extra={"occurrence_id": item.occurrence_id, "station_id": station_id, "event": kind},
+            outcome.kind,
+            outcome.detail,
+            extra={
+                "occurrence_id": item.occurrence_id,
+                "station_id": station_id,
+                "event": outcome.kind,
+            },
         )
+        return outcome.kind == kind
 
     def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
         """Play every due occurrence of the local stations (of one schedule, or all)."""
@@ -189,6 +222,7 @@ class Runtime:
         return submitted
 
     def close(self) -> None:
+        self.closing.set()
         for queue in self.queues.values():
             queue.close()
 
@@ -355,9 +389,31 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
     return changed, removed
 
 
+JOBSTORE_RETRY_SECONDS = 5
+
+
+class ResilientScheduler(BackgroundScheduler):
+    """A BackgroundScheduler whose loop survives its job store's database being away.
+
+    APScheduler 3 retries a failed read of due jobs, but an error while it writes a job's
+    next run time escapes its loop and kills the scheduler thread for good: the process
+    lives on and never runs a job again. A job whose next run was not saved is simply due
+    again on the next round, which is harmless because claims never play anything twice.
+    """
+
+    def _process_jobs(self):
+        try:
+            return super()._process_jobs()
+        except Exception:
+            log.exception(
+                "scheduler: cannot update the job store; retrying in %d s", JOBSTORE_RETRY_SECONDS
+            )
+            return JOBSTORE_RETRY_SECONDS
+
+
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
     """APScheduler with its job store in our database (persistent jobs) and one in memory."""
-    scheduler = BackgroundScheduler(
+    scheduler = ResilientScheduler(
         jobstores={
             "default": SQLAlchemyJobStore(
                 engine=_engine(settings.database_url), tablename=JOBS_TABLE
@@ -427,12 +483,73 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
     return scheduler
 
 
+class ClockWatch:
+    """Notices the wall clock jumping (NTP stepping it, someone setting it by hand)."""
+
+    def __init__(
+        self,
+        wall: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._wall, self._monotonic = wall, monotonic
+        self._skew = self._measure()
+
+    def _measure(self) -> float:
+        return self._wall().timestamp() - self._monotonic()
+
+    def jumped(self) -> float:
+        """Seconds the wall clock moved beyond the time that passed since the last call."""
+        skew = self._measure()
+        delta, self._skew = skew - self._skew, skew
+        return delta if abs(delta) >= CLOCK_JUMP_SECONDS else 0.0
+
+
+def rearm_periodic_jobs(scheduler) -> int:
+    """Run the interval jobs now, after the clock jumped.
+
+    APScheduler keeps each job's next run as a wall-clock instant: after the clock goes
+    back an hour, the heartbeat, the sweep and the safety-net dispatcher would wait an
+    hour (the dashboard would call the scheduler dead); after a jump forward, the sweep
+    would skip the misses it should log at once. Schedule jobs are left alone: their
+    next run is the next real slot, and claims keep a slot from playing twice.
+    """
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    now = utcnow()
+    jobs = [
+        job
+        for job in scheduler.get_jobs(jobstore="memory")
+        if isinstance(job.trigger, IntervalTrigger)
+    ]
+    for job in jobs:
+        job.modify(next_run_time=now)
+    return len(jobs)
+
+
+def _release_abandoned(engine: Engine) -> None:
+    """Before any job runs: settle the plays a previous scheduler process left claimed."""
+    from broadcaster.onair import local_station_ids, release_abandoned
+
+    with session_scope(engine) as session:
+        reopened, interrupted = release_abandoned(
+            session, now=utcnow(), station_ids=local_station_ids(session)
+        )
+    if reopened or interrupted:
+        log.warning(
+            "scheduler: a previous run left %d plays claimed but not started (open again) "
+            "and %d cut short (logged interrupted)",
+            reopened,
+            interrupted,
+        )
+
+
 def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
     """Run until SIGTERM or SIGINT; stops cleanly so no job is cut half-way."""
     global _runtime
     # APScheduler logs every run of every job at INFO; the heartbeat would flood the log.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     _runtime = Runtime(settings, player)
+    _release_abandoned(_runtime.engine)
     scheduler = build_scheduler(settings)
 
     stop_requested = threading.Event()
@@ -447,9 +564,13 @@ def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
     signal.signal(signal.SIGINT, stop)
     log.info("scheduler: running with job store %s", settings.database_url.split("://")[0])
     scheduler.start()
+    clock = ClockWatch()
     try:
         while not stop_requested.wait(1.0):
-            pass
+            jump = clock.jumped()
+            if jump:
+                log.warning("scheduler: the wall clock jumped by %+.0f s", jump)
+                rearm_periodic_jobs(scheduler)
     finally:
         # wait=False: shutdown(wait=True) holds the job-store lock while it waits for
         # running jobs, and the schedule sync job needs that lock. Running jobs still

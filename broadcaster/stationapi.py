@@ -84,7 +84,10 @@ def hash_token(token: str) -> str:
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    # One token in 64 would start with "-", which `--token TOKEN` reads as an option.
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
 
 
 def _set_token(session: Session, station: Station, actor: User | None, action: str) -> str:

@@ -430,6 +430,75 @@ def test_items_due_together_play_back_to_back_by_priority_and_emergency_interrup
     assert all(end < next_start for end, next_start in zip(ends, starts[1:], strict=False))
 
 
+def test_a_restarted_scheduler_replays_what_a_dead_one_claimed_and_never_replays_a_cut_play(
+    settings, session
+):
+    """Killed after claiming two plays: one was on air, the other still queued."""
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00", "06:01"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    on_air, queued = session.exec(select(Occurrence).order_by(Occurrence.at)).all()
+    on_air.status, queued.status = OccurrenceStatus.PLAYING, OccurrenceStatus.DISPATCHED
+    session.add_all([on_air, queued])
+    session.commit()
+    restarted_at = slot + timedelta(minutes=3)
+    local = [station(session, "HUE-PHU-XUAN").id]
+
+    assert onair.release_abandoned(session, now=restarted_at, station_ids=local) == (1, 1)
+    session.commit()
+    assert onair.release_abandoned(session, now=restarted_at, station_ids=local) == (0, 0)
+    session.refresh(on_air)
+    assert on_air.status == OccurrenceStatus.SKIPPED
+    assert on_air.reason == onair.ABANDONED_PLAY
+    runtime = _runtime(settings, clock=lambda: restarted_at)
+    try:
+        assert runtime.dispatch(now=restarted_at) == 1  # only the one that never went out
+        played = _wait_for(session, queued.id, OccurrenceStatus.PLAYED)
+    finally:
+        runtime.close()
+    assert played.late
+    starts = session.exec(select(PlayEvent).where(PlayEvent.kind == "started")).all()
+    assert [e.occurrence_id for e in starts] == [queued.id]
+
+
+def test_a_queued_play_whose_grace_window_passed_before_it_could_start_is_logged_not_played(
+    settings, session, tmp_path
+):
+    """E.g. the database was unavailable until then: it must not go out late."""
+    from broadcaster.playout import Item
+
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    occurrence = session.exec(select(Occurrence)).one()
+    occurrence.status = OccurrenceStatus.DISPATCHED
+    session.add(occurrence)
+    session.commit()
+    audio = tmp_path / "a.mp3"
+    audio.write_bytes(b"x")
+    late = slot + onair.GRACE + timedelta(seconds=30)
+    runtime = _runtime(settings, clock=lambda: late)
+    try:
+        runtime.queue_for(occurrence.station_id).submit(
+            Item(
+                at=slot,
+                rank=0,
+                schedule_id=1,
+                occurrence_id=occurrence.id,
+                path=audio,
+                duration_s=1,
+            )
+        )
+        skipped = _wait_for(session, occurrence.id, OccurrenceStatus.SKIPPED)
+    finally:
+        runtime.close()
+    assert skipped.reason.startswith("not started within the grace window")
+    kinds = [e.kind for e in session.exec(select(PlayEvent).order_by(PlayEvent.id))]
+    assert "started" not in kinds and "skipped" in kinds
+
+
 def test_a_lexicon_edit_after_approval_does_not_change_what_goes_on_air(session, settings):
     from broadcaster.speech import lexicon
 

@@ -143,3 +143,84 @@ def test_the_scheduler_process_plays_a_local_station_on_time(settings):
     # The slot is this minute, already begun: it plays as soon as the scheduler is up.
     assert occurrence.started_at - launched < timedelta(seconds=30)
     assert occurrence.started_at >= occurrence.at
+
+
+def test_a_clock_jump_is_noticed_beyond_the_time_that_passed():
+    from datetime import UTC, datetime, timedelta
+
+    from broadcaster.scheduling import ClockWatch
+
+    wall, ticks = [datetime(2026, 12, 1, 6, 0, tzinfo=UTC)], [100.0]
+    watch = ClockWatch(wall=lambda: wall[0], monotonic=lambda: ticks[0])
+    wall[0] += timedelta(seconds=1)
+    ticks[0] += 1.0
+    assert watch.jumped() == 0.0  # time passed, the clock followed
+    wall[0] -= timedelta(hours=1)
+    ticks[0] += 1.0
+    assert watch.jumped() == -3601.0
+    assert watch.jumped() == 0.0
+
+
+def test_after_the_clock_went_back_the_periodic_jobs_run_at_once_not_an_hour_later():
+    """APScheduler keeps wall-clock next-run times: an hour back would stop the heartbeat."""
+    import threading
+    from datetime import timedelta
+
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from broadcaster.dbtypes import utcnow
+    from broadcaster.scheduling import rearm_periodic_jobs
+
+    ran = threading.Event()
+    scheduler = BackgroundScheduler(jobstores={"memory": MemoryJobStore()}, timezone="UTC")
+    scheduler.add_job(
+        ran.set,
+        "interval",
+        seconds=15,
+        id="heartbeat",
+        jobstore="memory",
+        next_run_time=utcnow() + timedelta(hours=1),  # as seen just after the jump back
+    )
+    scheduler.start()
+    try:
+        assert not ran.wait(1.0)
+        assert rearm_periodic_jobs(scheduler) == 1
+        assert ran.wait(10)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_the_scheduler_loop_survives_its_job_store_failing_to_save_a_run():
+    """A locked database while APScheduler saves a next run time used to kill its thread."""
+    import threading
+
+    from apscheduler.jobstores.memory import MemoryJobStore
+    from sqlalchemy.exc import OperationalError
+
+    from broadcaster.scheduling import ResilientScheduler
+
+    class LockedOnce(MemoryJobStore):
+        failed = False
+
+        def update_job(self, job):
+            if not self.failed:
+                self.failed = True
+                raise OperationalError("UPDATE apscheduler_jobs", {}, Exception("locked"))
+            super().update_job(job)
+
+    runs = []
+    done = threading.Event()
+
+    def job():
+        runs.append(1)
+        if len(runs) >= 2:
+            done.set()
+
+    scheduler = ResilientScheduler(jobstores={"default": LockedOnce()}, timezone="UTC")
+    scheduler.add_job(job, "interval", seconds=1, id="beat")
+    scheduler.start()
+    try:
+        assert done.wait(15), "no job ran after the job store failed once"
+    finally:
+        scheduler.shutdown(wait=False)

@@ -113,6 +113,8 @@ def test_rotating_replaces_the_token_and_revoking_leaves_none(session, tokens):
 def test_tokens_are_random_and_long(session):
     assert len({stationapi.new_token() for _ in range(100)}) == 100
     assert all(len(stationapi.new_token()) >= 43 for _ in range(10))
+    # `--token TOKEN` on the agent's command line must never read as an option.
+    assert not any(stationapi.new_token().startswith("-") for _ in range(2000))
 
 
 @pytest.mark.parametrize(

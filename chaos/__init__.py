@@ -1,0 +1,1 @@
+"""Fault scenarios run against real processes (`make chaos`); see docs/CHAOS.md."""
