@@ -407,9 +407,13 @@ def apply_outcome(
         occurrence.status = OccurrenceStatus.PLAYING
         occurrence.started_at = at
         occurrence.late = at - occurrence.at > LATE_AFTER
+        # An agent that played offline reports after the sweep called the play missed:
+        # it did play, and the miss's reason no longer applies.
+        occurrence.reason = ""
     elif outcome.kind == "finished":
         occurrence.status = OccurrenceStatus.PLAYED
         occurrence.finished_at = at
+        occurrence.reason = ""
     elif outcome.kind == "confirmed":  # an operator says they played it by hand, at `at`
         occurrence.status = OccurrenceStatus.PLAYED
         occurrence.started_at = at

@@ -543,3 +543,26 @@ def lexicon_entry_id(session, term):
     from broadcaster.models import LexiconEntry
 
     return session.exec(select(LexiconEntry.id).where(LexiconEntry.term == term)).one()
+
+
+def test_a_play_reported_after_it_was_swept_missed_is_played_without_the_miss_reason(session):
+    script = approved_script(session)
+    weekly(session, script, ["HUE-THUAN-AN"], [0], ["06:00"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    session.commit()
+    assert onair.sweep(session, now=slot + onair.GRACE + timedelta(minutes=1)) == 1
+    occurrence = session.exec(select(Occurrence)).one()
+    assert occurrence.status == OccurrenceStatus.MISSED and occurrence.reason
+    # The station's agent played it on time while offline; its reports arrive now.
+    onair.apply_outcome(session, occurrence, onair.Outcome("started"), at=slot, actor="agent")
+    onair.apply_outcome(
+        session,
+        occurrence,
+        onair.Outcome("finished"),
+        at=slot + timedelta(seconds=80),
+        actor="agent",
+    )
+    session.commit()
+    assert occurrence.status == OccurrenceStatus.PLAYED
+    assert occurrence.reason == "" and not occurrence.late
