@@ -21,11 +21,10 @@ from tests.conftest import PERSONA_PASSWORD
 from tests.databases import backend_name
 from tests.helpers import run_cli, settings_for
 
-# These instances restore into SQLite files and check them byte for byte. PostgreSQL's
-# path (pg_dump, pg_restore --single-transaction) was run by hand against a throwaway
-# cluster, not here: its restore target would have to be an empty database of the run's.
-pytestmark = pytest.mark.skipif(
-    backend_name() == "postgresql", reason="backup tests build SQLite instances"
+# On PostgreSQL the same tests run through pg_dump and pg_restore, into an empty database
+# of the run's cluster; a test that compares SQLite files byte for byte is SQLite's only.
+sqlite_only = pytest.mark.skipif(
+    backend_name() == "postgresql", reason="compares the SQLite file byte for byte"
 )
 
 CODE = "HUE-THUAN-AN"
@@ -56,7 +55,7 @@ def archive(tmp_path_factory, source_template):
     """One backup of the source instance, made by the real command."""
     template, facts = source_template
     folder = tmp_path_factory.mktemp("backup-archive")
-    source = template.copy_to(folder / "source")
+    source = template.copy_to(folder / "source", keep=True)
     (source.instance_dir / "jingles").mkdir(parents=True)
     (source.instance_dir / "jingles" / "chuong-rieng.mp3").write_bytes(JINGLE)
     path = folder / "broadcaster.tar.gz"
@@ -85,13 +84,22 @@ def files(folder: Path) -> dict[str, str]:
     }
 
 
-def empty_instance(folder: Path):
-    """An instance with nothing in it yet: no database file, no audio."""
-    return settings_for(folder, f"sqlite:///{folder / 'broadcaster.db'}")
+@pytest.fixture
+def empty_instance(databases):
+    """An instance with nothing in it yet: no database (or an empty one), no audio."""
+
+    def make(folder: Path):
+        if backend_name() == "postgresql":
+            return settings_for(folder, databases.create(folder))
+        return settings_for(folder, f"sqlite:///{folder / 'broadcaster.db'}")
+
+    return make
 
 
 @pytest.mark.slow
-def test_a_restored_instance_has_the_users_scripts_schedules_and_audio_back(archive, tmp_path):
+def test_a_restored_instance_has_the_users_scripts_schedules_and_audio_back(
+    archive, tmp_path, empty_instance
+):
     path, source, facts = archive
     target = empty_instance(tmp_path / "restored")
     done = run_cli(target, "restore", str(path))
@@ -133,6 +141,7 @@ def test_a_restored_instance_has_the_users_scripts_schedules_and_audio_back(arch
         server.stop()
 
 
+@sqlite_only
 def test_a_non_empty_instance_is_refused_unless_forced(archive, source_template, tmp_path):
     path, _, _ = archive
     template, _ = source_template
@@ -150,21 +159,34 @@ def test_a_non_empty_instance_is_refused_unless_forced(archive, source_template,
     assert (target.instance_dir / "jingles" / "chuong-rieng.mp3").read_bytes() == JINGLE
 
 
-def test_a_missing_archive_is_named(tmp_path):
+def test_a_missing_archive_is_named(tmp_path, empty_instance):
     target = empty_instance(tmp_path / "t")
     done = run_cli(target, "restore", str(tmp_path / "nope.tar.gz"))
     assert done.returncode == 1 and "nope.tar.gz: no such file" in done.stderr
 
 
 def _assert_untouched(target) -> None:
-    assert not Path(target.database_url.removeprefix("sqlite:///")).exists()
+    if backend_name() == "postgresql":
+        engine = db.make_engine(target.database_url)
+        try:
+            with engine.connect() as connection:
+                tables = connection.execute(
+                    text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+                ).scalar()
+        finally:
+            engine.dispose()
+        assert tables == 0
+    else:
+        assert not Path(target.database_url.removeprefix("sqlite:///")).exists()
     assert not target.audio_dir.exists() or files(target.audio_dir) == {}
     assert not list(target.instance_dir.glob(".restore-*"))
     assert not (target.instance_dir / "jingles").exists()
 
 
 @pytest.mark.parametrize("damage", ["junk", "truncated", "not-ours"])
-def test_a_corrupted_archive_is_refused_and_changes_nothing(archive, tmp_path, damage):
+def test_a_corrupted_archive_is_refused_and_changes_nothing(
+    archive, tmp_path, damage, empty_instance
+):
     path, _, _ = archive
     bad = tmp_path / "bad.tar.gz"
     if damage == "junk":
@@ -184,7 +206,7 @@ def test_a_corrupted_archive_is_refused_and_changes_nothing(archive, tmp_path, d
     _assert_untouched(target)
 
 
-def test_a_wrong_checksum_is_refused_and_changes_nothing(archive, tmp_path):
+def test_a_wrong_checksum_is_refused_and_changes_nothing(archive, tmp_path, empty_instance):
     path, _, _ = archive
     tampered = tmp_path / "tampered.tar.gz"
     with tarfile.open(path, "r:gz") as original, tarfile.open(tampered, "w:gz") as copy:
