@@ -497,3 +497,18 @@ def test_forged_target_and_version_ids_are_refused(client, auth, app):
         response = post_schedule(client, app, name="Lịch giả mạo", **fields)
         assert response.status_code == 400
     assert lookup(app, Schedule, name="Lịch giả mạo") is None
+
+
+def test_a_paused_schedule_says_so_and_offers_to_resume(client, auth, app):
+    auth.login("editor")
+    response = post_schedule(client, app)
+    schedule = lookup(app, Schedule, name="Nhắc cài Bluezone giờ hành chính")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Đang bật" in page and ">Tạm dừng</button>" in page
+    paused = client.post(
+        f"/schedules/{schedule.id}/active",
+        data={"csrf_token": csrf(client, f"/schedules/{schedule.id}"), "active": "0"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Đang tạm dừng" in paused and ">Bật lại</button>" in paused
+    assert ">Tạm dừng</button>" not in paused
