@@ -977,7 +977,7 @@ def render_cmd(
     )
     from broadcaster.speech import engine_for
     from broadcaster.speech.engines import write_atomically
-    from broadcaster.speech.lexicon import as_mapping
+    from broadcaster.speech.lexicon import as_mapping, for_version
     from broadcaster.templating import TemplateError, context_for, expand
     from broadcaster.workflow import latest_approved, latest_version
 
@@ -1002,7 +1002,7 @@ def render_cmd(
         station = _find_station(session, station_code) if station_code else None
         try:
             if all_approved:
-                _render_all_approved(session, store, profile, engine, engine_choice, lexicon, today)
+                _render_all_approved(session, store, profile, engine, engine_choice, today)
                 return
             if text is not None:
                 request = RenderRequest(
@@ -1032,6 +1032,8 @@ def render_cmd(
                     engine_name=engine_choice,
                     on=today,
                 )
+                # An approved version reads as approved (its frozen lexicon), as on air.
+                lexicon = for_version(session, version)
             result = render(
                 session=session, store=store, request=request, engine=engine, lexicon=lexicon
             )
@@ -1074,12 +1076,13 @@ def audio_gc(ctx: click.Context, days: int | None) -> None:
     click.echo(f"removed {removed} files")
 
 
-def _render_all_approved(session, store, profile, engine, engine_choice, lexicon, today) -> None:
+def _render_all_approved(session, store, profile, engine, engine_choice, today) -> None:
     """Every approved script × every station whose commune it names (or once if shared)."""
     from sqlmodel import select
 
     from broadcaster.models import Script, Station
     from broadcaster.render import RenderError, render, request_for_version
+    from broadcaster.speech.lexicon import for_version
     from broadcaster.templating import needs_station
     from broadcaster.workflow import latest_approved
 
@@ -1105,7 +1108,11 @@ def _render_all_approved(session, store, profile, engine, engine_choice, lexicon
             )
             try:
                 result = render(
-                    session=session, store=store, request=request, engine=engine, lexicon=lexicon
+                    session=session,
+                    store=store,
+                    request=request,
+                    engine=engine,
+                    lexicon=for_version(session, version),  # as it will sound on air
                 )
             except RenderError as exc:
                 failed += 1

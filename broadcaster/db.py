@@ -10,13 +10,15 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Above any thread count we run with (waitress 8, gunicorn 4 per worker, the scheduler's
-# pool); an SQLite connection is a file handle and a page cache.
+# Kept open: above the thread counts we run with (waitress 8, gunicorn 4 per worker, the
+# scheduler's pool); an SQLite connection is a file handle and a page cache. Up to
+# `broadcaster web --threads` at most, more are opened when needed.
 SQLITE_POOL_SIZE = 16
+SQLITE_MAX_THREADS = 64
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -62,17 +64,21 @@ def one_at_a_time(session: Session, name: str) -> None:
 
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[-1]
+        path = make_url(database_url).database or ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # As many pooled connections as server threads: past pool_size, every checkout
         # opens a new connection (and SQLite reads the schema again) and closes it after.
-        engine = create_engine(
-            database_url,
-            connect_args={"check_same_thread": False},
-            pool_size=SQLITE_POOL_SIZE,
-            max_overflow=SQLITE_POOL_SIZE,
+        # (An in-memory database has a pool of its own, which takes no sizes.)
+        sizes = (
+            {}
+            if path in ("", ":memory:")
+            else {
+                "pool_size": SQLITE_POOL_SIZE,
+                "max_overflow": SQLITE_MAX_THREADS - SQLITE_POOL_SIZE,
+            }
         )
+        engine = create_engine(database_url, connect_args={"check_same_thread": False}, **sizes)
         event.listen(engine, "connect", _tune_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine

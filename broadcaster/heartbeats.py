@@ -20,6 +20,7 @@ import weakref
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from broadcaster.db import session_scope
 from broadcaster.stationapi import store_heartbeats
@@ -64,14 +65,32 @@ class HeartbeatBuffer:
         if not beats:
             return 0
         try:
-            with session_scope(self.engine) as session:
-                store_heartbeats(session, beats)
-        except Exception:
+            self._write(beats)
+        except OperationalError:
+            # The database is busy or away: keep them (unless a newer beat came meanwhile).
             with self._lock:
                 for station_id, values in beats.items():
                     self._pending.setdefault(station_id, values)
             raise
+        except DBAPIError:
+            # A beat the database will never take (its station deleted since, say) must
+            # not hold back the others: write them one by one and drop what fails.
+            return self._write_one_by_one(beats)
         return len(beats)
+
+    def _write(self, beats: dict[int, dict[str, Any]]) -> None:
+        with session_scope(self.engine) as session:
+            store_heartbeats(session, beats)
+
+    def _write_one_by_one(self, beats: dict[int, dict[str, Any]]) -> int:
+        written = 0
+        for station_id, values in beats.items():
+            try:
+                self._write({station_id: values})
+                written += 1
+            except DBAPIError as exc:
+                log.warning("heartbeats: station %s's beat dropped: %s", station_id, exc)
+        return written
 
     def _flush_later(self) -> None:
         with self._lock:

@@ -93,14 +93,22 @@ class ManifestCache:
                 else:
                     rows = connection.execute(
                         text(
-                            "SELECT id, station_id FROM manifestchange WHERE id > :last "
-                            "ORDER BY id"
+                            "SELECT id, station_id FROM manifestchange WHERE id > :last ORDER BY id"
                         ),
                         {"last": self._last_change},
                     ).all()
                     if rows:
                         self._forget(rows)
                         self._last_change = rows[-1][0]
+                    elif self._entries:
+                        # Ids below ours (an older database restored under us, say) would
+                        # never match `id > last`: start afresh rather than go stale.
+                        top = connection.execute(text("SELECT MAX(id) FROM manifestchange"))
+                        top = top.scalar() or 0
+                        if top < self._last_change:
+                            self._polls += 1
+                            self._clear()
+                            self._last_change = top
                 connection.rollback()
             self._polled = clock
 
@@ -121,6 +129,8 @@ class ManifestCache:
 def prune(engine: Engine, *, keep: int = 100_000) -> int:
     """Delete all but the last `keep` change rows (a server process reads them within a
     second; one that fell further behind notices the gap and starts afresh)."""
+    if keep < 1:
+        raise ValueError("keep at least the last row: ids must not start again from 1")
     with writer(engine).begin() as connection:
         result = connection.execute(
             text(

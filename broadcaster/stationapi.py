@@ -487,7 +487,8 @@ def _text(value: Any, name: str, *, limit: int, required: bool = False) -> str:
         raise ApiError(422, f"{name} must be a string")
     if len(value) > limit:
         raise ApiError(422, f"{name} is longer than {limit} characters")
-    return value
+    # PostgreSQL text cannot hold NUL (a player's error message might carry one).
+    return value.replace("\x00", "\ufffd")
 
 
 def _integer(value: Any, name: str, *, nullable: bool = False) -> int | None:
@@ -682,6 +683,8 @@ def store_heartbeats(session: Session, beats: dict[int, dict[str, Any]]) -> None
         insert.on_conflict_do_update(
             index_elements=[StationBeat.station_id],
             set_={name: insert.excluded[name] for name in names},
+            # Two batches may commit out of order: a beat never replaces a newer one.
+            where=insert.excluded.seen_at >= StationBeat.seen_at,
         ),
         [{"station_id": station_id, **values} for station_id, values in beats.items()],
     )

@@ -94,3 +94,10 @@ def test_a_savepoint_does_not_commit_the_outer_transaction(engine):
             session.exec(text("SELECT count(*) FROM loginattempt WHERE username='nested'")).scalar()
             == 0
         )
+
+
+def test_an_in_memory_database_still_opens():
+    engine = db.make_engine("sqlite://")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    engine.dispose()

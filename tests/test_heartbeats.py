@@ -61,3 +61,13 @@ def test_closing_writes_what_is_pending(engine, station_ids):
     buffer.add(station_ids[1], beat(200))  # waits up to 60 s
     buffer.close()
     assert stored(engine) == {station_ids[0]: 100, station_ids[1]: 200}
+
+
+def test_a_beat_the_database_refuses_does_not_hold_back_the_others(engine, station_ids):
+    buffer = HeartbeatBuffer(engine, flush_s=60)
+    buffer.add(station_ids[0], beat(100))  # written at once
+    buffer.add(station_ids[1], beat(200))
+    buffer.add(999_999, beat(300))  # a station deleted since: its row cannot be written
+    assert buffer.flush() == 1
+    assert stored(engine) == {station_ids[0]: 100, station_ids[1]: 200}
+    assert buffer.flush() == 0  # dropped, not retried forever

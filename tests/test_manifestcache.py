@@ -134,3 +134,19 @@ def test_every_trigger_of_the_change_log_exists_after_the_migrations(engine):
 
     migration = import_module("broadcaster.migrations.versions.0010_manifest_changes")
     assert {f"manifest_{name}" for name, *_ in migration.TRIGGERS} <= names
+
+
+def test_a_change_log_that_went_backwards_starts_the_cache_afresh(
+    cache,
+    engine,
+    tokens,  # noqa: F811
+    built,
+):
+    cache.manifest(tokens[OTHER], now=utcnow())
+    with engine.begin() as connection:  # e.g. an older database restored under the server
+        connection.execute(text("DELETE FROM manifestchange"))
+    later(cache)
+    cache.manifest(tokens[OTHER], now=utcnow())
+    assert len(built) == 2
+    with pytest.raises(ValueError):
+        manifestcache.prune(engine, keep=0)

@@ -76,7 +76,7 @@ def mounted(api_app: Flask, *, in_front_of):
 
     def dispatch(environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path.startswith(prefix):
+        if path.startswith(prefix) or path == MOUNT:
             environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + MOUNT
             environ["PATH_INFO"] = path[len(MOUNT) :]
             return api_app(environ, start_response)

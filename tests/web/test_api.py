@@ -473,6 +473,10 @@ def test_a_heartbeat_is_kept_per_station(api, tokens, db_session):
     assert stored[0].station_id == support.station(db_session, OWN).id
     bad = api.post("/api/v1/heartbeat", json={"free_disk_mb": "lots"}, headers=bearer(tokens[OWN]))
     assert bad.status_code == 422
+    # NUL, which PostgreSQL's text cannot hold, arrives as U+FFFD.
+    nul = api.post("/api/v1/heartbeat", json={"version": "1\x00"}, headers=bearer(tokens[OWN]))
+    assert nul.status_code == 200
+    wait_until(lambda: latest()[0].version == "1\ufffd", timeout=CHANGE_SEEN_S)
 
 
 def test_the_openapi_document_describes_every_route(api, api_app):
@@ -547,8 +551,9 @@ def test_the_station_rows_keep_only_a_hash_of_the_token(tokens, db_session):
     assert tokens[OWN] not in everything
 
 
-def test_an_unknown_api_path_is_a_404_in_json_not_a_web_page(api):
-    response = api.get("/api/v1/no-such-thing")
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v1"])
+def test_an_unknown_api_path_is_a_404_in_json_not_a_web_page(api, path):
+    response = api.get(path)
     assert response.status_code == 404
     assert response.get_json() == {"error": "not found", "status": 404}
 
