@@ -70,6 +70,17 @@ def settle(instance: Instance, start: datetime, end: datetime, timeout: float = 
     wait_for(lambda: instance.settled(start, end), timeout, what=f"plays {hhmm(start)} settled")
 
 
+def settle_the_day(instance, clock, verdict, first, last, *, timeout: float):
+    """Past the last slot and its grace window, every play must have an outcome."""
+    if clock.now() < last + GRACE:
+        clock.set(last + GRACE + timedelta(seconds=5))
+    try:
+        settle(instance, first, last + timedelta(seconds=1), timeout=timeout)
+    except ChaosError as exc:
+        verdict.problems.append(str(exc))
+    return last
+
+
 # --- 1. the scheduler killed at random moments through a day ----------------------------
 
 DAY_SLOTS = ["06:00", "06:01", "09:30", "11:00", "17:00", "20:00"]
@@ -154,14 +165,7 @@ def scheduler_killed_through_a_day(ctx: Context) -> Verdict:
                 settle(instance, at, at + timedelta(seconds=1))
             except ChaosError as exc:
                 verdict.problems.append(str(exc))
-        # Past the last slot and its grace window: everything must have an outcome.
-        last = instants[-1]
-        if clock.now() < last + GRACE:
-            clock.set(last + GRACE + timedelta(seconds=5))
-        try:
-            settle(instance, first, last + timedelta(seconds=1), timeout=90)
-        except ChaosError as exc:
-            verdict.problems.append(str(exc))
+        last = settle_the_day(instance, clock, verdict, first, instants[-1], timeout=90)
         verdict.check(scheduler.stop() == 0, "the scheduler did not stop cleanly at the end")
         tally(instance, verdict, first - timedelta(minutes=1), last + timedelta(minutes=1))
     finally:
@@ -656,13 +660,7 @@ def agent_killed(ctx: Context) -> Verdict:
                 settle(instance, at, at + timedelta(seconds=1), timeout=60)
             except ChaosError as exc:
                 verdict.problems.append(str(exc))
-        last = instants[-1]
-        if clock.now() < last + GRACE:
-            clock.set(last + GRACE + timedelta(seconds=5))
-        try:
-            settle(instance, first, last + timedelta(seconds=1), timeout=60)
-        except ChaosError as exc:
-            verdict.problems.append(str(exc))
+        last = settle_the_day(instance, clock, verdict, first, instants[-1], timeout=60)
         for proc in (agent, scheduler):
             verdict.check(proc.stop() == 0, f"{proc.name} did not stop cleanly")
         web.stop()
