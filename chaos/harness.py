@@ -193,6 +193,17 @@ class Instance:
         self.processes.append(proc)
         return proc
 
+    def command(self, *args: str, timeout: float) -> subprocess.CompletedProcess:
+        """`broadcaster ...` run to its end on this instance (real clock), output captured."""
+        return subprocess.run(
+            [sys.executable, "-m", "broadcaster", *args],
+            cwd=PROJECT_ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def close(self) -> None:
         for proc in self.processes:
             if proc.alive():

@@ -5,7 +5,6 @@ as not played with a reason."""
 from __future__ import annotations
 
 import random
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from broadcaster.config import PROJECT_ROOT
 from broadcaster.onair import GRACE
 from chaos.harness import (
     TIMEZONE,
@@ -467,14 +465,7 @@ def disk_full_during_render(ctx: Context) -> Verdict:
             "audio store on a 2 MB tmpfs filled to 20 kB free; two approved scripts; "
             "`broadcaster render --all-approved`"
         )
-        run = subprocess.run(
-            [sys.executable, "-m", "broadcaster", "render", "--all-approved"],
-            cwd=PROJECT_ROOT,
-            env=instance.env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        run = instance.command("render", "--all-approved", timeout=300)
         output = run.stdout + run.stderr
         said = [line for line in output.splitlines() if "No space left" in line]
         verdict.tried.append(
@@ -488,14 +479,7 @@ def disk_full_during_render(ctx: Context) -> Verdict:
         verdict.check(audio_count(instance) == 0, "audio was recorded although none fit")
 
         filler.unlink()
-        run = subprocess.run(
-            [sys.executable, "-m", "broadcaster", "render", "--all-approved"],
-            cwd=PROJECT_ROOT,
-            env=instance.env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        run = instance.command("render", "--all-approved", timeout=300)
         verdict.tried.append(f"space freed, render again: exit {run.returncode}")
         verdict.check(run.returncode == 0, f"the render after freeing space failed: {run.stderr}")
         verdict.check(audio_count(instance) == 2, "not every script has its audio after the retry")
@@ -513,7 +497,6 @@ def gtts_hanging(ctx: Context) -> Verdict:
     """Google's endpoint accepts and never answers: renders time out and fall back to
     espeak-ng (or fail clearly when gTTS alone was asked for); the scheduler and the web
     keep working and the slot still plays."""
-    import subprocess
 
     verdict = Verdict("4. gTTS hanging")
     tts = HangingTTS(ctx.workdir)
@@ -534,28 +517,14 @@ def gtts_hanging(ctx: Context) -> Verdict:
             "gTTS timeout 2 s, 1 retry, engine auto"
         )
         out = instance.root / "out.mp3"
-        base = [sys.executable, "-m", "broadcaster", "render", "--text", "Thử gTTS treo."]
-        run = subprocess.run(
-            [*base, "--engine", "gtts", "-o", str(out)],
-            cwd=PROJECT_ROOT,
-            env=instance.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        base = ("render", "--text", "Thử gTTS treo.")
+        run = instance.command(*base, "--engine", "gtts", "-o", str(out), timeout=120)
         said = (run.stderr.strip().splitlines() or [""])[-1]
         verdict.tried.append(f"render with gTTS only: exit {run.returncode}, {said[:200]}")
         verdict.check(run.returncode == 1, "a hanging gTTS did not fail the render")
         verdict.check("Traceback" not in run.stderr, "the render printed a traceback")
         verdict.check(not out.exists(), "a failed render left an output file")
-        run = subprocess.run(
-            [*base, "-o", str(out)],
-            cwd=PROJECT_ROOT,
-            env=instance.env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        run = instance.command(*base, "-o", str(out), timeout=120)
         verdict.tried.append(f"render with engine auto: exit {run.returncode}, {run.stdout[:120]}")
         verdict.check(run.returncode == 0, f"auto did not fall back to espeak-ng: {run.stderr}")
         verdict.check('"fallback": true' in run.stdout, "the render does not say it fell back")
