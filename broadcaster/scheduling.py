@@ -271,10 +271,11 @@ def sweep_missed(database_url: str) -> None:
     from broadcaster import manifestcache
     from broadcaster.onair import sweep
 
-    with session_scope(_engine(database_url)) as session:
+    engine = _engine(database_url)
+    with session_scope(engine) as session:
         missed = sweep(session, now=utcnow())
-    if _engine(database_url).dialect.name == "sqlite":
-        manifestcache.prune(_engine(database_url))
+    if engine.dialect.name == "sqlite":
+        manifestcache.prune(engine)
     if missed:
         log.warning("plan: %d occurrences missed their grace window", missed)
 

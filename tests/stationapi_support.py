@@ -245,7 +245,7 @@ class Server:
                 if self.chosen_port is not None or attempt == 2:
                     raise
                 self.port = free_port()
-        return self
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _up(self) -> bool:
         if self.process.poll() is not None:

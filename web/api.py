@@ -51,6 +51,7 @@ def _error(status: int, message: str) -> Response:
 def create_api_app(settings: Settings, engine: Engine) -> Flask:
     """The station API as a WSGI app of its own, sharing the web app's engine."""
     app = Flask(__name__, static_folder=None)
+    # 413 past 1 MB: every body the API takes is a JSON batch or heartbeat.
     app.config.update(SETTINGS=settings, MAX_CONTENT_LENGTH=stationapi.MAX_BODY_BYTES)
     app.extensions["engine"] = engine
     app.extensions[MANIFESTS] = ManifestCache(engine) if engine.dialect.name == "sqlite" else None
@@ -176,7 +177,6 @@ def _station() -> stationapi.StationRef:
 def _json_body():
     if request.mimetype != "application/json":
         raise stationapi.ApiError(415, "send application/json")
-    request.max_content_length = stationapi.MAX_BODY_BYTES  # 413 past 1 MB
     return stationapi.parse_json(request.get_data(cache=False))
 
 

@@ -67,13 +67,12 @@ def with_api_headers(wsgi_app):
         secure = environ.get("wsgi.url_scheme") == "https"
 
         def starting(status, headers, exc_info=None):
-            present = {key.lower() for key, _value in headers}
+            present = {key.lower(): value for key, value in headers}
             for key, value, lowered in api + tls if secure else api:
                 if lowered not in present:
                     headers.append((key, value))
-            if "cache-control" not in present and any(
-                lowered == "content-type" and value.startswith("application/json")
-                for lowered, value in ((k.lower(), v) for k, v in headers)
+            if "cache-control" not in present and present.get("content-type", "").startswith(
+                "application/json"
             ):
                 # The manifest sets its own (no-cache + ETag); other answers are not kept.
                 headers.append(("Cache-Control", "no-store"))
