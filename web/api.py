@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 MOUNT = f"/api/{stationapi.API_VERSION}"
 MANIFESTS = "station_api_manifests"
 HEARTBEATS = "station_api_heartbeats"
+LIMITER = "station_api_limiter"
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -56,6 +57,7 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app.extensions["engine"] = engine
     app.extensions[MANIFESTS] = ManifestCache(engine) if engine.dialect.name == "sqlite" else None
     app.extensions[HEARTBEATS] = HeartbeatBuffer(engine)
+    app.extensions[LIMITER] = _limiter(settings)
     app.teardown_appcontext(close_session)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
@@ -106,23 +108,17 @@ def _unexpected(error: Exception) -> Response:
     return _error(500, "internal error")
 
 
-# --- rate limits (broadcaster/ratelimit.py); hooks on the blueprint travel with it --------
-
-LIMITER = "station_api_limiter"
+# --- rate limits (broadcaster/ratelimit.py) ---------------------------------------------
 
 
-@bp.record_once
-def _make_limiter(state) -> None:
-    settings = state.app.config["SETTINGS"]
-    state.app.extensions[LIMITER] = (
-        StationLimiter(
-            per_minute=settings.api_rate_per_minute,
-            burst=settings.api_burst,
-            failures_per_minute=settings.api_failures_per_minute,
-            failure_burst=settings.api_failure_burst,
-        )
-        if settings.api_rate_per_minute
-        else None
+def _limiter(settings: Settings) -> StationLimiter | None:
+    if not settings.api_rate_per_minute:
+        return None  # BROADCASTER_API_RATE_PER_MINUTE=0: nginx alone limits
+    return StationLimiter(
+        per_minute=settings.api_rate_per_minute,
+        burst=settings.api_burst,
+        failures_per_minute=settings.api_failures_per_minute,
+        failure_burst=settings.api_failure_burst,
     )
 
 
