@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, text
 
-from broadcaster.dbtypes import UTCDateTime
+from broadcaster.core.dbtypes import UTCDateTime
 
 AUDIO_SIZE = 503_275  # a 84 s bulletin as the render pipeline encodes it (48 kb/s mono)
 BATCH = 20_000
@@ -31,7 +31,7 @@ def _insert(connection, sql: str, rows: list[dict], *datetimes: str) -> None:
 def build_database(url: str, stations: int, plays_per_station: int) -> list[str]:
     """Migrate `url` and fill it: `stations` agent stations, each with a token and its plays
     (one schedule, one rendered audio file) in the next 48 h. Returns the tokens."""
-    from broadcaster import db
+    from broadcaster.core import db
 
     db.upgrade(url)
     now = datetime.now(UTC)

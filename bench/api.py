@@ -20,7 +20,7 @@ security headers) apart from the station API.
 
 Before measuring, every station's manifest is asked for once: a server that has run for a
 while has built each one and keeps it in memory until a logged change concerns it
-(broadcaster/manifestcache.py), so the phases measure that steady state. The first pass,
+(broadcaster/stations/manifestcache.py), so the phases measure that steady state. The first pass,
 where every manifest is read from the database, is printed for the record.
 
 Load comes from 2 client processes with 4 keep-alive connections each; the five phases

@@ -4,7 +4,7 @@ Server: gunicorn (web.wsgi:app, gthread workers) on loopback, database SQLite in
 temporary folder (or --database-url, e.g. a PostgreSQL database to fill: it must be
 empty). 100,000 agent stations with tokens and 4 rendered plays each in the next 48 h.
 
-An agent's minute is what broadcaster/agent.py does every 60 s: GET /api/v1/manifest with
+An agent's minute is what broadcaster/stations/agent.py does every 60 s: GET /api/v1/manifest with
 If-None-Match (304 when nothing changed) and POST /api/v1/heartbeat. Scenarios:
 
   a  3,321 communes polling every minute: offered 3,321/60 agent-minutes per second
@@ -100,7 +100,8 @@ def etags_of(url: str, stations: int) -> list[str]:
     """
     from sqlmodel import Session
 
-    from broadcaster import db, stationapi
+    from broadcaster.core import db
+    from broadcaster.stations import api as stationapi
 
     engine = db.make_engine(url)
     now = datetime.now(UTC)
@@ -123,7 +124,7 @@ def etags_of(url: str, stations: int) -> list[str]:
 
 def new_bulletin(url: str, audio_dir: Path, stations: int) -> str:
     """A bulletin for every station in 1 h: new audio on disk, a play each; returns its sha256."""
-    from broadcaster import db
+    from broadcaster.core import db
 
     content = os.urandom(_stations.AUDIO_SIZE)
     sha256 = hashlib.sha256(content).hexdigest()

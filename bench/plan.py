@@ -95,7 +95,7 @@ def apscheduler_plan(station_list: list, end: datetime) -> list[tuple[datetime, 
 def main() -> int:
     # Running as a script puts bench/ on sys.path, not the repository root.
     sys.path.insert(0, str(ROOT))
-    from broadcaster.recurrence import (
+    from broadcaster.onair.recurrence import (
         Priority,
         Recurrence,
         ScheduleSpec,
@@ -158,16 +158,25 @@ def playout_lateness() -> bool:
     from apscheduler.schedulers.background import BackgroundScheduler
     from sqlmodel import select
 
-    from broadcaster import db, onair, scheduling
-    from broadcaster.areas import get_area
-    from broadcaster.config import load_settings
-    from broadcaster.dbtypes import utcnow
-    from broadcaster.demo import seed_demo
-    from broadcaster.models import Area, AreaKind, Occurrence, PlayoutMode, Script, ScriptVersion
-    from broadcaster.playout import NullPlayer
-    from broadcaster.schedules import ScheduleInput, save_schedule
-    from broadcaster.stations import create_station
-    from broadcaster.workflow import add_version
+    from broadcaster.core import db
+    from broadcaster.core.areas import get_area
+    from broadcaster.core.config import load_settings
+    from broadcaster.core.dbtypes import utcnow
+    from broadcaster.core.models import (
+        Area,
+        AreaKind,
+        Occurrence,
+        PlayoutMode,
+        Script,
+        ScriptVersion,
+    )
+    from broadcaster.newsroom.workflow import add_version
+    from broadcaster.onair import occurrences as onair
+    from broadcaster.onair import scheduler as scheduling
+    from broadcaster.onair.playout import NullPlayer
+    from broadcaster.onair.schedules import ScheduleInput, save_schedule
+    from broadcaster.ops.demo import seed_demo
+    from broadcaster.stations.registry import create_station
 
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(

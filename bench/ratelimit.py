@@ -1,7 +1,7 @@
 """Station API rate limiter: its cost per request, against the manifest's time budget.
 
 The manifest endpoint must serve more than 1,000 requests a second, so one request has
-1 ms of one core. The limiter (broadcaster/ratelimit.py, as web/api.py calls it: parse the
+1 ms of one core. The limiter (broadcaster/stations/ratelimit.py, as web/api.py calls it: parse the
 bearer header, check, settle) may take at most 2 % of that: 20 µs. Measured for 3,321
 stations whose tokens have worked before (the steady state: each request spends from its
 token's bucket), and for unknown tokens from many addresses (guessing: each one is
@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from broadcaster.ratelimit import StationLimiter  # noqa: E402
-from broadcaster.stationapi import parse_bearer  # noqa: E402
+from broadcaster.stations.api import parse_bearer  # noqa: E402
+from broadcaster.stations.ratelimit import StationLimiter  # noqa: E402
 
 STATIONS = 3_321
 REQUESTS = 200_000

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from broadcaster import db  # noqa: E402
-from broadcaster.config import PROJECT_ROOT  # noqa: E402
-from broadcaster.profiles import get_profile  # noqa: E402
-from broadcaster.render import AudioStore, RenderRequest, Tags, frame_for, render  # noqa: E402
+from broadcaster.audio.profiles import get_profile  # noqa: E402
+from broadcaster.audio.render import AudioStore, RenderRequest, Tags, frame_for, render  # noqa: E402
+from broadcaster.core import db  # noqa: E402
+from broadcaster.core.config import PROJECT_ROOT  # noqa: E402
 from broadcaster.speech.engines import EspeakEngine  # noqa: E402
 from broadcaster.speech.normalize import normalize  # noqa: E402
 
@@ -46,14 +46,39 @@ def announcements() -> list[str]:
 def floor_seconds(spoken: str, voice: str, programme_s: float, rate: int, bitrate: str) -> float:
     started = time.perf_counter()
     wav = subprocess.run(
-        ["espeak-ng", "-v", voice, "--stdout"], input=spoken.encode(), capture_output=True,
+        ["espeak-ng", "-v", voice, "--stdout"],
+        input=spoken.encode(),
+        capture_output=True,
         check=True,
     ).stdout
     subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "wav", "-i", "pipe:0",
-         "-af", f"apad=whole_dur={programme_s}", "-ar", str(rate), "-ac", "1",
-         "-c:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", "-y", "/dev/null"],
-        input=wav, capture_output=True, check=True,
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "wav",
+            "-i",
+            "pipe:0",
+            "-af",
+            f"apad=whole_dur={programme_s}",
+            "-ar",
+            str(rate),
+            "-ac",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            bitrate,
+            "-f",
+            "mp3",
+            "-y",
+            "/dev/null",
+        ],
+        input=wav,
+        capture_output=True,
+        check=True,
     )
     return time.perf_counter() - started
 
@@ -73,16 +98,24 @@ def main() -> int:
         with db.session_scope(engine_db) as session:
             for index, text in enumerate(texts):
                 request = RenderRequest(
-                    text=text, voice="central", speed=1.0, repeat=2, profile=profile,
-                    engine_name="espeak", tags=Tags(title=f"Bản tin {index + 1}"),
+                    text=text,
+                    voice="central",
+                    speed=1.0,
+                    repeat=2,
+                    profile=profile,
+                    engine_name="espeak",
+                    tags=Tags(title=f"Bản tin {index + 1}"),
                 )
                 started = time.perf_counter()
                 result = render(session=session, store=store, request=request, engine=engine)
                 ours += time.perf_counter() - started
                 durations.append(result.audio.duration_s)
                 floor += floor_seconds(
-                    normalize(text), "vi-vn-x-central", result.audio.duration_s,
-                    profile.sample_rate, profile.bitrate,
+                    normalize(text),
+                    "vi-vn-x-central",
+                    result.audio.duration_s,
+                    profile.sample_rate,
+                    profile.bitrate,
                 )
             lufs = [result.audio.lufs]
             started = time.perf_counter()
@@ -90,12 +123,17 @@ def main() -> int:
             while time.perf_counter() - started < 2.0:
                 for text in texts:
                     request = RenderRequest(
-                        text=text, voice="central", speed=1.0, repeat=2, profile=profile,
+                        text=text,
+                        voice="central",
+                        speed=1.0,
+                        repeat=2,
+                        profile=profile,
                         engine_name="espeak",
                         tags=Tags(title=f"Bản tin {texts.index(text) + 1}"),
                     )
-                    assert render(session=session, store=store, request=request,
-                                  engine=engine).cached
+                    assert render(
+                        session=session, store=store, request=request, engine=engine
+                    ).cached
                     hits += 1
             hit_rate = hits / (time.perf_counter() - started)
         engine_db.dispose()

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from broadcaster import db
-from broadcaster.config import PROJECT_ROOT, Settings, load_settings
-from broadcaster.models import (
+from broadcaster.core import db
+from broadcaster.core.config import PROJECT_ROOT, Settings, load_settings
+from broadcaster.core.models import (
     Occurrence,
     OccurrenceStatus,
     PlayEvent,
@@ -91,8 +91,8 @@ class FakeClock:
 
 def build_template(folder: Path) -> Path:
     """A migrated database with the Huế demo and one user per role (built once per run)."""
-    from broadcaster.demo import seed_demo
-    from broadcaster.users import create_user
+    from broadcaster.newsroom.users import create_user
+    from broadcaster.ops.demo import seed_demo
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "broadcaster.db"
@@ -228,7 +228,7 @@ class Instance:
             return [s.id for s in found]
 
     def approved_script(self, title: str, body: str = BODY, **options) -> int:
-        from broadcaster.workflow import approve, create_script, submit
+        from broadcaster.newsroom.workflow import approve, create_script, submit
 
         with db.session_scope(self.engine) as session:
             script, version = create_script(
@@ -244,7 +244,7 @@ class Instance:
             return script.id
 
     def schedule(self, script_id: int, station_ids: list[int], **fields) -> int:
-        from broadcaster.schedules import ScheduleInput, save_schedule
+        from broadcaster.onair.schedules import ScheduleInput, save_schedule
 
         with db.session_scope(self.engine) as session:
             schedule = save_schedule(
@@ -288,7 +288,7 @@ class Instance:
 
     def planned_instants(self, start: datetime, end: datetime) -> list[datetime]:
         """When plays are due in [start, end), by the plan every part of the system uses."""
-        from broadcaster.schedules import plan
+        from broadcaster.onair.schedules import plan
 
         with Session(self.engine) as session:
             return sorted({p.at for p in plan(session, start, end)})
@@ -349,7 +349,7 @@ def tally(instance: Instance, verdict: Verdict, start: datetime, end: datetime) 
     once, or did not play with a stored reason. Anything else is a silent miss; two
     starts are a duplicate.
     """
-    from broadcaster.schedules import plan
+    from broadcaster.onair.schedules import plan
 
     with Session(instance.engine) as session:
         promised = {(p.schedule.id, p.station.id, p.at) for p in plan(session, start, end)}

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from broadcaster.onair import GRACE
+from broadcaster.onair.occurrences import GRACE
 from chaos.harness import (
     TIMEZONE,
     Browser,
@@ -272,8 +272,9 @@ def start_web(instance: Instance, port: int):
 
 def start_agent(instance: Instance, url: str, code: str, cache: Path | None = None):
     """The station's agent; a new token each start (the old one stops working)."""
-    from broadcaster import db, stationapi
-    from broadcaster.models import Station
+    from broadcaster.core import db
+    from broadcaster.core.models import Station
+    from broadcaster.stations import api as stationapi
 
     with db.session_scope(instance.engine) as session:
         station = session.exec(select(Station).where(Station.code == code)).one()
@@ -293,7 +294,7 @@ def start_agent(instance: Instance, url: str, code: str, cache: Path | None = No
         "1",
         "--heartbeat-interval",
         "1",
-        module="broadcaster.agent",
+        module="broadcaster.stations.agent",
     )
     # Up (signal handlers in place) once it has applied a manifest, cached or fetched.
     wait_for(lambda: "manifest (" in proc.output(), 60, what=f"{proc.name} starting")
@@ -409,7 +410,7 @@ def store_problems(instance: Instance) -> list[str]:
     """Half-written files in the audio store, and records without their intact file."""
     import hashlib
 
-    from broadcaster.models import AudioFile
+    from broadcaster.core.models import AudioFile
 
     problems = [
         f"half-written file left in the store: {path.name}"
@@ -427,7 +428,7 @@ def store_problems(instance: Instance) -> list[str]:
 
 
 def audio_count(instance: Instance) -> int:
-    from broadcaster.models import AudioFile
+    from broadcaster.core.models import AudioFile
 
     with Session(instance.engine) as session:
         return len(session.exec(select(AudioFile)).all())

@@ -9,8 +9,8 @@ import multiprocessing
 import os
 import shutil
 
-from broadcaster.config import log_format
-from broadcaster.logs import gunicorn_logconfig_dict
+from broadcaster.core.config import log_format
+from broadcaster.core.logs import gunicorn_logconfig_dict
 
 bind = "127.0.0.1:8000"
 # Threads make a worker cheap to keep waiting on SQLite/PostgreSQL; processes use the cores.

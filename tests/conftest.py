@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from broadcaster import db
-from broadcaster.config import Settings
-from broadcaster.demo import seed_demo
-from broadcaster.users import create_user
+from broadcaster.core import db
+from broadcaster.core.config import Settings
+from broadcaster.newsroom.users import create_user
+from broadcaster.ops.demo import seed_demo
 from tests.databases import open_databases
 from tests.helpers import settings_for
 

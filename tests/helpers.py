@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from broadcaster.config import PROJECT_ROOT, Settings, load_settings
+from broadcaster.core.config import PROJECT_ROOT, Settings, load_settings
 
 
 def free_port() -> int:

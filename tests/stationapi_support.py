@@ -20,9 +20,9 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from broadcaster import db, onair, stationapi
-from broadcaster.config import PROJECT_ROOT, Settings
-from broadcaster.models import (
+from broadcaster.core import db
+from broadcaster.core.config import PROJECT_ROOT, Settings
+from broadcaster.core.models import (
     AudioFile,
     Occurrence,
     OccurrenceStatus,
@@ -34,9 +34,11 @@ from broadcaster.models import (
     User,
     VersionStatus,
 )
-from broadcaster.recurrence import Priority
-from broadcaster.schedules import ScheduleInput, save_schedule
-from broadcaster.workflow import approve, submit
+from broadcaster.newsroom.workflow import approve, submit
+from broadcaster.onair import occurrences as onair
+from broadcaster.onair.recurrence import Priority
+from broadcaster.onair.schedules import ScheduleInput, save_schedule
+from broadcaster.stations import api as stationapi
 from tests.helpers import env_for, free_port, settings_for, wait_until
 
 DAILY = "bluezone-nhac-nho-hang-ngay"
@@ -130,7 +132,7 @@ def approved_version(session: Session, schedule: Schedule) -> ScriptVersion:
 
 def put_on_air(session: Session, settings: Settings, now: datetime) -> None:
     """The Bluezone daily reminder at every Huế station, planned and rendered 48 h ahead."""
-    from broadcaster.demo import import_demo_schedules
+    from broadcaster.ops.demo import import_demo_schedules
 
     approved(session, DAILY)
     import_demo_schedules(session)
@@ -300,7 +302,7 @@ def start_agent(
             [
                 sys.executable,
                 "-m",
-                "broadcaster.agent",
+                "broadcaster.stations.agent",
                 "--server",
                 server_url,
                 "--token",
@@ -331,7 +333,7 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
 
 
 def soon(seconds: float) -> datetime:
-    from broadcaster.dbtypes import utcnow
+    from broadcaster.core.dbtypes import utcnow
 
     return utcnow() + timedelta(seconds=seconds)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from broadcaster.config import PROJECT_ROOT
-from broadcaster.dbtypes import utcnow
-from broadcaster.stationapi import rotate_token
+from broadcaster.core.config import PROJECT_ROOT
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.stations.api import rotate_token
 from tests import stationapi_support as support
 from tests.conftest import PERSONA_PASSWORD
 from tests.helpers import env_for, free_port, wait_until
@@ -96,8 +96,16 @@ http {{
 
 
 def nginx_command(conf: Path, *extra: str) -> list[str]:
-    return [nginx_binary(), "-p", str(conf.parent), "-e", str(conf.parent / "startup.log"),
-            "-c", str(conf), *extra]
+    return [
+        nginx_binary(),
+        "-p",
+        str(conf.parent),
+        "-e",
+        str(conf.parent / "startup.log"),
+        "-c",
+        str(conf),
+        *extra,
+    ]
 
 
 # --- the files, checked by their own tools --------------------------------------------
@@ -105,7 +113,10 @@ def nginx_command(conf: Path, *extra: str) -> list[str]:
 
 def test_nginx_accepts_the_shipped_site(tmp_path):
     conf = loopback_site(
-        tmp_path, app_port=free_port(), http_port=free_port(), https_port=free_port(),
+        tmp_path,
+        app_port=free_port(),
+        http_port=free_port(),
+        https_port=free_port(),
         audio=tmp_path,
     )
     checked = subprocess.run(nginx_command(conf, "-t"), capture_output=True, text=True)
@@ -115,15 +126,37 @@ def test_nginx_accepts_the_shipped_site(tmp_path):
 
 def test_gunicorn_accepts_the_shipped_config_and_finds_the_app(settings):
     checked = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--check-config", "-c", str(DEPLOY / "gunicorn.conf.py"),
-         "web.wsgi:app"],
-        cwd=PROJECT_ROOT, env=env_for(settings), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--check-config",
+            "-c",
+            str(DEPLOY / "gunicorn.conf.py"),
+            "web.wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert checked.returncode == 0, checked.stderr
     printed = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--print-config", "-c",
-         str(DEPLOY / "gunicorn.conf.py"), "web.wsgi:app"],
-        cwd=PROJECT_ROOT, env=env_for(settings), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--print-config",
+            "-c",
+            str(DEPLOY / "gunicorn.conf.py"),
+            "web.wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     workers = int(re.search(r"^workers\s+= (\d+)", printed, re.M).group(1))
     assert workers >= 2  # several processes, not one
@@ -182,26 +215,47 @@ class Stack:
         return f"http://127.0.0.1:{self.app_port}"
 
     def get(self, path: str, **headers) -> requests.Response:
-        return requests.get(self.url + path, headers=headers, verify=str(self.folder / "ca.pem"),
-                            timeout=30, allow_redirects=False)
+        return requests.get(
+            self.url + path,
+            headers=headers,
+            verify=str(self.folder / "ca.pem"),
+            timeout=30,
+            allow_redirects=False,
+        )
 
     def start(self) -> Stack:
         with (self.folder / "gunicorn.log").open("wb") as log:
             gunicorn = self._gunicorn(log)
         self.processes.append(gunicorn)
-        conf = loopback_site(self.folder, app_port=self.app_port, http_port=self.http_port,
-                             https_port=self.https_port, audio=self.settings.audio_dir)
+        conf = loopback_site(
+            self.folder,
+            app_port=self.app_port,
+            http_port=self.http_port,
+            https_port=self.https_port,
+            audio=self.settings.audio_dir,
+        )
         self.processes.append(subprocess.Popen(nginx_command(conf), stderr=subprocess.DEVNULL))
         wait_until(self._up, timeout=60)
         return self
 
     def _gunicorn(self, log) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.app_port}", "--workers", "2", "web.wsgi:app"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(DEPLOY / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.app_port}",
+                "--workers",
+                "2",
+                "web.wsgi:app",
+            ],
             cwd=PROJECT_ROOT,
             env=env_for(self.settings, BROADCASTER_AUDIO_ACCEL_REDIRECT=ACCEL),
-            stdout=subprocess.DEVNULL, stderr=log,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
 
     def _up(self) -> bool:
@@ -259,15 +313,17 @@ def test_nginx_sends_the_audio_whole_and_by_range_with_the_apps_headers(stack):
     assert part.headers["Content-Range"] == f"bytes 1000-1099/{len(whole.content)}"
     rest = stack.get(item["audio_url"], **_bearer(token), Range="bytes=5000-")
     assert rest.status_code == 206 and rest.content == whole.content[5000:]
-    unchanged = stack.get(item["audio_url"], **_bearer(token),
-                          **{"If-None-Match": f'"{item["sha256"]}"'})
+    unchanged = stack.get(
+        item["audio_url"], **_bearer(token), **{"If-None-Match": f'"{item["sha256"]}"'}
+    )
     assert unchanged.status_code == 304 and unchanged.content == b""
 
 
 def test_the_app_behind_nginx_authorizes_but_sends_no_audio_bytes(stack):
     item = _exclusive_item(stack)
-    direct = requests.get(stack.app_url + item["audio_url"],
-                          headers=_bearer(stack.facts["tokens"][OWN]), timeout=30)
+    direct = requests.get(
+        stack.app_url + item["audio_url"], headers=_bearer(stack.facts["tokens"][OWN]), timeout=30
+    )
     assert direct.status_code == 200 and direct.content == b""
     assert direct.headers["X-Accel-Redirect"].startswith(ACCEL)
     assert direct.headers["X-Accel-Redirect"].endswith(".mp3")
@@ -280,8 +336,9 @@ def test_a_bad_or_foreign_token_gets_no_audio_through_nginx(stack):
     missing = stack.get(item["audio_url"])
     assert missing.status_code == 401
     # The exclusive audio is only in HUE-THUAN-AN's manifest.
-    foreign = stack.get(item["audio_url"], **_bearer(stack.facts["tokens"][OTHER]),
-                        Range="bytes=0-99")
+    foreign = stack.get(
+        item["audio_url"], **_bearer(stack.facts["tokens"][OTHER]), Range="bytes=0-99"
+    )
     assert foreign.status_code == 404 and foreign.headers["Content-Type"] == "application/json"
     for response in (unknown, missing, foreign):
         assert b"ID3" not in response.content and len(response.content) < 500
@@ -298,8 +355,9 @@ def test_the_internal_audio_location_cannot_be_reached_directly(stack):
 
 
 def test_plain_http_is_sent_to_https(stack):
-    response = requests.get(f"http://127.0.0.1:{stack.http_port}/portal/", timeout=10,
-                            allow_redirects=False)
+    response = requests.get(
+        f"http://127.0.0.1:{stack.http_port}/portal/", timeout=10, allow_redirects=False
+    )
     assert response.status_code == 301
     assert response.headers["Location"].startswith("https://")
 
@@ -313,8 +371,11 @@ def test_the_portal_download_goes_through_nginx_with_its_vietnamese_file_name(st
     # Behind TLS Flask-WTF checks the Referer, as browsers send it: gunicorn trusts
     # nginx's X-Forwarded-Proto, so the app knows it is served over HTTPS.
     browser.headers["Referer"] = stack.url + "/login"
-    logged_in = browser.post(stack.url + "/login", allow_redirects=False, data={
-        "username": "admin", "password": PERSONA_PASSWORD, "csrf_token": token})
+    logged_in = browser.post(
+        stack.url + "/login",
+        allow_redirects=False,
+        data={"username": "admin", "password": PERSONA_PASSWORD, "csrf_token": token},
+    )
     assert logged_in.status_code == 302, logged_in.text[:3000]
     item = _exclusive_item(stack)
     url = f"{stack.url}/portal/{OWN}/{stack.facts['exclusive']}.mp3?download=1"

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from broadcaster.config import load_settings
+from broadcaster.core.config import load_settings
 
 csrf = CSRFProtect()
 

@@ -8,19 +8,19 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from sqlmodel import select
 
-from broadcaster.adoption import (
+from broadcaster.accountability.adoption import (
     AdoptionImportError,
     import_csv,
     import_rows,
     import_xlsx,
     standings,
 )
-from broadcaster.areas import communes_of
-from broadcaster.config import local_today
-from broadcaster.models import AdoptionFigure, Area, AreaKind, Role, Script, Station
-from broadcaster.recurrence import Priority
-from broadcaster.schedules import ScheduleError, ScheduleInput, save_schedule
-from broadcaster.workflow import WRITERS, latest_approved
+from broadcaster.core.areas import communes_of
+from broadcaster.core.config import local_today
+from broadcaster.core.models import AdoptionFigure, Area, AreaKind, Role, Script, Station
+from broadcaster.newsroom.workflow import WRITERS, latest_approved
+from broadcaster.onair.recurrence import Priority
+from broadcaster.onair.schedules import ScheduleError, ScheduleInput, save_schedule
 from web.auth import acting_user, roles_required
 from web.db import get_session
 

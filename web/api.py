@@ -1,4 +1,4 @@
-"""The station API v1 (JSON, bearer tokens): a thin layer over broadcaster.stationapi.
+"""The station API v1 (JSON, bearer tokens): a thin layer over broadcaster.stations.api.
 
 It is its own small Flask app, mounted at /api/v1 in front of the web UI (create_api_app):
 agents poll it every minute by the thousand, and none of the UI's per-request machinery
@@ -17,12 +17,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from broadcaster import stationapi
-from broadcaster.config import Settings
-from broadcaster.dbtypes import utcnow
-from broadcaster.heartbeats import HeartbeatBuffer
-from broadcaster.manifestcache import ManifestCache
-from broadcaster.ratelimit import StationLimiter, retry_after
+from broadcaster.core.config import Settings
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.stations import api as stationapi
+from broadcaster.stations.heartbeats import HeartbeatBuffer
+from broadcaster.stations.manifestcache import ManifestCache
+from broadcaster.stations.ratelimit import StationLimiter, retry_after
 from web import security
 from web.audiofiles import audio_response
 from web.db import close_session, get_session
@@ -108,7 +108,7 @@ def _unexpected(error: Exception) -> Response:
     return _error(500, "internal error")
 
 
-# --- rate limits (broadcaster/ratelimit.py) ---------------------------------------------
+# --- rate limits (broadcaster/stations/ratelimit.py) ---------------------------------------------
 
 
 def _limiter(settings: Settings) -> StationLimiter | None:

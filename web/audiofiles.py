@@ -12,9 +12,9 @@ from datetime import datetime
 
 from flask import Response, abort, current_app, send_file
 
-from broadcaster.models import AudioFile
-from broadcaster.objectstore import RemoteError
-from broadcaster.render import store_for
+from broadcaster.audio.objectstore import RemoteError
+from broadcaster.audio.render import store_for
+from broadcaster.core.models import AudioFile
 
 
 def audio_response(

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, render_template, request
 from sqlmodel import func, select
 
-from broadcaster.models import AuditEntry, Role
+from broadcaster.core.models import AuditEntry, Role
 from web.auth import roles_required
 from web.db import get_session
 

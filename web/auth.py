@@ -25,8 +25,8 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from broadcaster.models import Role, User
-from broadcaster.users import authenticate
+from broadcaster.core.models import Role, User
+from broadcaster.newsroom.users import authenticate
 from web.db import get_session
 
 bp = Blueprint("auth", __name__)

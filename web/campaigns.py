@@ -10,10 +10,10 @@ from sqlmodel import col, func, select
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from broadcaster import audit
-from broadcaster.models import Campaign, Script
-from broadcaster.text import slugify
-from broadcaster.workflow import WRITERS
+from broadcaster.core import audit
+from broadcaster.core.models import Campaign, Script
+from broadcaster.core.text import slugify
+from broadcaster.newsroom.workflow import WRITERS
 from web.auth import acting_user, roles_required
 from web.db import get_session
 

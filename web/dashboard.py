@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from sqlmodel import func, select
 
-from broadcaster.dbtypes import utcnow
-from broadcaster.health import SCHEDULER_SERVICE, scheduler_status
-from broadcaster.models import Area, AreaKind, AreaMember, ServiceBeat, Station
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import Area, AreaKind, AreaMember, ServiceBeat, Station
+from broadcaster.ops.health import SCHEDULER_SERVICE, scheduler_status
 from web.auth import login_required
 from web.db import get_session
 
@@ -57,14 +57,14 @@ def index():
         ).all()
     today_rows = []
     if chosen is not None:
-        from broadcaster.config import local_today
-        from broadcaster.reports import compliance
+        from broadcaster.accountability.reports import compliance
+        from broadcaster.core.config import local_today
 
         today = local_today(current_app.config["SETTINGS"])
         today_rows = compliance(session, first=today, last=today, area=chosen)
     offline = []
     if communes:
-        from broadcaster.monitoring import health
+        from broadcaster.stations.monitoring import health
 
         stations_here = [station for _, station in communes if station is not None]
         offline = [h for h in health(session, stations_here, now=utcnow()) if h.state == "offline"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, has_request_context, request
 from sqlmodel import Session
 
-from broadcaster.db import make_engine, writer
+from broadcaster.core.db import make_engine, writer
 
 
 def init_app(app: Flask) -> None:

@@ -16,9 +16,9 @@ import time
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlmodel import Session
 
-from broadcaster.dbtypes import utcnow
-from broadcaster.health import database_status, scheduler_status
-from broadcaster.metrics import API_LATENCY, CONTENT_TYPE, exposition
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.ops.health import database_status, scheduler_status
+from broadcaster.ops.metrics import API_LATENCY, CONTENT_TYPE, exposition
 
 bp = Blueprint("health", __name__)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
 from flask_babel import Babel, gettext
 
-from broadcaster.reasons import reason_vi
+from broadcaster.onair.reasons import reason_vi
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 

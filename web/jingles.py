@@ -20,10 +20,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
-from broadcaster import customjingles
-from broadcaster.customjingles import JingleError
-from broadcaster.models import Role
-from broadcaster.profiles import ProfileError, load_profiles
+from broadcaster.audio import customjingles
+from broadcaster.audio.customjingles import JingleError
+from broadcaster.audio.profiles import ProfileError, load_profiles
+from broadcaster.core.models import Role
 from web.auth import acting_user, roles_required
 from web.db import get_session
 

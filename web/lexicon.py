@@ -22,7 +22,7 @@ from sqlmodel import col, or_, select
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from broadcaster.models import LexiconEntry, Role
+from broadcaster.core.models import LexiconEntry, Role
 from broadcaster.speech import engine_for, lexicon
 from broadcaster.speech.engines import VOICES, EngineError
 from broadcaster.speech.normalize import normalize

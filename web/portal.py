@@ -30,8 +30,9 @@ from sqlmodel import col, select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Regexp
 
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import (
+from broadcaster.audio.render import RenderError, store_for
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import (
     AudioFile,
     Occurrence,
     OccurrenceStatus,
@@ -42,9 +43,8 @@ from broadcaster.models import (
     ScriptVersion,
     Station,
 )
-from broadcaster.onair import Outcome, apply_outcome, materialize, render_occurrence
-from broadcaster.render import RenderError, store_for
-from broadcaster.text import ascii_fold
+from broadcaster.core.text import ascii_fold
+from broadcaster.onair.occurrences import Outcome, apply_outcome, materialize, render_occurrence
 from web.audiofiles import audio_response
 from web.auth import acting_user, roles_required
 from web.db import get_session

@@ -8,10 +8,8 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from flask_babel import gettext as _
 from sqlmodel import func, select
 
-from broadcaster.adoption import parse_day
-from broadcaster.config import local_today
-from broadcaster.models import Area, AreaKind, Campaign, Role, Script, Station
-from broadcaster.reports import (
+from broadcaster.accountability.adoption import parse_day
+from broadcaster.accountability.reports import (
     COMPLIANCE_HEADERS,
     EVENT_LABELS,
     LOG_HEADERS,
@@ -26,6 +24,8 @@ from broadcaster.reports import (
     totals,
     trend,
 )
+from broadcaster.core.config import local_today
+from broadcaster.core.models import Area, AreaKind, Campaign, Role, Script, Station
 from web.auth import roles_required
 from web.db import get_session
 

@@ -27,10 +27,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from broadcaster.areas import communes_of
-from broadcaster.config import local_today
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import (
+from broadcaster.core.areas import communes_of
+from broadcaster.core.config import local_today
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import (
     Area,
     AreaKind,
     AreaMember,
@@ -43,11 +43,12 @@ from broadcaster.models import (
     Station,
     VersionStatus,
 )
-from broadcaster.onair import GRACE, OPEN
-from broadcaster.reasons import reason_vi
-from broadcaster.recurrence import Occurrence as SlotPlay
-from broadcaster.recurrence import Priority, conflicts
-from broadcaster.schedules import (
+from broadcaster.newsroom.workflow import REVIEWERS, WRITERS
+from broadcaster.onair.occurrences import GRACE, OPEN
+from broadcaster.onair.reasons import reason_vi
+from broadcaster.onair.recurrence import Occurrence as SlotPlay
+from broadcaster.onair.recurrence import Priority, conflicts
+from broadcaster.onair.schedules import (
     KINDS,
     ScheduleError,
     ScheduleInput,
@@ -58,7 +59,6 @@ from broadcaster.schedules import (
     summary,
     version_for,
 )
-from broadcaster.workflow import REVIEWERS, WRITERS
 from web.auth import acting_user, roles_required
 from web.db import get_session
 from web.i18n import local_time, select_locale

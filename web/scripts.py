@@ -32,9 +32,18 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from broadcaster.config import local_today
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import (
+from broadcaster.audio.profiles import ProfileError, deployment_profiles
+from broadcaster.audio.render import (
+    RenderError,
+    RenderRequest,
+    estimate_duration,
+    render,
+    store_for,
+    version_settings,
+)
+from broadcaster.core.config import local_today
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import (
     Area,
     AudioFile,
     Campaign,
@@ -44,19 +53,8 @@ from broadcaster.models import (
     User,
     VersionStatus,
 )
-from broadcaster.profiles import ProfileError, deployment_profiles
-from broadcaster.render import (
-    RenderError,
-    RenderRequest,
-    estimate_duration,
-    render,
-    store_for,
-    version_settings,
-)
-from broadcaster.speech import engine_for, lexicon
-from broadcaster.speech.normalize import normalize
-from broadcaster.templating import VARIABLES, TemplateError, context_for, expand
-from broadcaster.workflow import (
+from broadcaster.newsroom.templating import VARIABLES, TemplateError, context_for, expand
+from broadcaster.newsroom.workflow import (
     WRITERS,
     WorkflowError,
     add_version,
@@ -69,6 +67,8 @@ from broadcaster.workflow import (
     submit,
     withdraw,
 )
+from broadcaster.speech import engine_for, lexicon
+from broadcaster.speech.normalize import normalize
 from web.audiofiles import audio_response
 from web.auth import acting_user, roles_required
 from web.db import get_session

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlmodel import select
 
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import Area, Occurrence, PlayEvent, Role, Station, StationBeat
-from broadcaster.monitoring import health, health_of
-from broadcaster.stationapi import revoke_token, rotate_token
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import Area, Occurrence, PlayEvent, Role, Station, StationBeat
+from broadcaster.stations.api import revoke_token, rotate_token
+from broadcaster.stations.monitoring import health, health_of
 from web.auth import acting_user, roles_required
 from web.db import get_session
 

@@ -17,8 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from broadcaster.models import Area, Role, Station, User
-from broadcaster.users import (
+from broadcaster.core.models import Area, Role, Station, User
+from broadcaster.newsroom.users import (
     MIN_PASSWORD_LENGTH,
     UserError,
     change_own_password,

@@ -4,8 +4,8 @@ Settings come from BROADCASTER_* environment variables (or *_FILE), as for every
 Logging is set up here, not in create_app: tests and embedders keep their own.
 """
 
-from broadcaster import logs
-from broadcaster.config import load_settings
+from broadcaster.core import logs
+from broadcaster.core.config import load_settings
 from web import create_app
 
 settings = load_settings()

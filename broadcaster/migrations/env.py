@@ -3,8 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import broadcaster.models  # noqa: F401  (registers the tables on the metadata)
-from broadcaster.db import make_engine
+import broadcaster.core.models  # noqa: F401  (registers the tables on the metadata)
+from broadcaster.core.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

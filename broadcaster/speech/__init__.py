@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broadcaster.config import Settings
+from broadcaster.core.config import Settings
 from broadcaster.speech.engines import Engine, EngineSettings, build_engine
 
 

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from broadcaster.fsutil import fsync_directory
+from broadcaster.core.fsutil import fsync_directory
 
 if TYPE_CHECKING:
     from pydub import AudioSegment

@@ -8,15 +8,16 @@ import unicodedata
 
 from sqlmodel import Session, select
 
-from broadcaster import audit
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import LexiconEntry, ScriptVersion, User
+from broadcaster.core import audit
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.errors import BroadcasterError
+from broadcaster.core.models import LexiconEntry, ScriptVersion, User
 
 MAX_TERM = 64
 MAX_READING = 200
 
 
-class LexiconError(ValueError):
+class LexiconError(BroadcasterError):
     """A lexicon change that cannot be saved; the message is safe to show."""
 
 

@@ -39,9 +39,7 @@ def test_the_dashboard_fits_a_phone_screen(live_server, browser):
     assert overflow <= 0
 
 
-def test_the_admin_bar_keeps_the_daily_work_in_view_and_the_rest_under_more(
-    live_server, browser
-):
+def test_the_admin_bar_keeps_the_daily_work_in_view_and_the_rest_under_more(live_server, browser):
     context = browser.new_context(viewport={"width": 375, "height": 740}, locale="vi-VN")
     page = context.new_page()
     page.goto(live_server + "/login")
@@ -58,4 +56,3 @@ def test_the_admin_bar_keeps_the_daily_work_in_view_and_the_rest_under_more(
     page.wait_for_url(live_server + "/users")
     context.close()
     assert overflow <= 0
-

@@ -3,11 +3,11 @@
 import pytest
 from sqlmodel import Session, select
 
-from broadcaster import db
-from broadcaster.config import PROJECT_ROOT
-from broadcaster.models import Schedule, ScriptVersion, User, VersionStatus
-from broadcaster.schedules import import_yaml
-from broadcaster.workflow import approve, submit
+from broadcaster.core import db
+from broadcaster.core.config import PROJECT_ROOT
+from broadcaster.core.models import Schedule, ScriptVersion, User, VersionStatus
+from broadcaster.newsroom.workflow import approve, submit
+from broadcaster.onair.schedules import import_yaml
 from tests.conftest import PERSONA_PASSWORD
 
 pytestmark = pytest.mark.e2e

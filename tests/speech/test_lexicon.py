@@ -3,7 +3,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from broadcaster.models import AuditEntry, LexiconEntry, User
+from broadcaster.core.models import AuditEntry, LexiconEntry, User
 from broadcaster.speech import lexicon
 
 

@@ -3,11 +3,11 @@ import re
 
 from sqlmodel import select
 
-from broadcaster.areas import get_area
-from broadcaster.config import PROJECT_ROOT
-from broadcaster.models import AdoptionFigure, Schedule, ScheduleTarget
+from broadcaster.core.areas import get_area
+from broadcaster.core.config import PROJECT_ROOT
+from broadcaster.core.models import AdoptionFigure, Schedule, ScheduleTarget
 from tests.helpers import csrf
-from tests.test_onair import approved_script
+from tests.onair.test_occurrences import approved_script
 
 DEMO_CSV = PROJECT_ROOT / "scripts/bluezone/so-lieu-minh-hoa-2020-08-13.csv"
 
@@ -104,7 +104,7 @@ def test_one_communes_figures_can_be_typed_in_and_are_checked(client, auth, sess
     hue = get_area(session, "Huế")
     commune = session.exec(select(AdoptionFigure.area_id).limit(0)).first()  # none yet
     assert commune is None
-    from broadcaster.areas import communes_of
+    from broadcaster.core.areas import communes_of
 
     first = communes_of(session, hue)[0]
     auth.login("editor")

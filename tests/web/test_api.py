@@ -10,15 +10,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, col, select
 
-from broadcaster import db
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import Occurrence, OccurrenceStatus, PlayEvent, Station, StationBeat
-from broadcaster.stationapi import rotate_token
+from broadcaster.core import db
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import Occurrence, OccurrenceStatus, PlayEvent, Station, StationBeat
+from broadcaster.stations.api import rotate_token
 from tests import stationapi_support as support
 from tests.helpers import wait_until
 
 # Manifests are kept in each server process and dropped within manifestcache.POLL_S of a
-# change (broadcaster/manifestcache.py); the other endpoints read the database each time.
+# change (broadcaster/stations/manifestcache.py); the other endpoints read the database each time.
 CHANGE_SEEN_S = 2
 
 OWN = "HUE-THUAN-AN"
@@ -202,7 +202,7 @@ def test_a_missing_or_unknown_token_is_a_401_in_json(api, header):
 
 
 def test_a_revoked_or_rotated_token_stops_working_within_a_second(api, tokens, db_session):
-    from broadcaster.stationapi import revoke_token
+    from broadcaster.stations.api import revoke_token
 
     own = support.station(db_session, OWN)
     assert manifest(api, tokens[OWN]).status_code == 200  # now in the server's memory
@@ -459,7 +459,7 @@ def test_a_heartbeat_is_kept_per_station(api, tokens, db_session):
     assert response.status_code == 200 and "server_time" in response.get_json()
     stored = db_session.exec(select(StationBeat)).all()
     assert [s.free_disk_mb for s in stored] == [5000]  # the first beat of a quiet second: now
-    # Beats within a second of a write wait for the next one (broadcaster/heartbeats.py).
+    # Beats within a second of a write wait for the next one (broadcaster/stations/heartbeats.py).
     api.post("/api/v1/heartbeat", json={**beat, "free_disk_mb": 4000}, headers=bearer(tokens[OWN]))
 
     def latest():
@@ -561,7 +561,7 @@ def test_an_unknown_api_path_is_a_404_in_json_not_a_web_page(api, path):
 def test_an_unreachable_database_is_a_503_in_json_with_retry_after(api, api_app, tokens):
     from sqlalchemy import create_engine
 
-    from broadcaster.manifestcache import ManifestCache
+    from broadcaster.stations.manifestcache import ManifestCache
     from web.api import MANIFESTS
 
     unreachable = create_engine("sqlite:////nonexistent-folder/broadcaster.db")

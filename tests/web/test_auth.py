@@ -67,7 +67,7 @@ def test_session_cookie_is_http_only_and_same_site(client, auth):
 def test_a_deactivated_user_is_logged_out(client, auth, app):
     from sqlmodel import select
 
-    from broadcaster.models import User
+    from broadcaster.core.models import User
     from web.db import get_session
 
     auth.login("operator")

@@ -56,9 +56,9 @@ def test_the_dashboard_names_stations_that_missed_a_play_today(client, auth, ses
 
     from sqlmodel import select
 
-    from broadcaster.dbtypes import utcnow
-    from broadcaster.models import Occurrence, OccurrenceStatus, Station
-    from tests.test_onair import approved_script, weekly
+    from broadcaster.core.dbtypes import utcnow
+    from broadcaster.core.models import Occurrence, OccurrenceStatus, Station
+    from tests.onair.test_occurrences import approved_script, weekly
 
     script = approved_script(session)
     schedule = weekly(session, script, ["HUE-A-LUOI-2"], list(range(7)), ["06:00"])
@@ -82,8 +82,8 @@ def test_the_dashboard_names_stations_that_went_offline(client, auth, session):
 
     from sqlmodel import select
 
-    from broadcaster.dbtypes import utcnow
-    from broadcaster.models import Station, StationBeat
+    from broadcaster.core.dbtypes import utcnow
+    from broadcaster.core.models import Station, StationBeat
 
     station = session.exec(select(Station).where(Station.code == "HUE-KIM-LONG")).one()
     session.add(StationBeat(station_id=station.id, seen_at=utcnow() - timedelta(hours=1)))

@@ -7,12 +7,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session
 
-from broadcaster import db, stationapi
-from broadcaster.config import load_settings
-from broadcaster.dbtypes import utcnow
-from broadcaster.health import SCHEDULER_SERVICE
-from broadcaster.metrics import DatabaseCollector
-from broadcaster.models import Occurrence, OccurrenceStatus, ServiceBeat, StationBeat
+from broadcaster.core import db
+from broadcaster.core.config import load_settings
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import Occurrence, OccurrenceStatus, ServiceBeat, StationBeat
+from broadcaster.ops.health import SCHEDULER_SERVICE
+from broadcaster.ops.metrics import DatabaseCollector
+from broadcaster.stations import api as stationapi
 from tests import stationapi_support as support
 
 AGENT = "HUE-THUAN-AN"
@@ -218,6 +219,6 @@ def test_the_database_figures_match_what_is_in_the_database(session, settings, c
 def support_agents(session: Session):
     from sqlmodel import select
 
-    from broadcaster.models import PlayoutMode, Station
+    from broadcaster.core.models import PlayoutMode, Station
 
     return list(session.exec(select(Station).where(Station.mode == PlayoutMode.AGENT)))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from broadcaster import customjingles
-from broadcaster.models import AuditEntry
-from broadcaster.profiles import get_profile
-from tests.test_customjingles import everything_in, sample
+from broadcaster.audio import customjingles
+from broadcaster.audio.profiles import get_profile
+from broadcaster.core.models import AuditEntry
+from tests.audio.test_customjingles import everything_in, sample
 
 
 def post_upload(client, auth, path: Path, name: str = "Chuông Huế"):

@@ -3,7 +3,7 @@ import wave
 
 from sqlmodel import select
 
-from broadcaster.models import AuditEntry, LexiconEntry
+from broadcaster.core.models import AuditEntry, LexiconEntry
 
 
 def post_entry(client, auth, **data):

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from broadcaster.config import PROJECT_ROOT
+from broadcaster.core.config import PROJECT_ROOT
 from tests.helpers import env_for, free_port, wait_until
 
 WORKERS = 4

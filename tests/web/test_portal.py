@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import (
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import (
     Occurrence,
     OccurrenceStatus,
     OperatorStation,
@@ -20,8 +20,8 @@ from broadcaster.models import (
     Station,
     User,
 )
-from broadcaster.schedules import ScheduleInput, save_schedule
-from broadcaster.workflow import approve, submit
+from broadcaster.newsroom.workflow import approve, submit
+from broadcaster.onair.schedules import ScheduleInput, save_schedule
 from tests.helpers import csrf
 
 HUE = ZoneInfo("Asia/Ho_Chi_Minh")

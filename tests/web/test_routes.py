@@ -2,7 +2,7 @@
 
 import pytest
 
-from broadcaster.models import Role
+from broadcaster.core.models import Role
 
 PUBLIC = {"auth.login", "static", "i18n.set_language", "auth.logout"}
 SAMPLE_ARGUMENTS = {"key": "0" * 64, "action": "submit", "code": "en"}

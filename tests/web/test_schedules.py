@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from broadcaster.config import PROJECT_ROOT
-from broadcaster.models import (
+from broadcaster.core.config import PROJECT_ROOT
+from broadcaster.core.models import (
     AuditEntry,
     Occurrence,
     OccurrenceStatus,
@@ -20,9 +20,9 @@ from broadcaster.models import (
     User,
     VersionStatus,
 )
-from broadcaster.recurrence import Priority
-from broadcaster.schedules import import_yaml
-from broadcaster.workflow import approve, create_script, latest_approved, submit
+from broadcaster.newsroom.workflow import approve, create_script, latest_approved, submit
+from broadcaster.onair.recurrence import Priority
+from broadcaster.onair.schedules import import_yaml
 from tests.helpers import csrf
 
 BLUEZONE = "Bluezone - nhắc cài đặt hằng ngày"

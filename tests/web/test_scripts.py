@@ -2,7 +2,7 @@
 
 from sqlmodel import select
 
-from broadcaster.models import AuditEntry, Script, ScriptVersion, VersionStatus
+from broadcaster.core.models import AuditEntry, Script, ScriptVersion, VersionStatus
 from tests.helpers import csrf
 
 BODY = (

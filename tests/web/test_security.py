@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 from sqlmodel import select
 
-from broadcaster.config import PROJECT_ROOT
-from broadcaster.models import LoginAttempt
+from broadcaster.core.config import PROJECT_ROOT
+from broadcaster.core.models import LoginAttempt
 from tests.web.test_routes import routes
 
 TEMPLATES = PROJECT_ROOT / "web" / "templates"

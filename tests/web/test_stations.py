@@ -3,10 +3,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from broadcaster.dbtypes import utcnow
-from broadcaster.models import AuditEntry, Station, StationBeat
-from broadcaster.monitoring import health_of
-from broadcaster.stationapi import hash_token
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.models import AuditEntry, Station, StationBeat
+from broadcaster.stations.api import hash_token
+from broadcaster.stations.monitoring import health_of
 from tests.helpers import csrf
 
 

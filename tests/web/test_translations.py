@@ -5,7 +5,7 @@ import sys
 
 from babel.messages.pofile import read_po
 
-from broadcaster.config import PROJECT_ROOT
+from broadcaster.core.config import PROJECT_ROOT
 
 
 def test_every_ui_string_has_an_english_translation(tmp_path):

@@ -2,7 +2,7 @@ import re
 
 from sqlmodel import select
 
-from broadcaster.models import OperatorStation, Station, User
+from broadcaster.core.models import OperatorStation, Station, User
 from tests.conftest import PERSONA_PASSWORD
 from tests.helpers import csrf
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import broadcaster.dbtypes
+import broadcaster.core.dbtypes
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("remote_addr", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("succeeded", sa.Boolean(), nullable=False),
-        sa.Column("at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("loginattempt", schema=None) as batch_op:
@@ -69,8 +69,10 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("pid", sa.Integer(), nullable=False),
         sa.Column("hostname", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
-        sa.Column("started_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("seen_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "started_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("seen_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
@@ -81,8 +83,12 @@ def upgrade() -> None:
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_login_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "last_login_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("user", schema=None) as batch_op:
@@ -99,7 +105,7 @@ def upgrade() -> None:
     op.create_table(
         "auditentry",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_label", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -127,8 +133,12 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.Integer(), nullable=True),
         sa.Column("tags", sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "updated_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaign.id"],
@@ -152,7 +162,9 @@ def upgrade() -> None:
         sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["area_id"],
             ["area.id"],
@@ -174,7 +186,9 @@ def upgrade() -> None:
         sa.Column("repeat", sa.Integer(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["user.id"],

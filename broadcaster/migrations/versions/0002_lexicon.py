@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import broadcaster.dbtypes
+import broadcaster.core.dbtypes
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.Column("term", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("reading", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("updated_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "updated_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["updated_by_id"],
@@ -46,7 +48,7 @@ def upgrade() -> None:
         sa.column("term", sa.String),
         sa.column("reading", sa.String),
         sa.column("note", sa.String),
-        sa.column("updated_at", broadcaster.dbtypes.UTCDateTime()),
+        sa.column("updated_at", broadcaster.core.dbtypes.UTCDateTime()),
     )
     op.bulk_insert(
         entries,

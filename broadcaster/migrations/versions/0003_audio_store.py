@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import broadcaster.dbtypes
+import broadcaster.core.dbtypes
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -37,8 +37,12 @@ def upgrade() -> None:
         sa.Column("profile", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("spoken_text", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("peaks", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "last_used_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("audiofile", schema=None) as batch_op:

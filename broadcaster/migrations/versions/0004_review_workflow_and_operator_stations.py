@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import broadcaster.dbtypes
+import broadcaster.core.dbtypes
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -48,11 +48,15 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("submitted_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(
-            sa.Column("submitted_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=True)
+            sa.Column(
+                "submitted_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=True
+            )
         )
         batch_op.add_column(sa.Column("reviewed_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(
-            sa.Column("reviewed_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=True)
+            sa.Column(
+                "reviewed_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=True
+            )
         )
         batch_op.add_column(
             sa.Column(

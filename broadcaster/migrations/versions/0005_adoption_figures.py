@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import broadcaster.dbtypes
+import broadcaster.core.dbtypes
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("installs", sa.Integer(), nullable=False),
         sa.Column("population", sa.Integer(), nullable=False),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["area_id"],
             ["area.id"],

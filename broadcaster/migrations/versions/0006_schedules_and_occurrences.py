@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import broadcaster.dbtypes
+import broadcaster.core.dbtypes
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -40,8 +40,12 @@ def upgrade() -> None:
         sa.Column("targets_all", sa.Boolean(), nullable=False),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "updated_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["user.id"],
@@ -64,15 +68,17 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("schedule_id", sa.Integer(), nullable=True),
         sa.Column("station_id", sa.Integer(), nullable=False),
-        sa.Column("at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=True),
         sa.Column("audio_id", sa.Integer(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("late", sa.Boolean(), nullable=False),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("started_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "finished_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=True
+        ),
         sa.ForeignKeyConstraint(
             ["audio_id"],
             ["audiofile.id"],
@@ -125,7 +131,7 @@ def upgrade() -> None:
         sa.Column("occurrence_id", sa.Integer(), nullable=True),
         sa.Column("station_id", sa.Integer(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("uid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(), nullable=False),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import broadcaster.dbtypes
+import broadcaster.core.dbtypes
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -24,11 +24,11 @@ def upgrade() -> None:
     op.create_table(
         "stationbeat",
         sa.Column("station_id", sa.Integer(), nullable=False),
-        sa.Column("seen_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("free_disk_mb", sa.Integer(), nullable=True),
         sa.Column("player_state", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("last_sync", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_sync", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("cache_files", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["station_id"], ["station.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("station_id"),
@@ -44,7 +44,9 @@ def upgrade() -> None:
         )
         batch_op.add_column(
             sa.Column(
-                "token_created_at", broadcaster.dbtypes.UTCDateTime(timezone=True), nullable=True
+                "token_created_at",
+                broadcaster.core.dbtypes.UTCDateTime(timezone=True),
+                nullable=True,
             )
         )
         batch_op.create_index(batch_op.f("ix_station_token_hash"), ["token_hash"], unique=False)

@@ -1,0 +1,7 @@
+"""Accountability: what aired, what did not, and where the campaign lags.
+
+Owns: `reports` (broadcast log, compliance, exports, retention), `adoption` (Bluezone
+figures per commune), `alerts` (the daily summary).
+
+May import: `broadcaster.core`, `broadcaster.onair`, `broadcaster.stations`.
+"""

@@ -1,0 +1,498 @@
+"""Schedules: which approved script plays where and when; the plan every part shares.
+
+`plan()` is the one way to compute plays for a period: the scheduler's materialization,
+the web calendar, the CLI and (later) the station manifest all call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+import yaml
+from sqlmodel import Session, col, select
+
+from broadcaster.core import audit
+from broadcaster.core.areas import AreaError, communes_of, get_area
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.errors import BroadcasterError
+from broadcaster.core.models import (
+    Area,
+    Schedule,
+    ScheduleTarget,
+    Script,
+    ScriptVersion,
+    Station,
+    User,
+    VersionStatus,
+)
+from broadcaster.newsroom.workflow import REVIEWERS, latest_approved
+from broadcaster.onair.recurrence import (
+    Occurrence as PlannedPlay,
+)
+from broadcaster.onair.recurrence import (
+    Priority,
+    Recurrence,
+    ScheduleSpec,
+    StationTZ,
+    describe,
+    occurrences,
+)
+
+KINDS = ("weekly", "every_n_days", "once")
+PRIORITY_NAMES = {
+    "normal": Priority.NORMAL,
+    "priority": Priority.PRIORITY,
+    "emergency": Priority.EMERGENCY,
+}
+
+
+class ScheduleError(BroadcasterError):
+    """A schedule that cannot be saved or imported; the message is safe to show."""
+
+
+@dataclass
+class ScheduleInput:
+    name: str
+    script: Script
+    kind: str
+    weekdays: list[int] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    every_days: int = 1
+    anchor: date | None = None
+    once_at: datetime | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    priority: int = Priority.NORMAL
+    repeat: int = 1
+    station_ids: list[int] = field(default_factory=list)
+    area_ids: list[int] = field(default_factory=list)
+    targets_all: bool = False
+    pinned_version: ScriptVersion | None = None
+
+
+def _parse_time(text: str) -> time:
+    try:
+        hour, minute = text.strip().replace("h", ":").split(":")
+        return time(int(hour), int(minute or 0))
+    except (ValueError, TypeError):
+        raise ScheduleError(f"{text!r} is not a time like 06:00") from None
+
+
+def recurrence_of(schedule: Schedule) -> Recurrence:
+    times = tuple(_parse_time(t) for t in schedule.times.split(",") if t.strip())
+    try:
+        if schedule.kind == "weekly":
+            days = [int(d) for d in schedule.weekdays.split(",") if d.strip()]
+            return Recurrence.weekly(days, times)
+        if schedule.kind == "every_n_days":
+            return Recurrence.every(schedule.every_days, times, schedule.anchor)
+        if schedule.kind == "once":
+            return Recurrence.once(datetime.fromisoformat(schedule.once_at))
+    except ValueError as exc:
+        raise ScheduleError(str(exc)) from exc
+    raise ScheduleError(f"unknown recurrence {schedule.kind!r}; use weekly, every_n_days or once")
+
+
+def summary(schedule: Schedule, *, today: date, lang: str = "vi") -> str:
+    """In words, e.g. "Thứ 2 đến Chủ nhật, 06:00 và 17:00, từ 01/12 đến 31/12"."""
+    return describe(
+        recurrence_of(schedule), schedule.valid_from, schedule.valid_until, lang, today=today
+    )
+
+
+def target_station_ids(session: Session, schedule: Schedule) -> list[int]:
+    """The active stations a schedule reaches, from its station and area targets."""
+    active = select(Station.id, Station.area_id).where(Station.is_active.is_(True))
+    if schedule.targets_all:
+        return sorted(station_id for station_id, _ in session.exec(active))
+    targets = session.exec(
+        select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id)
+    ).all()
+    chosen = {t.station_id for t in targets if t.station_id}
+    commune_ids: set[int] = set()
+    for target in targets:
+        if target.area_id:
+            area = session.get(Area, target.area_id)
+            if area is not None:
+                commune_ids.update(c.id for c in communes_of(session, area))
+    if commune_ids:
+        chosen.update(
+            station_id for station_id, area_id in session.exec(active) if area_id in commune_ids
+        )
+    active_ids = {station_id for station_id, _ in session.exec(active)}
+    return sorted(chosen & active_ids)
+
+
+def version_for(session: Session, schedule: Schedule) -> ScriptVersion | None:
+    """The version that plays: the pinned one if approved, else the newest approved."""
+    if schedule.pinned_version_id:
+        version = session.get(ScriptVersion, schedule.pinned_version_id)
+        return version if version and version.status == VersionStatus.APPROVED else None
+    script = session.get(Script, schedule.script_id)
+    return latest_approved(session, script) if script else None
+
+
+@dataclass(frozen=True)
+class Play:
+    """A planned play with what the CLI, calendar and manifest show about it."""
+
+    at: datetime
+    station: Station
+    schedule: Schedule
+    script: Script
+    version: ScriptVersion
+    priority: int
+
+
+def plan(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    station_ids: Iterable[int] | None = None,
+    schedule_ids: Iterable[int] | None = None,
+) -> list[Play]:
+    """Every play of every active schedule with an approved version, start <= at < end."""
+    query = select(Schedule).where(Schedule.is_active.is_(True))
+    if schedule_ids is not None:
+        query = query.where(col(Schedule.id).in_(list(schedule_ids)))
+    schedules = session.exec(query).all()
+    wanted = set(station_ids) if station_ids is not None else None
+    stations = {s.id: s for s in session.exec(select(Station).where(Station.is_active.is_(True)))}
+    specs, versions, scripts = [], {}, {}
+    for schedule in schedules:
+        version = version_for(session, schedule)
+        if version is None:
+            continue  # nothing unapproved ever reaches a loudspeaker
+        targets = [i for i in target_station_ids(session, schedule) if i in stations]
+        if wanted is not None:
+            targets = [i for i in targets if i in wanted]
+        if not targets:
+            continue
+        versions[schedule.id] = version
+        scripts[schedule.id] = session.get(Script, schedule.script_id)
+        specs.append(
+            ScheduleSpec(
+                id=schedule.id,
+                recurrence=recurrence_of(schedule),
+                valid_from=schedule.valid_from,
+                valid_until=schedule.valid_until,
+                priority=Priority(schedule.priority),
+                station_ids=tuple(targets),
+            )
+        )
+    by_id = {s.id: s for s in schedules}
+    zones = [StationTZ(id=s.id, timezone=s.timezone) for s in stations.values()]
+    plays: list[PlannedPlay] = occurrences(specs, zones, start, end) if specs else []
+    return [
+        Play(
+            at=p.at,
+            station=stations[p.station_id],
+            schedule=by_id[p.schedule_id],
+            script=scripts[p.schedule_id],
+            version=versions[p.schedule_id],
+            priority=int(p.priority),
+        )
+        for p in plays
+    ]
+
+
+def _validate(session: Session, data: ScheduleInput) -> None:
+    if not " ".join(data.name.split()):
+        raise ScheduleError("the schedule needs a name")
+    if data.kind not in KINDS:
+        raise ScheduleError(f"unknown recurrence {data.kind!r}; use weekly, every_n_days or once")
+    if data.priority not in (0, 1, 2):
+        raise ScheduleError("priority must be normal, priority or emergency")
+    if not 1 <= data.repeat <= 10:
+        raise ScheduleError("repeat must be between 1 and 10")
+    if data.valid_from and data.valid_until and data.valid_until < data.valid_from:
+        raise ScheduleError("the end date is before the start date")
+    if not (data.targets_all or data.station_ids or data.area_ids):
+        raise ScheduleError("choose at least one station, commune, group or province")
+    if data.pinned_version is not None:
+        if data.pinned_version.script_id != data.script.id:
+            raise ScheduleError("the pinned version belongs to another script")
+        if data.pinned_version.status != VersionStatus.APPROVED:
+            raise ScheduleError("only an approved version can be pinned")
+    elif latest_approved(session, data.script) is None:
+        raise ScheduleError(
+            f"script {data.script.slug!r} has no approved version; only approved scripts "
+            "can be scheduled"
+        )
+
+
+def _apply(schedule: Schedule, data: ScheduleInput) -> None:
+    schedule.name = " ".join(data.name.split())[:200]
+    schedule.script_id = data.script.id
+    schedule.pinned_version_id = data.pinned_version.id if data.pinned_version else None
+    schedule.kind = data.kind
+    schedule.weekdays = ",".join(str(d) for d in sorted(set(data.weekdays)))
+    schedule.times = ",".join(_parse_time(t).strftime("%H:%M") for t in data.times)
+    schedule.every_days = data.every_days
+    schedule.anchor = data.anchor
+    schedule.once_at = data.once_at.strftime("%Y-%m-%dT%H:%M") if data.once_at else ""
+    schedule.valid_from = data.valid_from
+    schedule.valid_until = data.valid_until
+    schedule.priority = int(data.priority)
+    schedule.repeat = data.repeat
+    schedule.targets_all = data.targets_all
+    schedule.updated_at = utcnow()
+
+
+def snapshot(session: Session, schedule: Schedule) -> dict:
+    targets = session.exec(
+        select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id)
+    ).all()
+    return {
+        **schedule.model_dump(exclude={"created_at", "updated_at", "created_by_id"}),
+        "stations": sorted(t.station_id for t in targets if t.station_id),
+        "areas": sorted(t.area_id for t in targets if t.area_id),
+    }
+
+
+def save_schedule(
+    *, session: Session, data: ScheduleInput, actor: User | None, schedule: Schedule | None = None
+) -> Schedule:
+    """Create or change a schedule; refused unless the script has an approved version."""
+    _validate(session, data)
+    if Priority.EMERGENCY in (data.priority, schedule.priority if schedule else None):
+        _may_set_emergency(actor)
+    before = snapshot(session, schedule) if schedule else None
+    schedule = schedule or Schedule(name="", script_id=data.script.id, kind=data.kind)
+    if actor is not None and schedule.created_by_id is None:
+        schedule.created_by_id = actor.id
+    _apply(schedule, data)
+    recurrence_of(schedule)  # raises ScheduleError for bad days, times or dates
+    session.add(schedule)
+    session.flush()
+    for target in session.exec(
+        select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id)
+    ):
+        session.delete(target)
+    session.flush()
+    for station_id in sorted(set(data.station_ids)):
+        session.add(ScheduleTarget(schedule_id=schedule.id, station_id=station_id))
+    for area_id in sorted(set(data.area_ids)):
+        session.add(ScheduleTarget(schedule_id=schedule.id, area_id=area_id))
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="update" if before else "create",
+        entity_type="schedule",
+        entity_id=schedule.id,
+        before=before,
+        after=snapshot(session, schedule),
+    )
+    return schedule
+
+
+def _may_set_emergency(actor: User | None) -> None:
+    # An emergency interrupts whatever is playing; only those who approve content may
+    # decide that. An editor may not create one, change one (its script, time or
+    # targets), or switch one back on. `actor` None is the operator at the command line.
+    if actor is not None and actor.role not in REVIEWERS:
+        raise ScheduleError(
+            "only an approver or an admin may create, change or switch on an emergency schedule"
+        )
+
+
+def set_active(*, session: Session, schedule: Schedule, active: bool, actor: User | None) -> None:
+    if active and schedule.priority == Priority.EMERGENCY:
+        _may_set_emergency(actor)
+    schedule.is_active = active
+    schedule.updated_at = utcnow()
+    session.add(schedule)
+    audit.record(
+        session,
+        actor=actor,
+        action="activate" if active else "deactivate",
+        entity_type="schedule",
+        entity_id=schedule.id,
+    )
+
+
+def broadcast_now(
+    *,
+    session: Session,
+    script: Script,
+    actor: User,
+    station_ids: list[int],
+    area_ids: list[int],
+    targets_all: bool,
+    now: datetime,
+    timezone: str,
+) -> Schedule:
+    """ "Phát ngay": an emergency one-off at this minute for the chosen targets."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(timezone)).replace(second=0, microsecond=0, tzinfo=None)
+    data = ScheduleInput(
+        name=f"Phát ngay: {script.title}",
+        script=script,
+        kind="once",
+        once_at=local,
+        priority=Priority.EMERGENCY,
+        station_ids=station_ids,
+        area_ids=area_ids,
+        targets_all=targets_all,
+    )
+    return save_schedule(session=session, data=data, actor=actor)
+
+
+# --- YAML files (schedules/) --------------------------------------------------------------
+
+WEEKDAY_NAMES = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def _days(value) -> list[int]:
+    if value in (None, "daily", "all"):
+        return list(range(7))
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    days = []
+    for item in value:
+        key = str(item).strip().lower()[:3]
+        if key not in WEEKDAY_NAMES:
+            raise ScheduleError(f"unknown day {item!r}; use mon, tue, ..., sun or daily")
+        days.append(WEEKDAY_NAMES[key])
+    return days
+
+
+def _areas(session: Session, names: list, kind: str) -> list[int]:
+    ids = []
+    for name in names or []:
+        try:
+            ids.append(get_area(session, str(name)).id)
+        except AreaError as exc:
+            raise ScheduleError(f"{kind}: {exc}") from exc
+    return ids
+
+
+def import_yaml(session: Session, text: str, *, actor: User | None = None) -> list[Schedule]:
+    """Create or update (by name) every schedule in a YAML document; all or nothing."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScheduleError(f"not valid YAML: {exc}") from exc
+    items = document.get("schedules", [document]) if isinstance(document, dict) else document
+    if not isinstance(items, list) or not items:
+        raise ScheduleError("expected a schedule or a list under 'schedules:'")
+    saved = []
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ScheduleError(f"schedule {index}: must be a mapping")
+        name = str(item.get("name") or "").strip()
+        try:
+            saved.append(_import_one(session, item, name, actor))
+        except ScheduleError as exc:
+            raise ScheduleError(f"schedule {index} ({name or 'no name'}): {exc}") from exc
+    return saved
+
+
+def _import_one(session: Session, item: dict, name: str, actor: User | None) -> Schedule:
+    slug = str(item.get("script") or "")
+    script = session.exec(select(Script).where(Script.slug == slug)).first()
+    if script is None:
+        raise ScheduleError(f"unknown script {slug!r} (see `broadcaster scripts list`)")
+    targets = item.get("targets") or {}
+    if targets == "all":
+        targets = {"all": True}
+    if not isinstance(targets, dict):
+        raise ScheduleError("targets must be a mapping or 'all'")
+    stations = []
+    for code in targets.get("stations") or []:
+        station = session.exec(select(Station).where(Station.code == str(code).upper())).first()
+        if station is None:
+            raise ScheduleError(f"unknown station {code!r}")
+        stations.append(station.id)
+    area_ids = (
+        _areas(session, targets.get("communes"), "communes")
+        + _areas(session, targets.get("groups"), "groups")
+        + _areas(session, targets.get("provinces"), "provinces")
+    )
+    priority = str(item.get("priority", "normal")).lower()
+    if priority not in PRIORITY_NAMES:
+        raise ScheduleError(f"unknown priority {priority!r}; use normal, priority or emergency")
+    times = item.get("times") or []
+    if isinstance(times, str):
+        times = times.split(",")
+    kind = "once" if item.get("at") else ("every_n_days" if item.get("every_days") else "weekly")
+    try:
+        once_at = datetime.fromisoformat(str(item["at"])) if item.get("at") else None
+        valid_from = _date(item.get("from"))
+        valid_until = _date(item.get("until"))
+    except ValueError as exc:
+        raise ScheduleError(str(exc)) from exc
+    data = ScheduleInput(
+        name=name,
+        script=script,
+        kind=kind,
+        weekdays=_days(item.get("days")),
+        times=[str(t) for t in times],
+        every_days=int(item.get("every_days") or 1),
+        anchor=valid_from if kind == "every_n_days" else None,
+        once_at=once_at,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        priority=PRIORITY_NAMES[priority],
+        repeat=int(item.get("repeat") or 1),
+        station_ids=stations,
+        area_ids=area_ids,
+        targets_all=bool(targets.get("all")),
+    )
+    existing = session.exec(select(Schedule).where(Schedule.name == name)).first()
+    return save_schedule(session=session, data=data, actor=actor, schedule=existing)
+
+
+def _date(value) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def export_yaml(session: Session) -> str:
+    """All schedules in the same shape `import_yaml` reads."""
+    names = {v: k for k, v in WEEKDAY_NAMES.items()}
+    out = []
+    for schedule in session.exec(select(Schedule).order_by(Schedule.id)):
+        script = session.get(Script, schedule.script_id)
+        targets = session.exec(
+            select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id)
+        ).all()
+        target_map: dict = {}
+        if schedule.targets_all:
+            target_map["all"] = True
+        codes = [session.get(Station, t.station_id).code for t in targets if t.station_id]
+        if codes:
+            target_map["stations"] = codes
+        for target in targets:
+            if target.area_id:
+                area = session.get(Area, target.area_id)
+                key = {"commune": "communes", "group": "groups", "province": "provinces"}[area.kind]
+                target_map.setdefault(key, []).append(area.code)
+        item = {"name": schedule.name, "script": script.slug if script else None}
+        if schedule.kind == "once":
+            item["at"] = schedule.once_at
+        else:
+            if schedule.kind == "every_n_days":
+                item["every_days"] = schedule.every_days
+            else:
+                item["days"] = [names[int(d)] for d in schedule.weekdays.split(",") if d]
+            item["times"] = schedule.times.split(",")
+        if schedule.valid_from:
+            item["from"] = schedule.valid_from.isoformat()
+        if schedule.valid_until:
+            item["until"] = schedule.valid_until.isoformat()
+        item["priority"] = {v: k for k, v in PRIORITY_NAMES.items()}[Priority(schedule.priority)]
+        item["repeat"] = schedule.repeat
+        item["targets"] = target_map
+        if not schedule.is_active:
+            item["active"] = False
+        out.append(item)
+    return yaml.safe_dump({"schedules": out}, allow_unicode=True, sort_keys=False)
