@@ -31,6 +31,7 @@ test: test-system-deps $(DEV_STAMP) translations
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Known vulnerabilities in our pinned dependencies (pip-audit asks PyPI's vulnerability
 # data at run time, so it needs the network and is not part of `make test`). --strict:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from vietnam_provinces import Province, Ward
 
+from broadcaster.core.db import saved_id
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import Area, AreaKind, AreaMember
 from broadcaster.core.text import slugify
@@ -106,7 +107,7 @@ def define_group(session: Session, *, province: Area, name: str, commune_names: 
         session.delete(member)
     session.flush()
     for commune_name in commune_names:
-        session.add(AreaMember(group_id=group.id, area_id=communes[commune_name].id))
+        session.add(AreaMember(group_id=saved_id(group), area_id=saved_id(communes[commune_name])))
     session.flush()
     return group
 
@@ -140,7 +141,7 @@ def communes_of(session: Session, area: Area) -> list[Area]:
     else:
         query = (
             select(Area)
-            .join(AreaMember, AreaMember.area_id == Area.id)
+            .join(AreaMember, col(AreaMember.area_id) == col(Area.id))
             .where(AreaMember.group_id == area.id)
         )
     return list(session.exec(query.order_by(Area.name)))

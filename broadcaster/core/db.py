@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -114,3 +115,14 @@ def upgrade(database_url: str, revision: str = "head") -> None:
         # Opening through our engine first creates the folder and turns WAL on.
         make_engine(database_url).dispose()
     command.upgrade(alembic_config(database_url), revision)
+
+
+class _HasId(Protocol):
+    id: int | None
+
+
+def saved_id(row: _HasId) -> int:
+    """The id of a row that has been flushed (SQLModel types every id as optional)."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: flush the session first")
+    return row.id
