@@ -23,6 +23,8 @@ so integers above 2^53 come out wrong or raise.
 
 from __future__ import annotations
 
+import re
+
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 _DIGIT_VALUE = {word: value for value, word in enumerate(DIGITS)}
 _BILLION = 1_000_000_000
@@ -118,6 +120,49 @@ def fraction_digits_to_words(frac: str) -> str:
     if len(frac) <= 2 and frac[0] != "0":
         return number_to_words(int(frac))
     return digits_to_words(frac)
+
+
+def int_words(digits: str) -> str:
+    """Integer token: zero-padded short numbers drop the zero ("05" -> "năm")."""
+    if len(digits) > 15 or (len(digits) > 2 and digits[0] == "0"):
+        return digits_to_words(digits)
+    return number_to_words(int(digits))
+
+
+_THOUSANDS_DOT = re.compile(r"[0-9]{1,3}(?:\.[0-9]{3})+")
+_THOUSANDS_COMMA = re.compile(r"[0-9]{1,3}(?:,[0-9]{3}){2,}")
+_LAST_SEPARATOR = re.compile(r"([0-9.,]+?)([.,])([0-9]+)")
+_SEPARATORS = re.compile(r"([.,])")
+
+
+def number_words(tok: str, dot: str = "chấm") -> str:
+    """Read a digit token with Vietnamese separators (dot = thousands, comma = decimal).
+
+    ``dot`` is the word for a decimal dot: "chấm" by default ("4.0"), "phẩy" when a
+    unit or scale word follows ("4.5 tỷ"), where the dot is a mistyped comma.
+    """
+    if tok.isdigit():
+        return int_words(tok)
+    int_part, sep, frac = tok, "", ""
+    m = _LAST_SEPARATOR.fullmatch(tok)
+    if _THOUSANDS_DOT.fullmatch(tok) or _THOUSANDS_COMMA.fullmatch(tok):
+        return int_words(tok.replace(".", "").replace(",", ""))
+    if m and (_THOUSANDS_DOT.fullmatch(m.group(1)) and m.group(2) == ","):
+        int_part, sep, frac = m.group(1).replace(".", ""), ",", m.group(3)
+    elif m and (_THOUSANDS_COMMA.fullmatch(m.group(1)) and m.group(2) == "."):
+        int_part, sep, frac = m.group(1).replace(",", ""), ".", m.group(3)
+    elif m and m.group(1).isdigit():
+        int_part, sep, frac = m.group(1), m.group(2), m.group(3)
+        if sep == "," and frac == "000":
+            return int_words(int_part + frac)
+    else:
+        # Version-like "1.2.3": read each piece.
+        parts = _SEPARATORS.split(tok)
+        return " ".join(
+            ("chấm" if p == "." else "phẩy") if p in ".," else int_words(p) for p in parts if p
+        )
+    word = "phẩy" if sep == "," else dot
+    return f"{int_words(int_part)} {word} {fraction_digits_to_words(frac)}"
 
 
 def words_to_number(text: str) -> int:

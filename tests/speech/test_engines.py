@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.core.fsutil import write_atomically
 from broadcaster.speech import engines
 from broadcaster.speech.engines import (
     EngineError,
@@ -24,7 +25,6 @@ from broadcaster.speech.engines import (
     Speech,
     build_engine,
     speak_to_file,
-    write_atomically,
 )
 
 # 22 words: long enough for a stable duration, short enough to keep the suite fast.
@@ -430,7 +430,7 @@ def test_failed_write_keeps_old_file_and_no_temp(sample_dir: Path, monkeypatch) 
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(engines.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="No space left"):
         write_atomically(out, b"new audio" * 1000)
     assert out.read_bytes() == b"previous broadcast"
