@@ -14,6 +14,7 @@ from broadcaster.core.models import AuditEntry, Occurrence, OccurrenceStatus, Pl
 from broadcaster.onair import occurrences as onair
 from broadcaster.stations import agent
 from broadcaster.stations import api as stationapi
+from broadcaster.stations import manifest as stationmanifest
 from broadcaster.stations.api import ApiError, StationRef
 from broadcaster.stations.registry import StationError
 from tests import stationapi_support as support
@@ -149,8 +150,8 @@ def test_the_one_statement_path_and_the_core_path_give_the_same_manifest(core, s
         "start": now - onair.GRACE,
         "end": now + timedelta(hours=48),
     }
-    core_rows = [tuple(r) for r in session.connection().execute(stationapi._MANIFEST, window)]
-    through_core = stationapi._manifest(station, core_rows)
+    core_rows = [tuple(r) for r in session.connection().execute(stationmanifest._MANIFEST, window)]
+    through_core = stationmanifest._manifest(station, core_rows)
     in_transaction = stationapi.build_manifest(session, station, now=now)
     from_engine = stationapi.manifest_for_token(core, tokens[OWN], now=now)
     assert len(fast.body["items"]) >= 4
