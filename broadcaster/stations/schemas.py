@@ -190,4 +190,5 @@ def heartbeat_values(payload: Any, *, now: datetime) -> dict[str, Any]:
         beat = Heartbeat.model_validate(payload)
     except ValidationError as exc:
         raise _refusal(exc, "an object") from None
-    return {"seen_at": now, **beat.model_dump()}
+    # Not model_dump(): Instant fields hold the parsed datetime, not the string declared.
+    return {"seen_at": now, **dict(beat)}
