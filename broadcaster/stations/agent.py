@@ -9,7 +9,7 @@ commune's own box next to the amplifier.
 - Every --sync-interval seconds it asks for the manifest (If-None-Match, so an unchanged
   manifest costs a 304) and keeps the last one on disk (agent.db in the cache folder).
 - Audio is downloaded ahead into the cache: to a .part file, resumed with a Range request
-  after an interruption, checked against its sha256, then renamed. A cached file is
+  after an interruption, checked against its sha256, then moved into place durably. A cached file is
   checked again before each sync and before it plays; a corrupt one is deleted and
   fetched again.
 - A timer thread fires each play at its time (re-reading the wall clock at least every
@@ -24,8 +24,11 @@ commune's own box next to the amplifier.
   "skipped" with why.
 
 The parts beside this module: agentplan (manifest items, grace, the timer), agentstore
-(agent.db) and agenthttp (the API client, Retry-After, the audio cache). This module is
-the loop that ties them together and the command line.
+(agent.db), agenthttp (the API client, Retry-After, the audio cache) and agentreport
+(uploads, heartbeats, backing off). This module is the loop that ties them together and
+the command line; it runs on stdlib, broadcaster.onair.playout and broadcaster.core's
+fsutil and events only (a test checks that no Flask, SQLAlchemy or pydantic comes in).
+Somewhat over 400 lines: the Agent's loop and the state its threads share are one piece.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -47,52 +49,16 @@ from typing import Any
 from broadcaster import __version__
 from broadcaster.core.events import EventKind
 from broadcaster.onair.playout import PLAYERS, Item, NullPlayer, Player, PlayoutQueue, make_player
-from broadcaster.stations.agenthttp import (
-    API,
-    CHUNK,
-    MAX_RETRY_AFTER_S,
-    AudioCache,
-    Client,
-    HttpError,
-    parse_retry_after,
-    sha256_of,
-)
+from broadcaster.stations.agenthttp import AudioCache, Client, HttpError
 from broadcaster.stations.agentplan import (
     GRACE,
-    PRIORITIES,
     ManifestItem,
     Timer,
     manifest_grace,
     parse_manifest,
 )
-from broadcaster.stations.agentstore import BATCH, KEEP_DAYS, MAX_DETAIL, LocalStore, iso, utcnow
-
-__all__ = [
-    "API",
-    "BATCH",
-    "CHUNK",
-    "GRACE",
-    "KEEP_DAYS",
-    "MAX_DETAIL",
-    "MAX_RETRY_AFTER_S",
-    "PRIORITIES",
-    "TIME_SCALE_ENV",
-    "TOKEN_ENV",
-    "Agent",
-    "AudioCache",
-    "Client",
-    "HttpError",
-    "LocalStore",
-    "ManifestItem",
-    "Timer",
-    "build_player",
-    "main",
-    "manifest_grace",
-    "parse_manifest",
-    "parse_retry_after",
-    "run_agent",
-    "sha256_of",
-]
+from broadcaster.stations.agentreport import Reporting
+from broadcaster.stations.agentstore import LocalStore, utcnow
 
 log = logging.getLogger("broadcaster.stations.agent")
 
@@ -104,7 +70,9 @@ RETRY_AUDIO_S = 5.0
 # --- the agent -------------------------------------------------------------------------
 
 
-class Agent:
+class Agent(Reporting):
+    """The loop: sync the manifest, fetch audio, fire plays, report (see agentreport)."""
+
     def __init__(
         self,
         *,
@@ -355,118 +323,6 @@ class Agent:
             extra={"occurrence_id": item.occurrence_id, "event": kind},
         )
         self._wake.set()
-
-    # -- reporting
-
-    def upload(self) -> None:
-        """Send the outbox in batches; each event is marked sent once the server has it."""
-        while not self._stop.is_set() or self._stopping:
-            if time.monotonic() < max(self._upload_after, self._quiet_until):
-                return
-            batch = self.store.unsent()
-            if not batch:
-                return
-            try:
-                result = self.client.post("/events", {"events": batch})
-            except HttpError as exc:
-                if exc.status == 429:
-                    self._slow_down("events", exc)
-                    return
-                if exc.status == 401 or exc.status >= 500:
-                    self._upload_failed(f"events: {exc}")
-                    return
-                log.error("events: the server refused a batch (%s); sending one by one", exc)
-                if not self._upload_singly(batch):
-                    return
-                continue
-            except (OSError, ValueError) as exc:
-                self._upload_failed(f"events: {exc}")
-                return
-            self.store.mark_sent([e["id"] for e in batch])
-            self._upload_backoff = 1.0
-            self._online_again()
-            log.info(
-                "events: uploaded %d (%d new, %d already there)",
-                len(batch),
-                result.get("accepted", 0),
-                result.get("duplicate", 0),
-            )
-            if len(batch) < BATCH:
-                return
-
-    def _upload_singly(self, batch: list[dict[str, Any]]) -> bool:
-        for event in batch:
-            try:
-                self.client.post("/events", {"events": [event]})
-            except HttpError as exc:
-                if exc.status == 429:
-                    self._slow_down("events", exc)
-                    return False
-                if exc.status == 401 or exc.status >= 500:
-                    self._upload_failed(f"events: {exc}")
-                    return False
-                log.error("events: the server refused event %s for good: %s", event, exc)
-                self.store.mark_sent([event["id"]], rejected=True)
-                continue
-            except (OSError, ValueError) as exc:
-                self._upload_failed(f"events: {exc}")
-                return False
-            self.store.mark_sent([event["id"]])
-        return True
-
-    def _upload_failed(self, message: str) -> None:
-        self._offline(message)
-        self._upload_after = time.monotonic() + self._upload_backoff
-        self._upload_backoff = min(self._upload_backoff * 2, max(self.sync_interval, 1.0))
-
-    def heartbeat(self) -> None:
-        if self._throttled():
-            return
-        try:
-            free_mb = shutil.disk_usage(self.cache_dir).free // (1024 * 1024)
-        except OSError:
-            free_mb = None
-        body = {
-            "version": __version__,
-            "free_disk_mb": free_mb,
-            "player_state": "idle" if self.queue.idle() else "playing",
-            "last_sync": iso(self._last_sync) if self._last_sync else None,
-            "cache_files": self.audio.files(),
-        }
-        try:
-            self.client.post("/heartbeat", body)
-        except HttpError as exc:
-            if exc.status == 429:
-                self._slow_down("heartbeat", exc)
-            else:
-                self._offline(f"heartbeat: {exc}")
-            return
-        except (OSError, ValueError) as exc:
-            self._offline(f"heartbeat: {exc}")
-            return
-        self.store.prune(self.clock())
-
-    def _throttled(self) -> bool:
-        return time.monotonic() < self._quiet_until and not self._stopping
-
-    def _slow_down(self, what: str, exc: HttpError) -> None:
-        """429: send nothing until the server's Retry-After (or one sync interval) is over.
-
-        Plays go on from the cache meanwhile; events wait in the outbox.
-        """
-        wait = exc.retry_after if exc.retry_after is not None else self.sync_interval
-        self._quiet_until = max(self._quiet_until, time.monotonic() + wait)
-        log.warning("%s: the server asks to slow down; no request for %.0f s", what, wait)
-
-    def _offline(self, message: str) -> None:
-        if self._online is not False:
-            log.warning("server unreachable or refusing (%s); playing from the cache", message)
-        self._online = False
-
-    def _online_again(self) -> None:
-        if self._online is False:
-            log.info("server reachable again")
-        self._online = True
 
 
 def _span(grace: timedelta) -> str:

@@ -29,7 +29,7 @@ from broadcaster.core.config import PROJECT_ROOT, Settings
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import AudioFile, Occurrence, OccurrenceStatus, StationBeat
 from broadcaster.onair.playout import NullPlayer
-from broadcaster.stations import agent
+from broadcaster.stations import agent, agentstore
 from broadcaster.stations import api as stationapi
 from tests import stationapi_support as support
 from tests.helpers import free_port, wait_until
@@ -534,7 +534,7 @@ def test_the_local_store_keeps_events_until_they_are_sent(tmp_path):
         assert store.state(7) == "finished" and store.handled() == {7}
         batch = store.unsent()
         assert [e["kind"] for e in batch] == ["started", "finished"]
-        assert batch[0]["id"] == first and len(batch[1]["detail"]) == agent.MAX_DETAIL
+        assert batch[0]["id"] == first and len(batch[1]["detail"]) == agentstore.MAX_DETAIL
         datetime.fromisoformat(batch[0]["at"])  # ISO 8601 with its offset
         store.mark_sent([first])
         assert [e["kind"] for e in store.unsent()] == ["finished"] and store.pending() == 1
