@@ -101,24 +101,26 @@ def etags_of(url: str, stations: int) -> list[str]:
     from sqlmodel import Session
 
     from broadcaster.core import db
-    from broadcaster.stations import api as stationapi
+    from broadcaster.stations import manifest
+    from broadcaster.stations.sqlread import read_rows
+    from broadcaster.stations.tokens import StationRef
 
     engine = db.make_engine(url)
     now = datetime.now(UTC)
     with Session(engine) as session:
-        params = {"station_id": 1, **stationapi._window(now)}
-        rows = stationapi._rows(session, stationapi._MANIFEST, params)
+        params = {"station_id": 1, **manifest._window(now)}
+        rows = read_rows(session, manifest._MANIFEST, params)
     engine.dispose()
     etags = []
     for index in range(stations):
         shifted = [(row[0] + index * PLAYS, *row[1:]) for row in rows]
-        station = stationapi.StationRef(
+        station = StationRef(
             id=index + 1,
             code=f"BENCH-{index:06d}",
             name=f"Đài truyền thanh xã {index}",
             timezone="Asia/Ho_Chi_Minh",
         )
-        etags.append(stationapi._manifest(station, shifted).etag)
+        etags.append(manifest._manifest(station, shifted).etag)
     return etags
 
 

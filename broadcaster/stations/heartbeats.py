@@ -8,6 +8,9 @@ them together: the first beat after a quiet second is written during its own req
 beats arriving within the second after a write wait at most FLUSH_S for the next one.
 A process that dies loses at most that second, which station health (late after 3
 minutes) does not notice.
+
+Also the heartbeat's storage: store_heartbeats() keeps each station's latest beat (one
+upsert for a batch), record_heartbeat() checks and stores one at once.
 """
 
 from __future__ import annotations
@@ -17,13 +20,53 @@ import logging
 import threading
 import time
 import weakref
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
 
 from broadcaster.core.db import session_scope
-from broadcaster.stations.api import store_heartbeats
+from broadcaster.core.models import StationBeat
+from broadcaster.stations.schemas import heartbeat_values
+from broadcaster.stations.tokens import StationRef
+
+
+def _dialect_insert(session: Session):
+    """INSERT with ON CONFLICT for the session's database (SQLite or PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def store_heartbeats(session: Session, beats: dict[int, dict[str, Any]]) -> None:
+    """Keep the latest heartbeat of each station (station id -> heartbeat_values())."""
+    if not beats:
+        return
+    # One statement for them all, no read first: every agent beats every minute, and on
+    # SQLite every write transaction holds the database's single write lock.
+    insert = _dialect_insert(session)(StationBeat)
+    names = next(iter(beats.values())).keys()
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[StationBeat.station_id],
+            set_={name: insert.excluded[name] for name in names},
+            # Two batches may commit out of order: a beat never replaces a newer one.
+            where=insert.excluded.seen_at >= StationBeat.seen_at,
+        ),
+        [{"station_id": station_id, **values} for station_id, values in beats.items()],
+    )
+
+
+def record_heartbeat(
+    session: Session, station: StationRef, payload: Any, *, now: datetime
+) -> dict[str, Any]:
+    store_heartbeats(session, {station.id: heartbeat_values(payload, now=now)})
+    return {"server_time": now.astimezone(UTC).isoformat()}
+
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from broadcaster.core.config import PROJECT_ROOT, Settings
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import AudioFile, Occurrence, OccurrenceStatus, StationBeat
 from broadcaster.onair.playout import NullPlayer
-from broadcaster.stations import agent
+from broadcaster.stations import agent, agentstore
 from broadcaster.stations import api as stationapi
 from tests import stationapi_support as support
 from tests.helpers import free_port, wait_until
@@ -345,23 +345,9 @@ def test_an_interrupted_download_is_resumed_with_a_range_request(site):
 def test_a_play_past_the_grace_window_is_skipped_with_a_reason(site):
     """Offline from the start: the cached manifest and cached audio are all it has."""
     now = utcnow()
-    site.cache.mkdir()
-    (site.cache / "audio").mkdir()
-    shutil.copyfile(site.audio_path, cached(site))
-    item = {
-        "occurrence_id": 0,
-        "at": "",
-        "priority": "normal",
-        "schedule_id": site.schedule_id,
-        "title": "Lời nhắc",
-        "version": 1,
-        "audio_url": f"/api/v1/audio/{site.audio.sha256}.mp3",
-        "sha256": site.audio.sha256,
-        "size": site.audio.size,
-        "duration_s": site.audio.duration_s,
-        "repeat": 1,
-    }
-    manifest = {
+    prepare_offline_cache(site)
+    item = manifest_item(site)
+    manifest = {  # no grace_s, as from an older server: the agent's default holds
         "items": [
             {**item, "occurrence_id": 901, "at": (now - timedelta(minutes=11)).isoformat()},
             {**item, "occurrence_id": 902, "at": (now - timedelta(minutes=2)).isoformat()},
@@ -382,6 +368,55 @@ def test_a_play_past_the_grace_window_is_skipped_with_a_reason(site):
     assert "grace window" in skipped[0][1] and "past its time" in skipped[0][1]
     assert site.local_kinds(902) == Counter(started=1, finished=1)  # late, but within grace
     assert site.local_kinds(903) == Counter(started=1, finished=1)
+
+
+def test_a_manifest_with_a_shorter_grace_window_has_the_agent_skip_sooner(site):
+    """The server's grace_s rules, not the agent's 10 min default: 2 min late is too late."""
+    now = utcnow()
+    prepare_offline_cache(site)
+    item = manifest_item(site)
+    manifest = {
+        "grace_s": 60,
+        "items": [
+            {**item, "occurrence_id": 911, "at": (now - timedelta(minutes=2)).isoformat()},
+            {**item, "occurrence_id": 912, "at": (now + timedelta(seconds=3)).isoformat()},
+        ],
+    }
+    store = agent.LocalStore(site.cache / "agent.db")
+    store.put(manifest=json.dumps(manifest), etag='"x"')
+    store.close()
+    process = site.agent(f"http://127.0.0.1:{free_port()}")
+    try:
+        wait_until(lambda: played_through(site.local_kinds(912)), timeout=15)
+    finally:
+        assert stop_agent(process) == 0
+    skipped = [(oid, detail) for oid, kind, detail in local_outbox(site.cache) if kind == "skipped"]
+    assert [oid for oid, _ in skipped] == [911]
+    assert "1 min grace window" in skipped[0][1]
+    assert site.local_kinds(911) == Counter(skipped=1)
+    assert site.local_kinds(912) == Counter(started=1, finished=1)
+
+
+def prepare_offline_cache(site):
+    site.cache.mkdir()
+    (site.cache / "audio").mkdir()
+    shutil.copyfile(site.audio_path, cached(site))
+
+
+def manifest_item(site) -> dict:
+    return {
+        "occurrence_id": 0,
+        "at": "",
+        "priority": "normal",
+        "schedule_id": site.schedule_id,
+        "title": "Lời nhắc",
+        "version": 1,
+        "audio_url": f"/api/v1/audio/{site.audio.sha256}.mp3",
+        "sha256": site.audio.sha256,
+        "size": site.audio.size,
+        "duration_s": site.audio.duration_s,
+        "repeat": 1,
+    }
 
 
 def test_the_command_line_needs_a_token_and_an_http_server(tmp_path):
@@ -416,7 +451,7 @@ def test_the_agent_imports_neither_flask_nor_sqlalchemy():
     code = (
         "import sys, broadcaster.stations.agent; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'flask', 'sqlalchemy', 'sqlmodel', 'werkzeug', 'alembic'}))"
+        "{'flask', 'sqlalchemy', 'sqlmodel', 'werkzeug', 'alembic', 'pydantic'}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30
@@ -467,7 +502,7 @@ def test_the_client_resumes_a_download_cut_off_midway(tmp_path):
     try:
         client = agent.Client(f"http://127.0.0.1:{server.server_address[1]}", "t", timeout=5)
         cache = agent.AudioCache(tmp_path, client)
-        play = agent.Play(
+        play = agent.ManifestItem(
             occurrence_id=1,
             at=utcnow(),
             priority=0,
@@ -499,7 +534,7 @@ def test_the_local_store_keeps_events_until_they_are_sent(tmp_path):
         assert store.state(7) == "finished" and store.handled() == {7}
         batch = store.unsent()
         assert [e["kind"] for e in batch] == ["started", "finished"]
-        assert batch[0]["id"] == first and len(batch[1]["detail"]) == agent.MAX_DETAIL
+        assert batch[0]["id"] == first and len(batch[1]["detail"]) == agentstore.MAX_DETAIL
         datetime.fromisoformat(batch[0]["at"])  # ISO 8601 with its offset
         store.mark_sent([first])
         assert [e["kind"] for e in store.unsent()] == ["finished"] and store.pending() == 1

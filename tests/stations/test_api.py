@@ -14,6 +14,7 @@ from broadcaster.core.models import AuditEntry, Occurrence, OccurrenceStatus, Pl
 from broadcaster.onair import occurrences as onair
 from broadcaster.stations import agent
 from broadcaster.stations import api as stationapi
+from broadcaster.stations import manifest as stationmanifest
 from broadcaster.stations.api import ApiError, StationRef
 from broadcaster.stations.registry import StationError
 from tests import stationapi_support as support
@@ -149,8 +150,8 @@ def test_the_one_statement_path_and_the_core_path_give_the_same_manifest(core, s
         "start": now - onair.GRACE,
         "end": now + timedelta(hours=48),
     }
-    core_rows = [tuple(r) for r in session.connection().execute(stationapi._MANIFEST, window)]
-    through_core = stationapi._manifest(station, core_rows)
+    core_rows = [tuple(r) for r in session.connection().execute(stationmanifest._MANIFEST, window)]
+    through_core = stationmanifest._manifest(station, core_rows)
     in_transaction = stationapi.build_manifest(session, station, now=now)
     from_engine = stationapi.manifest_for_token(core, tokens[OWN], now=now)
     assert len(fast.body["items"]) >= 4
@@ -412,3 +413,31 @@ def test_migration_0007_keeps_existing_stations_and_goes_back_down(blank_databas
     tables = set(inspector.get_table_names())
     engine.dispose()
     assert "token_hash" not in columns and "stationbeat" not in tables
+
+
+def test_the_openapi_document_states_the_limits_the_api_checks():
+    components = stationapi.openapi_document()["components"]["schemas"]
+    event, beat = components["Event"]["properties"], components["Heartbeat"]["properties"]
+    assert components["EventBatch"]["properties"]["events"]["maxItems"] == stationapi.MAX_EVENTS
+    assert event["detail"]["maxLength"] == stationapi.MAX_DETAIL
+    assert event["occurrence_id"]["maximum"] == stationapi.MAX_ID
+    assert beat["player_state"]["maxLength"] == 32 and beat["free_disk_mb"]["nullable"]
+    fits = an_event(1, detail="x" * stationapi.MAX_DETAIL)
+    assert stationapi.parse_events({"events": [fits] * stationapi.MAX_EVENTS})
+    for refused in (
+        {"events": [fits] * (stationapi.MAX_EVENTS + 1)},
+        {"events": [{**fits, "detail": "x" * (stationapi.MAX_DETAIL + 1)}]},
+        {"events": [{**fits, "occurrence_id": stationapi.MAX_ID + 1}]},
+    ):
+        with pytest.raises(ApiError) as error:
+            stationapi.parse_events(refused)
+        assert error.value.status == 422
+
+
+def test_a_refused_event_is_named_in_english_and_nul_is_replaced():
+    with pytest.raises(ApiError) as error:
+        stationapi.parse_events({"events": [an_event(1), {**an_event(1), "kind": "exploded"}]})
+    assert error.value.message.startswith("events[1].kind: ")
+    assert "started" in error.value.message
+    (parsed,) = stationapi.parse_events({"events": [an_event(1, detail="lỗi\x00")]})
+    assert parsed.detail == "lỗi\ufffd" and parsed.at.tzinfo is not None
