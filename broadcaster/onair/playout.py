@@ -145,7 +145,7 @@ def make_player(name: str) -> Player:
 
 
 @dataclass(order=True)
-class Item:
+class Cue:
     """Something to play; ordered by due time, then priority (highest first)."""
 
     at: datetime
@@ -162,7 +162,7 @@ class Item:
 
 
 # (event kind, item, detail); returning False for "started" cancels the play.
-Callback = Callable[[str, Item, str], bool | None]
+Callback = Callable[[str, Cue, str], bool | None]
 
 
 class PlayoutQueue:
@@ -171,17 +171,17 @@ class PlayoutQueue:
     def __init__(self, player: Player, on_event: Callback, name: str = "station") -> None:
         self._player = player
         self._on_event = on_event
-        self._heap: list[tuple[Item, int]] = []
+        self._heap: list[tuple[Cue, int]] = []
         self._counter = itertools.count()
         self._cv = threading.Condition()
-        self._current: Item | None = None
+        self._current: Cue | None = None
         self._interrupted = False
         self._closing = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"playout-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, item: Item) -> None:
+    def submit(self, item: Cue) -> None:
         with self._cv:
             heapq.heappush(self._heap, (item, next(self._counter)))
             current = self._current
@@ -228,7 +228,7 @@ class PlayoutQueue:
             with self._cv:
                 self._current = None
 
-    def _play(self, item: Item) -> None:
+    def _play(self, item: Cue) -> None:
         if self._on_event("started", item, "") is False:
             return  # the owner logged why it must not play now
         try:

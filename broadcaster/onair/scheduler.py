@@ -31,7 +31,7 @@ from broadcaster.core.models import (
     Station,
 )
 from broadcaster.onair.occurrences import GRACE, materialize
-from broadcaster.onair.playout import Item, PlayoutQueue
+from broadcaster.onair.playout import Cue, PlayoutQueue
 from broadcaster.ops.health import JOBS_TABLE, SCHEDULER_SERVICE
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class Runtime:
                 )
             return self.queues[station_id]
 
-    def on_event(self, kind: str, item: Item, detail: str) -> bool:
+    def on_event(self, kind: str, item: Cue, detail: str) -> bool:
         """Record a play event; False tells the queue not to play the item after all.
 
         "started" is durable before the audio begins, or a restart would play it again.
@@ -214,7 +214,7 @@ class Runtime:
                 occurrence.audio_id = audio.id
                 session.add(occurrence)
                 schedule = session.get(Schedule, occurrence.schedule_id)
-                item = Item(
+                item = Cue(
                     at=occurrence.at,
                     rank=-occurrence.priority,
                     schedule_id=occurrence.schedule_id,

@@ -135,7 +135,7 @@ def version_for(session: Session, schedule: Schedule) -> ScriptVersion | None:
 
 
 @dataclass(frozen=True)
-class Play:
+class PlayListing:
     """A planned play with what the CLI, calendar and manifest show about it."""
 
     at: datetime
@@ -153,7 +153,7 @@ def plan(
     *,
     station_ids: Iterable[int] | None = None,
     schedule_ids: Iterable[int] | None = None,
-) -> list[Play]:
+) -> list[PlayListing]:
     """Every play of every active schedule with an approved version, start <= at < end."""
     query = select(Schedule).where(Schedule.is_active.is_(True))
     if schedule_ids is not None:
@@ -187,7 +187,7 @@ def plan(
     zones = [StationTZ(id=s.id, timezone=s.timezone) for s in stations.values()]
     plays: list[PlannedPlay] = occurrences(specs, zones, start, end) if specs else []
     return [
-        Play(
+        PlayListing(
             at=p.at,
             station=stations[p.station_id],
             schedule=by_id[p.schedule_id],

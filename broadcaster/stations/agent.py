@@ -49,7 +49,7 @@ from typing import Any
 
 from broadcaster import __version__
 from broadcaster.core.fsutil import fsync_directory
-from broadcaster.onair.playout import PLAYERS, Item, NullPlayer, Player, PlayoutQueue, make_player
+from broadcaster.onair.playout import PLAYERS, Cue, NullPlayer, Player, PlayoutQueue, make_player
 
 log = logging.getLogger("broadcaster.stations.agent")
 
@@ -733,7 +733,7 @@ class Agent:
             )
         self._submitted.add(occurrence_id)
         self.queue.submit(
-            Item(
+            Cue(
                 at=play.at,
                 rank=-play.priority,
                 schedule_id=play.schedule_id,
@@ -744,7 +744,7 @@ class Agent:
             )
         )
 
-    def _on_event(self, kind: str, item: Item, detail: str) -> None:
+    def _on_event(self, kind: str, item: Cue, detail: str) -> None:
         if self._stopping and kind == "finished":
             kind, detail = "interrupted", "cut short: the agent was stopped"
         self.store.record(item.occurrence_id, kind, detail)
