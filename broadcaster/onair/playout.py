@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from broadcaster.core.events import EventKind
 from broadcaster.onair.recurrence import Priority
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ class PlayoutQueue:
                 self._current = None
 
     def _play(self, item: Cue) -> None:
-        if self._on_event("started", item, "") is False:
+        if self._on_event(EventKind.STARTED, item, "") is False:
             return  # the owner logged why it must not play now
         try:
             for _ in range(item.repeat):
@@ -237,15 +238,15 @@ class PlayoutQueue:
                 if self._interrupted or self._closing:
                     break
         except PlayerError as exc:
-            self._on_event("failed", item, str(exc))
+            self._on_event(EventKind.FAILED, item, str(exc))
             return
         except Exception as exc:  # a broken player must not kill the station's queue
             log.exception("playout: unexpected error")
-            self._on_event("failed", item, f"unexpected: {exc}")
+            self._on_event(EventKind.FAILED, item, f"unexpected: {exc}")
             return
         if self._closing:
-            self._on_event("interrupted", item, "cut short: the player was shut down")
+            self._on_event(EventKind.INTERRUPTED, item, "cut short: the player was shut down")
         elif self._interrupted:
-            self._on_event("interrupted", item, "interrupted by an emergency broadcast")
+            self._on_event(EventKind.INTERRUPTED, item, "interrupted by an emergency broadcast")
         else:
-            self._on_event("finished", item, "")
+            self._on_event(EventKind.FINISHED, item, "")
