@@ -2,7 +2,7 @@
 
 APScheduler's guidance: a job is a module-level function with plain arguments. The
 persistent "schedule-<id>" jobs (`fire_schedule`) are pickled into the job store, so they
-take only the database URL and the schedule id. The periodic jobs live in the memory store
+take only strings and ids. The periodic jobs live in the memory store
 and receive the settings and the local playout runtime themselves. Each job is one unit of
 work that tests call directly.
 """
@@ -84,16 +84,17 @@ def collect_audio(settings: Settings) -> int:
     return removed
 
 
-def fire_schedule(database_url: str, schedule_id: int) -> None:
+def fire_schedule(playout_key: str, schedule_id: int) -> None:
     """The persistent job of one schedule: at each slot, play what is due at local stations.
 
-    Its arguments are all it may carry (it is pickled); the local playout is the runtime
-    this process attached for the database, if it plays any local station.
+    Its arguments are all it may carry (it is pickled): the schedule and the key of the
+    local playout runtime this process attached for the database (`localplayout`), if it
+    plays any local station.
     """
     # Imported here: local playout builds on this module's engines.
     from broadcaster.onair.localplayout import attached
 
-    runtime = attached(database_url)
+    runtime = attached(playout_key)
     if runtime is not None:
         runtime.dispatch(schedule_id=schedule_id)
 

@@ -11,6 +11,8 @@ import logging
 import threading
 from datetime import datetime
 
+from sqlalchemy.engine import make_url
+
 from broadcaster.core.config import Settings
 from broadcaster.core.db import session_scope
 from broadcaster.core.dbtypes import utcnow
@@ -164,16 +166,24 @@ class Runtime:
 _attached: dict[str, Runtime] = {}
 
 
+def playout_key(database_url: str) -> str:
+    """What a schedule job stores to find its runtime: the database URL without a password
+    (job rows are pickled into the database, and its backups)."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
 def attach(runtime: Runtime) -> None:
     """Let the schedule jobs of `runtime`'s database play through it in this process."""
-    _attached[runtime.settings.database_url] = runtime
+    _attached[playout_key(runtime.settings.database_url)] = runtime
 
 
 def detach(runtime: Runtime) -> None:
-    if _attached.get(runtime.settings.database_url) is runtime:
-        del _attached[runtime.settings.database_url]
+    key = playout_key(runtime.settings.database_url)
+    if _attached.get(key) is runtime:
+        del _attached[key]
 
 
-def attached(database_url: str) -> Runtime | None:
-    """The runtime attached for a database, if this process plays its local stations."""
-    return _attached.get(database_url)
+def attached(key: str) -> Runtime | None:
+    """The runtime attached for a database (by `playout_key`), if this process plays its
+    local stations."""
+    return _attached.get(key)

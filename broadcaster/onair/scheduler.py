@@ -40,7 +40,7 @@ from broadcaster.onair.jobs import (
     record_beat,
     sweep_missed,
 )
-from broadcaster.onair.localplayout import Runtime, attach, detach
+from broadcaster.onair.localplayout import Runtime, attach, detach, playout_key
 from broadcaster.onair.occurrences import GRACE
 from broadcaster.onair.trigger import RecurrenceTrigger
 from broadcaster.ops.health import JOBS_TABLE, SCHEDULER_SERVICE
@@ -126,7 +126,7 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
         scheduler.add_job(
             fire_schedule,
             trigger,
-            args=[database_url, schedule.id],
+            args=[playout_key(database_url), schedule.id],
             id=job_id,
             name=signature,
             jobstore="default",

@@ -158,7 +158,7 @@ def test_a_job_row_of_the_old_layout_is_replaced_and_the_slot_still_plays(settin
         assert sync_jobs(scheduler, settings.database_url) == (1, 0)
         job = scheduler.get_job(f"schedule-{schedule.id}")
         assert job.func_ref == "broadcaster.onair.jobs:fire_schedule"
-        assert job.args == (settings.database_url, schedule.id)
+        assert job.args == (localplayout.playout_key(settings.database_url), schedule.id)
         job.func(*job.args)  # what the scheduler runs at the slot
         occurrence_id = session.exec(select(Occurrence.id)).one()
         _wait_for(session, occurrence_id, OccurrenceStatus.PLAYED)
@@ -178,7 +178,12 @@ def test_a_schedule_job_without_local_playout_in_this_process_plays_nothing(sett
     slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
     onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
     session.commit()
-    assert localplayout.attached(settings.database_url) is None
-    fire_schedule(settings.database_url, schedule.id)
+    assert localplayout.attached(localplayout.playout_key(settings.database_url)) is None
+    fire_schedule(localplayout.playout_key(settings.database_url), schedule.id)
     session.expire_all()
     assert session.exec(select(Occurrence.status)).one() == OccurrenceStatus.PLANNED
+
+
+def test_a_schedule_job_stores_no_database_password():
+    key = localplayout.playout_key("postgresql+psycopg://radio:s3cret@db:5432/broadcaster")
+    assert "s3cret" not in key and key.endswith("@db:5432/broadcaster")
