@@ -171,6 +171,7 @@ def playout_lateness() -> bool:
         ScriptVersion,
     )
     from broadcaster.newsroom.workflow import add_version
+    from broadcaster.onair import localplayout
     from broadcaster.onair import occurrences as onair
     from broadcaster.onair import scheduler as scheduling
     from broadcaster.onair.playout import NullPlayer
@@ -221,7 +222,7 @@ def playout_lateness() -> bool:
             onair.materialize(session, now=utcnow(), hours=1)
             onair.render_due(session, settings, now=utcnow(), hours=1)
         runtime = scheduling.Runtime(settings, player_factory=lambda: NullPlayer(time_scale=0))
-        scheduling._runtime = runtime
+        localplayout.attach(runtime)
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_jobstore(
             SQLAlchemyJobStore(engine=engine, tablename=scheduling.JOBS_TABLE), "default"
@@ -241,7 +242,7 @@ def playout_lateness() -> bool:
                     break
         scheduler.shutdown(wait=False)
         runtime.close()
-        scheduling._runtime = None
+        localplayout.detach(runtime)
         engine.dispose()
         del ScriptVersion
     if len(lateness) < PLAYS:

@@ -46,8 +46,7 @@ from broadcaster.core.models import (
 from broadcaster.newsroom.workflow import REVIEWERS, WRITERS
 from broadcaster.onair.occurrences import GRACE, OPEN
 from broadcaster.onair.reasons import reason_vi
-from broadcaster.onair.recurrence import Occurrence as SlotPlay
-from broadcaster.onair.recurrence import Priority, conflicts
+from broadcaster.onair.recurrence import PlannedPlay, Priority, conflicts
 from broadcaster.onair.schedules import (
     KINDS,
     ScheduleError,
@@ -858,7 +857,9 @@ def calendar_rows(
         row.reason = reason_text(occurrence.reason or "")
         row.started_at = occurrence.started_at
     slots = [
-        SlotPlay(at=r.at, station_id=r.station.id, schedule_id=r.schedule_id, priority=r.priority)
+        PlannedPlay(
+            at=r.at, station_id=r.station.id, schedule_id=r.schedule_id, priority=r.priority
+        )
         for r in rows.values()
     ]
     for group in conflicts(slots):

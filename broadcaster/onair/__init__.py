@@ -1,11 +1,15 @@
 """On air: recurrence, schedules and their plan, occurrences, playout, the scheduler.
 
-Owns: `recurrence` (pure: slots to instants), `schedules` (schedules, targets, `plan()`),
-`occurrences` (materialize, render ahead, claim, grace window, misses), `reasons` (why a
-play did not happen), `playout` (players and the station queue), `scheduler` (the
-APScheduler process and local playout).
+Owns: `recurrence` (pure values: when a schedule plays; `planner` turns them into instants,
+`wording` into a summary), `schedules` (schedules, targets, `plan()`; `schedulefiles` for
+YAML), `occurrences` (materialize and claim; `playlog` for the grace window, the log and
+outcomes, `prerender` for rendering ahead, `misses` for the sweep), `reasons` (why a play
+did not happen), `playout` (players and the station queue of cues), `scheduler` (the
+APScheduler process; `jobs` its jobs, `trigger` the schedules' trigger, `localplayout` the
+stations this machine plays).
 
 May import: `broadcaster.core`, `broadcaster.newsroom`, `broadcaster.audio`,
-`broadcaster.stations` (the scheduler prunes the manifest log). `playout` and
-`recurrence` import nothing from broadcaster but each other: the agent uses them.
+`broadcaster.stations` (the scheduler prunes the manifest log). `playout`, `recurrence`,
+`planner` and `wording` import nothing from broadcaster but each other and the stdlib-only
+`core.errors` and `core.events`: the agent uses them.
 """

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from broadcaster.core.events import EventKind
 from broadcaster.onair.recurrence import Priority
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def make_player(name: str) -> Player:
 
 
 @dataclass(order=True)
-class Item:
+class Cue:
     """Something to play; ordered by due time, then priority (highest first)."""
 
     at: datetime
@@ -162,7 +163,7 @@ class Item:
 
 
 # (event kind, item, detail); returning False for "started" cancels the play.
-Callback = Callable[[str, Item, str], bool | None]
+Callback = Callable[[str, Cue, str], bool | None]
 
 
 class PlayoutQueue:
@@ -171,17 +172,17 @@ class PlayoutQueue:
     def __init__(self, player: Player, on_event: Callback, name: str = "station") -> None:
         self._player = player
         self._on_event = on_event
-        self._heap: list[tuple[Item, int]] = []
+        self._heap: list[tuple[Cue, int]] = []
         self._counter = itertools.count()
         self._cv = threading.Condition()
-        self._current: Item | None = None
+        self._current: Cue | None = None
         self._interrupted = False
         self._closing = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"playout-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, item: Item) -> None:
+    def submit(self, item: Cue) -> None:
         with self._cv:
             heapq.heappush(self._heap, (item, next(self._counter)))
             current = self._current
@@ -228,8 +229,8 @@ class PlayoutQueue:
             with self._cv:
                 self._current = None
 
-    def _play(self, item: Item) -> None:
-        if self._on_event("started", item, "") is False:
+    def _play(self, item: Cue) -> None:
+        if self._on_event(EventKind.STARTED, item, "") is False:
             return  # the owner logged why it must not play now
         try:
             for _ in range(item.repeat):
@@ -237,15 +238,15 @@ class PlayoutQueue:
                 if self._interrupted or self._closing:
                     break
         except PlayerError as exc:
-            self._on_event("failed", item, str(exc))
+            self._on_event(EventKind.FAILED, item, str(exc))
             return
         except Exception as exc:  # a broken player must not kill the station's queue
             log.exception("playout: unexpected error")
-            self._on_event("failed", item, f"unexpected: {exc}")
+            self._on_event(EventKind.FAILED, item, f"unexpected: {exc}")
             return
         if self._closing:
-            self._on_event("interrupted", item, "cut short: the player was shut down")
+            self._on_event(EventKind.INTERRUPTED, item, "cut short: the player was shut down")
         elif self._interrupted:
-            self._on_event("interrupted", item, "interrupted by an emergency broadcast")
+            self._on_event(EventKind.INTERRUPTED, item, "interrupted by an emergency broadcast")
         else:
-            self._on_event("finished", item, "")
+            self._on_event(EventKind.FINISHED, item, "")

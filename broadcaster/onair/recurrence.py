@@ -1,6 +1,6 @@
-"""Recurring schedules turned into concrete plays ("occurrences").
+"""When a schedule plays: recurrence values, times of day and the rules that read them.
 
-Pure functions over frozen values: no database, no scheduler. The caller resolves a
+Frozen values: no database, no scheduler. The caller resolves a
 schedule's targets into station ids and passes each station's IANA time zone.
 
 Time rules
@@ -19,29 +19,18 @@ Time rules
   occurrence (summer time, ``fold=0``).
 * If a shift makes two slots of one schedule land on the same instant, it plays once.
 
-Ordering
---------
-``occurrences()`` returns plays sorted by (instant, station id, priority descending,
-schedule id); this is also the natural order of ``Occurrence`` (``order=True``), so
-``sorted()`` of any mix of occurrences agrees with it. Within one station and instant the
-items play back to back in that order: emergency, then priority, then normal, ties by
-schedule id (``slot_order``).
-
-Speed
------
-Stations sharing a time zone share the same local→UTC instants, so slot instants are
-computed once per (recurrence, window, zone) and fanned out to the stations; the per-station
-work is only building the ``Occurrence`` values.
+The planner (``occurrences``, ``slot_order``, ``conflicts``) lives in ``onair.planner``
+and the summary in words (``describe``) in ``onair.wording``; both are importable from
+here, the public face of recurrences.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from enum import IntEnum
-from operator import attrgetter, itemgetter
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,7 +38,6 @@ from broadcaster.core.errors import BroadcasterError
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 KINDS = ("weekly", "every_n_days", "once")
-_ONE_DAY = timedelta(days=1)
 
 
 class Priority(IntEnum):
@@ -78,10 +66,12 @@ def _is_int(value: object) -> bool:
 
 def _as_time(value: time | str) -> time:
     if isinstance(value, str):
-        try:
-            value = time.fromisoformat(value)
-        except ValueError as exc:
-            raise ValueError(f"time of day must look like HH:MM, got {value!r}") from exc
+        # Read by the one reader, but only in its stored form: code and files that build
+        # values directly write HH:MM, and the looser staff forms stay in forms and YAML.
+        found = parse_times(value) if _HH_MM.match(value) else ()
+        if len(found) != 1:
+            raise ValueError(f"time of day must look like HH:MM, got {value!r}")
+        value = found[0]
     if not isinstance(value, time):
         raise ValueError(f"time of day must be a datetime.time or 'HH:MM', got {value!r}")
     if value.tzinfo is not None:
@@ -94,6 +84,9 @@ def _as_time(value: time | str) -> time:
 
 # How staff write times of day: "06:00", "6:00", "6h", "6h30", "17.00".
 _TIME_OF_DAY = re.compile(r"^(\d{1,2})\s*(?:[:hH.]\s*(\d{2})?)$")
+
+
+_HH_MM = re.compile(r"^\d\d:\d\d$")
 
 
 class TimeOfDayError(BroadcasterError):
@@ -294,7 +287,7 @@ class StationTZ:
 
 
 @dataclass(frozen=True, order=True, kw_only=True, slots=True)
-class Occurrence:
+class PlannedPlay:
     """One play of one schedule at one station, at a UTC instant.
 
     The natural order is (at, station_id, priority descending, schedule_id):
@@ -310,7 +303,7 @@ class Occurrence:
     def __post_init__(self) -> None:
         at = self.at
         if at.tzinfo is not UTC:
-            object.__setattr__(self, "at", _aware_utc(at, "Occurrence.at"))
+            object.__setattr__(self, "at", _aware_utc(at, "PlannedPlay.at"))
         priority = self.priority
         if type(priority) is not Priority:
             priority = Priority(priority)
@@ -322,310 +315,36 @@ class Occurrence:
         return self.at.astimezone(_zone(tz) if isinstance(tz, str) else tz)
 
 
-# --------------------------------------------------------------------------- planning
-
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _trusted(
-    at: datetime, station_id: int, rank: int, schedule_id: int, priority: Priority
-) -> Occurrence:
-    """An Occurrence from values the planner already checked (half the cost of __init__;
-    the planner builds millions)."""
-    item = _new(Occurrence)
-    _set(item, "at", at)
-    _set(item, "station_id", station_id)
-    _set(item, "priority_rank", rank)
-    _set(item, "schedule_id", schedule_id)
-    _set(item, "priority", priority)
-    return item
-
-
-def _station_zones(stations: Mapping[int, StationTZ] | Iterable[StationTZ]) -> dict[int, str]:
-    if isinstance(stations, Mapping):
-        for key, station in stations.items():
-            if not isinstance(station, StationTZ):
-                raise ValueError(f"stations must be StationTZ values, got {station!r}")
-            if key != station.id:
-                raise ValueError(
-                    f"stations mapping key {key!r} differs from station id {station.id}"
-                )
-        return {station.id: station.timezone for station in stations.values()}
-    zones: dict[int, str] = {}
-    for station in stations:
-        if not isinstance(station, StationTZ):
-            raise ValueError(f"stations must be StationTZ values, got {station!r}")
-        known = zones.setdefault(station.id, station.timezone)
-        if known != station.timezone:
-            raise ValueError(
-                f"station {station.id} is given twice, in {known} and {station.timezone}"
-            )
-    return zones
-
-
-def _instants(
-    recurrence: Recurrence,
-    valid_from: date | None,
-    valid_until: date | None,
-    tz: ZoneInfo,
-    start: datetime,
-    end: datetime,
-) -> list[datetime]:
-    """Sorted unique UTC instants in [start, end) of one recurrence in one zone."""
-    # One spare local day each side: a shifted (gap) time may cross midnight.
-    first = start.astimezone(tz).date() - _ONE_DAY
-    last = end.astimezone(tz).date() + _ONE_DAY
-    if valid_from is not None and valid_from > first:
-        first = valid_from
-    if valid_until is not None and valid_until < last:
-        last = valid_until
-    if first > last:
-        return []
-    walls: list[datetime] = []
-    if recurrence.kind == "once":
-        assert recurrence.once_at is not None
-        if first <= recurrence.once_at.date() <= last:
-            walls.append(recurrence.once_at)
-    else:
-        times = recurrence.times
-        if recurrence.kind == "weekly":
-            step = _ONE_DAY
-            weekdays = recurrence.weekdays
-            days = []
-            day = first
-            while day <= last:
-                if day.weekday() in weekdays:
-                    days.append(day)
-                day += step
-        else:
-            assert recurrence.anchor is not None
-            n = recurrence.every_days
-            anchor = recurrence.anchor
-            offset = (first - anchor).days
-            day = anchor if offset <= 0 else anchor + timedelta(days=-(-offset // n) * n)
-            step = timedelta(days=n)
-            days = []
-            while day <= last:
-                days.append(day)
-                day += step
-        combine = datetime.combine
-        walls = [combine(day, t) for day in days for t in times]
-    found: set[datetime] = set()
-    for wall in walls:
-        # fold=0: a gap time moves forward by the gap, a repeated time is its first instance.
-        at = wall.replace(tzinfo=tz).astimezone(UTC)
-        if start <= at < end:
-            found.add(at)
-    return sorted(found)
-
-
-def occurrences(
-    specs: Iterable[ScheduleSpec],
-    stations: Mapping[int, StationTZ] | Iterable[StationTZ],
-    start: datetime,
-    end: datetime,
-) -> list[Occurrence]:
-    """Every play with ``start <= at < end`` (UTC-aware bounds; naive ones are refused).
-
-    Sorted by (at, station_id, priority descending, schedule_id). Every station a schedule
-    targets must be among ``stations``. A station targeted twice by one schedule plays once.
+def stored_recurrence(
+    *, kind: str, weekdays: str, times: str, every_days: int, anchor: date | None, once_at: str
+) -> Recurrence:
+    """The Recurrence of a schedule as the database stores it (times "06:00,17:00",
+    weekdays "0,1,2", once_at "2026-12-01T06:00"): the one decoder of stored recurrences,
+    used by the planner's callers and the scheduler's trigger alike. Raises ValueError.
     """
-    start = _aware_utc(start, "start")
-    end = _aware_utc(end, "end")
-    if end < start:
-        raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
-    zone_of = _station_zones(stations)
-
-    # instant -> [(priority_rank, schedule id, priority, station ids sorted)]
-    events: dict[datetime, list[tuple[int, int, Priority, tuple[int, ...]]]] = {}
-    cache: dict[tuple[Recurrence, date | None, date | None, str], list[datetime]] = {}
-    seen: set[int] = set()
-    for spec in specs:
-        if not isinstance(spec, ScheduleSpec):
-            raise ValueError(f"specs must be ScheduleSpec values, got {spec!r}")
-        if spec.id in seen:
-            raise ValueError(f"schedule id {spec.id} is given twice")
-        seen.add(spec.id)
-        by_zone: dict[str, list[int]] = {}
-        try:
-            for station_id in spec.station_ids:
-                by_zone.setdefault(zone_of[station_id], []).append(station_id)
-        except KeyError as exc:
-            raise ValueError(
-                f"schedule {spec.id} targets station {exc.args[0]}, which is not among the "
-                "stations given"
-            ) from None
-        for key, station_ids in by_zone.items():
-            cache_key = (spec.recurrence, spec.valid_from, spec.valid_until, key)
-            instants = cache.get(cache_key)
-            if instants is None:
-                instants = _instants(
-                    spec.recurrence, spec.valid_from, spec.valid_until, _zone(key), start, end
-                )
-                cache[cache_key] = instants
-            entry = (-spec.priority, spec.id, spec.priority, tuple(station_ids))
-            for at in instants:
-                events.setdefault(at, []).append(entry)
-
-    out: list[Occurrence] = []
-    append = out.append
-    for at in sorted(events):
-        entries = events[at]
-        if len(entries) == 1:
-            rank, schedule_id, priority, station_ids = entries[0]
-            for s in station_ids:
-                append(_trusted(at, s, rank, schedule_id, priority))
-            continue
-        entries.sort(key=itemgetter(0, 1))
-        pairs = [(s, entry) for entry in entries for s in entry[3]]
-        pairs.sort(key=itemgetter(0))  # stable: keeps (priority desc, schedule id) per station
-        for s, (rank, schedule_id, priority, _) in pairs:
-            append(_trusted(at, s, rank, schedule_id, priority))
-    return out
+    if kind == "weekly":
+        days = [int(d) for d in weekdays.split(",") if d.strip()]
+        return Recurrence.weekly(days, parse_times(times))
+    if kind == "every_n_days":
+        return Recurrence.every(every_days, parse_times(times), anchor)
+    if kind == "once":
+        return Recurrence.once(datetime.fromisoformat(once_at))
+    raise ValueError(f"unknown recurrence {kind!r}; use weekly, every_n_days or once")
 
 
-def _minute(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
-
-
-def slot_order(items: Iterable[Occurrence]) -> list[Occurrence]:
-    """Play order of items due at one station in one minute: emergency, priority, normal;
-    ties by schedule id. They play back to back, never on top of each other."""
-    ordered = sorted(items, key=attrgetter("priority_rank", "schedule_id"))
-    if ordered:
-        station, minute = ordered[0].station_id, _minute(ordered[0].at)
-        for item in ordered:
-            if item.station_id != station or _minute(item.at) != minute:
-                raise ValueError(
-                    "slot_order takes items of one station and one minute; got station "
-                    f"{item.station_id} at {item.at.isoformat()} with station {station} at "
-                    f"{minute.isoformat()}"
-                )
-    return ordered
-
-
-def conflicts(items: Iterable[Occurrence]) -> list[list[Occurrence]]:
-    """Groups of two or more plays at the same station in the same UTC minute.
-
-    Each group is in play order (``slot_order``); groups are sorted by (minute, station).
-    """
-    groups: dict[tuple[datetime, int], list[Occurrence]] = {}
-    for item in items:
-        groups.setdefault((_minute(item.at), item.station_id), []).append(item)
-    return [slot_order(groups[key]) for key in sorted(groups) if len(groups[key]) > 1]
-
-
-# --------------------------------------------------------------------------- describe
-
-_WORDS = {
-    "vi": {
-        "days": ("Thứ 2", "Thứ 3", "Thứ 4", "Thứ 5", "Thứ 6", "Thứ 7", "Chủ nhật"),
-        "range": "{} đến {}",
-        "and": " và ",
-        "daily": "Hằng ngày",
-        "every": "Cách {} ngày một lần",
-        "counted": " tính từ {}",
-        "once": "Một lần lúc {} ngày {}",
-        "between": "từ {} đến {}",
-        "from": "từ {}",
-        "until": "đến {}",
-    },
-    "en": {
-        "days": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-        "range": "{} to {}",
-        "and": " and ",
-        "daily": "Every day",
-        "every": "Every {} days",
-        "counted": " counting from {}",
-        "once": "Once at {} on {}",
-        "between": "from {} to {}",
-        "from": "from {}",
-        "until": "until {}",
-    },
+# The public face of recurrences: the planner and the wording are found here too. Looked up
+# on first use (PEP 562), because both modules import the values above.
+_ELSEWHERE = {
+    "conflicts": "broadcaster.onair.planner",
+    "occurrences": "broadcaster.onair.planner",
+    "slot_order": "broadcaster.onair.planner",
+    "describe": "broadcaster.onair.wording",
 }
 
 
-def _join(parts: list[str], conjunction: str) -> str:
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + conjunction + parts[-1]
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib
 
-
-def _weekdays_text(days: frozenset[int], words: dict) -> str:
-    """Runs of three or more consecutive days (Monday first) as ranges, the rest listed."""
-    names = words["days"]
-    ordered = sorted(days)
-    runs: list[list[int]] = []
-    for day in ordered:
-        if runs and day == runs[-1][-1] + 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    parts: list[str] = []
-    for run in runs:
-        if len(run) >= 3:
-            parts.append(words["range"].format(names[run[0]], names[run[-1]]))
-        else:
-            parts.extend(names[d] for d in run)
-    return ", ".join(parts)
-
-
-def _date_text(day: date, with_year: bool) -> str:
-    return day.strftime("%d/%m/%Y") if with_year else day.strftime("%d/%m")
-
-
-def describe(
-    recurrence: Recurrence,
-    valid_from: date | None = None,
-    valid_until: date | None = None,
-    lang: str = "vi",
-    *,
-    today: date | None = None,
-) -> str:
-    """A one-line human summary, Vietnamese by default (``lang="en"`` for English).
-
-    "Thứ 2 đến Chủ nhật, 06:00 và 17:00, từ 01/12 đến 31/12". Window dates are dd/mm, with
-    the year when the window is not entirely within ``today``'s year (default: today).
-    """
-    if lang not in _WORDS:
-        raise ValueError(f"lang must be one of {', '.join(_WORDS)}, got {lang!r}")
-    if not isinstance(recurrence, Recurrence):
-        raise ValueError("describe needs a Recurrence")
-    valid_from = _as_date(valid_from, "valid_from")
-    valid_until = _as_date(valid_until, "valid_until")
-    words = _WORDS[lang]
-    this_year = (today or date.today()).year
-    years = {d.year for d in (valid_from, valid_until) if d is not None}
-    with_year = bool(years) and years != {this_year}
-    times = _join([t.strftime("%H:%M") for t in recurrence.times], words["and"])
-
-    if recurrence.kind == "once":
-        assert recurrence.once_at is not None
-        parts = [
-            words["once"].format(
-                recurrence.once_at.strftime("%H:%M"), _date_text(recurrence.once_at, True)
-            )
-        ]
-    elif recurrence.kind == "weekly":
-        parts = [_weekdays_text(recurrence.weekdays, words), times]
-    else:
-        assert recurrence.anchor is not None
-        n = recurrence.every_days
-        head = words["daily"] if n == 1 else words["every"].format(n)
-        if recurrence.anchor != valid_from and n > 1:
-            anchor_year = with_year or recurrence.anchor.year != this_year
-            head += words["counted"].format(_date_text(recurrence.anchor, anchor_year))
-        parts = [head, times]
-
-    if valid_from is not None and valid_until is not None:
-        parts.append(
-            words["between"].format(
-                _date_text(valid_from, with_year), _date_text(valid_until, with_year)
-            )
-        )
-    elif valid_from is not None:
-        parts.append(words["from"].format(_date_text(valid_from, with_year)))
-    elif valid_until is not None:
-        parts.append(words["until"].format(_date_text(valid_until, with_year)))
-    return ", ".join(parts)
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 
-import yaml
 from sqlmodel import Session, col, select
 
 from broadcaster.core import audit
-from broadcaster.core.areas import AreaError, communes_of, get_area
+from broadcaster.core.areas import communes_of
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import (
@@ -29,15 +28,17 @@ from broadcaster.core.models import (
 )
 from broadcaster.newsroom.workflow import REVIEWERS, latest_approved
 from broadcaster.onair.recurrence import (
-    Occurrence as PlannedPlay,
-)
-from broadcaster.onair.recurrence import (
+    PlannedPlay,
     Priority,
     Recurrence,
     ScheduleSpec,
     StationTZ,
+    TimeOfDayError,
     describe,
+    format_times,
     occurrences,
+    parse_times,
+    stored_recurrence,
 )
 
 KINDS = ("weekly", "every_n_days", "once")
@@ -72,27 +73,33 @@ class ScheduleInput:
     pinned_version: ScriptVersion | None = None
 
 
-def _parse_time(text: str) -> time:
+def _stored_times(texts: Iterable[str]) -> str:
+    """Times as staff typed them -> the stored "06:00,17:00" (sorted, unique)."""
     try:
-        hour, minute = text.strip().replace("h", ":").split(":")
-        return time(int(hour), int(minute or 0))
-    except (ValueError, TypeError):
-        raise ScheduleError(f"{text!r} is not a time like 06:00") from None
+        return format_times(parse_times(",".join(texts)))
+    except TimeOfDayError as exc:
+        raise ScheduleError(str(exc), code=exc.code, **exc.details) from None
 
 
 def recurrence_of(schedule: Schedule) -> Recurrence:
-    times = tuple(_parse_time(t) for t in schedule.times.split(",") if t.strip())
+    """When a stored schedule plays (its CSV columns decoded by `stored_recurrence`)."""
+    if schedule.kind not in KINDS:
+        raise ScheduleError(
+            f"unknown recurrence {schedule.kind!r}; use weekly, every_n_days or once"
+        )
     try:
-        if schedule.kind == "weekly":
-            days = [int(d) for d in schedule.weekdays.split(",") if d.strip()]
-            return Recurrence.weekly(days, times)
-        if schedule.kind == "every_n_days":
-            return Recurrence.every(schedule.every_days, times, schedule.anchor)
-        if schedule.kind == "once":
-            return Recurrence.once(datetime.fromisoformat(schedule.once_at))
+        return stored_recurrence(
+            kind=schedule.kind,
+            weekdays=schedule.weekdays,
+            times=schedule.times,
+            every_days=schedule.every_days,
+            anchor=schedule.anchor,
+            once_at=schedule.once_at,
+        )
+    except TimeOfDayError as exc:
+        raise ScheduleError(str(exc), code=exc.code, **exc.details) from None
     except ValueError as exc:
         raise ScheduleError(str(exc)) from exc
-    raise ScheduleError(f"unknown recurrence {schedule.kind!r}; use weekly, every_n_days or once")
 
 
 def summary(schedule: Schedule, *, today: date, lang: str = "vi") -> str:
@@ -135,7 +142,7 @@ def version_for(session: Session, schedule: Schedule) -> ScriptVersion | None:
 
 
 @dataclass(frozen=True)
-class Play:
+class PlayListing:
     """A planned play with what the CLI, calendar and manifest show about it."""
 
     at: datetime
@@ -153,7 +160,7 @@ def plan(
     *,
     station_ids: Iterable[int] | None = None,
     schedule_ids: Iterable[int] | None = None,
-) -> list[Play]:
+) -> list[PlayListing]:
     """Every play of every active schedule with an approved version, start <= at < end."""
     query = select(Schedule).where(Schedule.is_active.is_(True))
     if schedule_ids is not None:
@@ -187,7 +194,7 @@ def plan(
     zones = [StationTZ(id=s.id, timezone=s.timezone) for s in stations.values()]
     plays: list[PlannedPlay] = occurrences(specs, zones, start, end) if specs else []
     return [
-        Play(
+        PlayListing(
             at=p.at,
             station=stations[p.station_id],
             schedule=by_id[p.schedule_id],
@@ -230,7 +237,7 @@ def _apply(schedule: Schedule, data: ScheduleInput) -> None:
     schedule.pinned_version_id = data.pinned_version.id if data.pinned_version else None
     schedule.kind = data.kind
     schedule.weekdays = ",".join(str(d) for d in sorted(set(data.weekdays)))
-    schedule.times = ",".join(_parse_time(t).strftime("%H:%M") for t in data.times)
+    schedule.times = _stored_times(data.times)
     schedule.every_days = data.every_days
     schedule.anchor = data.anchor
     schedule.once_at = data.once_at.strftime("%Y-%m-%dT%H:%M") if data.once_at else ""
@@ -343,156 +350,14 @@ def broadcast_now(
     return save_schedule(session=session, data=data, actor=actor)
 
 
-# --- YAML files (schedules/) --------------------------------------------------------------
-
-WEEKDAY_NAMES = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
-
-
-def _days(value) -> list[int]:
-    if value in (None, "daily", "all"):
-        return list(range(7))
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",")]
-    days = []
-    for item in value:
-        key = str(item).strip().lower()[:3]
-        if key not in WEEKDAY_NAMES:
-            raise ScheduleError(f"unknown day {item!r}; use mon, tue, ..., sun or daily")
-        days.append(WEEKDAY_NAMES[key])
-    return days
+# The YAML files (schedules/) are read and written by onair.schedulefiles; found here too, on
+# first use (PEP 562), because that module builds on this one.
+_ELSEWHERE = {"import_yaml", "export_yaml"}
 
 
-def _areas(session: Session, names: list, kind: str) -> list[int]:
-    ids = []
-    for name in names or []:
-        try:
-            ids.append(get_area(session, str(name)).id)
-        except AreaError as exc:
-            raise ScheduleError(f"{kind}: {exc}") from exc
-    return ids
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        from broadcaster.onair import schedulefiles
 
-
-def import_yaml(session: Session, text: str, *, actor: User | None = None) -> list[Schedule]:
-    """Create or update (by name) every schedule in a YAML document; all or nothing."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScheduleError(f"not valid YAML: {exc}") from exc
-    items = document.get("schedules", [document]) if isinstance(document, dict) else document
-    if not isinstance(items, list) or not items:
-        raise ScheduleError("expected a schedule or a list under 'schedules:'")
-    saved = []
-    for index, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            raise ScheduleError(f"schedule {index}: must be a mapping")
-        name = str(item.get("name") or "").strip()
-        try:
-            saved.append(_import_one(session, item, name, actor))
-        except ScheduleError as exc:
-            raise ScheduleError(f"schedule {index} ({name or 'no name'}): {exc}") from exc
-    return saved
-
-
-def _import_one(session: Session, item: dict, name: str, actor: User | None) -> Schedule:
-    slug = str(item.get("script") or "")
-    script = session.exec(select(Script).where(Script.slug == slug)).first()
-    if script is None:
-        raise ScheduleError(f"unknown script {slug!r} (see `broadcaster scripts list`)")
-    targets = item.get("targets") or {}
-    if targets == "all":
-        targets = {"all": True}
-    if not isinstance(targets, dict):
-        raise ScheduleError("targets must be a mapping or 'all'")
-    stations = []
-    for code in targets.get("stations") or []:
-        station = session.exec(select(Station).where(Station.code == str(code).upper())).first()
-        if station is None:
-            raise ScheduleError(f"unknown station {code!r}")
-        stations.append(station.id)
-    area_ids = (
-        _areas(session, targets.get("communes"), "communes")
-        + _areas(session, targets.get("groups"), "groups")
-        + _areas(session, targets.get("provinces"), "provinces")
-    )
-    priority = str(item.get("priority", "normal")).lower()
-    if priority not in PRIORITY_NAMES:
-        raise ScheduleError(f"unknown priority {priority!r}; use normal, priority or emergency")
-    times = item.get("times") or []
-    if isinstance(times, str):
-        times = times.split(",")
-    kind = "once" if item.get("at") else ("every_n_days" if item.get("every_days") else "weekly")
-    try:
-        once_at = datetime.fromisoformat(str(item["at"])) if item.get("at") else None
-        valid_from = _date(item.get("from"))
-        valid_until = _date(item.get("until"))
-    except ValueError as exc:
-        raise ScheduleError(str(exc)) from exc
-    data = ScheduleInput(
-        name=name,
-        script=script,
-        kind=kind,
-        weekdays=_days(item.get("days")),
-        times=[str(t) for t in times],
-        every_days=int(item.get("every_days") or 1),
-        anchor=valid_from if kind == "every_n_days" else None,
-        once_at=once_at,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        priority=PRIORITY_NAMES[priority],
-        repeat=int(item.get("repeat") or 1),
-        station_ids=stations,
-        area_ids=area_ids,
-        targets_all=bool(targets.get("all")),
-    )
-    existing = session.exec(select(Schedule).where(Schedule.name == name)).first()
-    return save_schedule(session=session, data=data, actor=actor, schedule=existing)
-
-
-def _date(value) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
-
-
-def export_yaml(session: Session) -> str:
-    """All schedules in the same shape `import_yaml` reads."""
-    names = {v: k for k, v in WEEKDAY_NAMES.items()}
-    out = []
-    for schedule in session.exec(select(Schedule).order_by(Schedule.id)):
-        script = session.get(Script, schedule.script_id)
-        targets = session.exec(
-            select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id)
-        ).all()
-        target_map: dict = {}
-        if schedule.targets_all:
-            target_map["all"] = True
-        codes = [session.get(Station, t.station_id).code for t in targets if t.station_id]
-        if codes:
-            target_map["stations"] = codes
-        for target in targets:
-            if target.area_id:
-                area = session.get(Area, target.area_id)
-                key = {"commune": "communes", "group": "groups", "province": "provinces"}[area.kind]
-                target_map.setdefault(key, []).append(area.code)
-        item = {"name": schedule.name, "script": script.slug if script else None}
-        if schedule.kind == "once":
-            item["at"] = schedule.once_at
-        else:
-            if schedule.kind == "every_n_days":
-                item["every_days"] = schedule.every_days
-            else:
-                item["days"] = [names[int(d)] for d in schedule.weekdays.split(",") if d]
-            item["times"] = schedule.times.split(",")
-        if schedule.valid_from:
-            item["from"] = schedule.valid_from.isoformat()
-        if schedule.valid_until:
-            item["until"] = schedule.valid_until.isoformat()
-        item["priority"] = {v: k for k, v in PRIORITY_NAMES.items()}[Priority(schedule.priority)]
-        item["repeat"] = schedule.repeat
-        item["targets"] = target_map
-        if not schedule.is_active:
-            item["active"] = False
-        out.append(item)
-    return yaml.safe_dump({"schedules": out}, allow_unicode=True, sort_keys=False)
+        return getattr(schedulefiles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -48,7 +48,7 @@ from typing import Any
 
 from broadcaster import __version__
 from broadcaster.core.events import EventKind
-from broadcaster.onair.playout import PLAYERS, Item, NullPlayer, Player, PlayoutQueue, make_player
+from broadcaster.onair.playout import PLAYERS, Cue, NullPlayer, Player, PlayoutQueue, make_player
 from broadcaster.stations.agenthttp import AudioCache, Client, HttpError
 from broadcaster.stations.agentplan import (
     GRACE,
@@ -300,7 +300,7 @@ class Agent(Reporting):
             )
         self._submitted.add(occurrence_id)
         self.queue.submit(
-            Item(
+            Cue(
                 at=play.at,
                 rank=-play.priority,
                 schedule_id=play.schedule_id,
@@ -311,7 +311,7 @@ class Agent(Reporting):
             )
         )
 
-    def _on_event(self, kind: str, item: Item, detail: str) -> None:
+    def _on_event(self, kind: str, item: Cue, detail: str) -> None:
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
         self.store.record(item.occurrence_id, kind, detail)

@@ -376,7 +376,7 @@ def test_schedule_changes_reach_the_running_scheduler(settings, session):
 
 
 def test_items_due_together_play_back_to_back_by_priority_and_emergency_interrupts(tmp_path):
-    from broadcaster.onair.playout import Item, NullPlayer, PlayoutQueue
+    from broadcaster.onair.playout import Cue, NullPlayer, PlayoutQueue
 
     path = tmp_path / "a.mp3"
     path.write_bytes(b"x")
@@ -390,7 +390,7 @@ def test_items_due_together_play_back_to_back_by_priority_and_emergency_interrup
 
     queue = PlayoutQueue(NullPlayer(), on_event)
     slot = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
-    blocker = Item(
+    blocker = Cue(
         at=slot - timedelta(minutes=1),
         rank=-Priority.NORMAL,
         schedule_id=1,
@@ -402,7 +402,7 @@ def test_items_due_together_play_back_to_back_by_priority_and_emergency_interrup
     walltime.sleep(0.2)  # the long normal item is playing now
     for schedule_id, priority in ((2, Priority.NORMAL), (3, Priority.PRIORITY)):
         queue.submit(
-            Item(
+            Cue(
                 at=slot,
                 rank=-priority,
                 schedule_id=schedule_id,
@@ -412,7 +412,7 @@ def test_items_due_together_play_back_to_back_by_priority_and_emergency_interrup
             )
         )
     queue.submit(
-        Item(
+        Cue(
             at=slot,
             rank=-Priority.EMERGENCY,
             schedule_id=4,
@@ -467,7 +467,7 @@ def test_a_queued_play_whose_grace_window_passed_before_it_could_start_is_logged
     settings, session, tmp_path
 ):
     """E.g. the database was unavailable until then: it must not go out late."""
-    from broadcaster.onair.playout import Item
+    from broadcaster.onair.playout import Cue
 
     script = approved_script(session)
     weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00"])
@@ -483,7 +483,7 @@ def test_a_queued_play_whose_grace_window_passed_before_it_could_start_is_logged
     runtime = _runtime(settings, clock=lambda: late)
     try:
         runtime.queue_for(occurrence.station_id).submit(
-            Item(
+            Cue(
                 at=slot,
                 rank=0,
                 schedule_id=1,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broadcaster.onair import recurrence as rec
+from broadcaster.onair import planner
 from broadcaster.onair.recurrence import (
-    Occurrence,
+    PlannedPlay,
     Priority,
     Recurrence,
     ScheduleSpec,
@@ -52,7 +52,7 @@ def spec(
     )
 
 
-def instants(items: list[Occurrence], station_id: int | None = None) -> list[datetime]:
+def instants(items: list[PlannedPlay], station_id: int | None = None) -> list[datetime]:
     return [o.at for o in items if station_id is None or o.station_id == station_id]
 
 
@@ -64,7 +64,7 @@ def test_it_plays_a_monday_0600_hue_slot_on_sunday_2300_utc():
     # Ask for the UTC Sunday 06/12/2026 only.
     got = occurrences([monday_only], [StationTZ(1, HUE)], utc(2026, 12, 6), utc(2026, 12, 7))
     assert got == [
-        Occurrence(at=utc(2026, 12, 6, 23), station_id=1, schedule_id=1, priority=Priority.NORMAL)
+        PlannedPlay(at=utc(2026, 12, 6, 23), station_id=1, schedule_id=1, priority=Priority.NORMAL)
     ]
     local = got[0].local(HUE)
     assert (local.weekday(), local.time(), local.date()) == (0, time(6), date(2026, 12, 7))
@@ -192,7 +192,7 @@ def test_it_refuses_naive_datetimes():
     with pytest.raises(ValueError, match="end must be timezone-aware"):
         occurrences(daily, [StationTZ(1)], utc(2026, 12, 1), datetime(2026, 12, 2))
     with pytest.raises(ValueError, match="timezone-aware"):
-        Occurrence(at=datetime(2026, 12, 1), station_id=1, schedule_id=1, priority=0)
+        PlannedPlay(at=datetime(2026, 12, 1), station_id=1, schedule_id=1, priority=0)
     with pytest.raises(ValueError, match="naive datetime"):
         Recurrence.once(utc(2026, 12, 1, 6))
 
@@ -295,9 +295,9 @@ def test_it_sorts_by_instant_first_then_station():
 
 def test_it_refuses_to_slot_order_items_of_different_stations_or_minutes():
     at = utc(2026, 12, 6, 23)
-    a = Occurrence(at=at, station_id=1, schedule_id=1, priority=Priority.NORMAL)
-    b = Occurrence(at=at, station_id=2, schedule_id=2, priority=Priority.NORMAL)
-    c = Occurrence(at=at + timedelta(minutes=1), station_id=1, schedule_id=3, priority=2)
+    a = PlannedPlay(at=at, station_id=1, schedule_id=1, priority=Priority.NORMAL)
+    b = PlannedPlay(at=at, station_id=2, schedule_id=2, priority=Priority.NORMAL)
+    c = PlannedPlay(at=at + timedelta(minutes=1), station_id=1, schedule_id=3, priority=2)
     with pytest.raises(ValueError, match="one station and one minute"):
         slot_order([a, b])
     with pytest.raises(ValueError, match="one station and one minute"):
@@ -308,13 +308,13 @@ def test_it_refuses_to_slot_order_items_of_different_stations_or_minutes():
 def test_it_groups_conflicts_by_station_and_utc_minute():
     at = utc(2026, 12, 6, 23)
     items = [
-        Occurrence(at=at, station_id=1, schedule_id=4, priority=Priority.NORMAL),
-        Occurrence(at=at, station_id=1, schedule_id=2, priority=Priority.EMERGENCY),
-        Occurrence(at=at, station_id=2, schedule_id=4, priority=Priority.NORMAL),
-        Occurrence(at=at + timedelta(seconds=30), station_id=1, schedule_id=7, priority=1),
-        Occurrence(at=at + timedelta(minutes=1), station_id=1, schedule_id=8, priority=0),
-        Occurrence(at=at - timedelta(hours=1), station_id=3, schedule_id=1, priority=0),
-        Occurrence(at=at - timedelta(hours=1), station_id=3, schedule_id=5, priority=0),
+        PlannedPlay(at=at, station_id=1, schedule_id=4, priority=Priority.NORMAL),
+        PlannedPlay(at=at, station_id=1, schedule_id=2, priority=Priority.EMERGENCY),
+        PlannedPlay(at=at, station_id=2, schedule_id=4, priority=Priority.NORMAL),
+        PlannedPlay(at=at + timedelta(seconds=30), station_id=1, schedule_id=7, priority=1),
+        PlannedPlay(at=at + timedelta(minutes=1), station_id=1, schedule_id=8, priority=0),
+        PlannedPlay(at=at - timedelta(hours=1), station_id=3, schedule_id=1, priority=0),
+        PlannedPlay(at=at - timedelta(hours=1), station_id=3, schedule_id=5, priority=0),
     ]
     groups = conflicts(items)
     assert [[(o.station_id, o.schedule_id) for o in group] for group in groups] == [
@@ -341,13 +341,13 @@ def test_it_finds_conflicts_in_planned_occurrences():
 
 def test_it_gives_many_stations_in_one_zone_the_same_instants(monkeypatch):
     calls = []
-    real = rec._instants
+    real = planner._instants
 
     def counting(recurrence, valid_from, valid_until, tz, start, end):
         calls.append(tz.key)
         return real(recurrence, valid_from, valid_until, tz, start, end)
 
-    monkeypatch.setattr(rec, "_instants", counting)
+    monkeypatch.setattr(planner, "_instants", counting)
     stations = [StationTZ(i, HUE) for i in range(1, 1001)] + [StationTZ(1001, "Asia/Bangkok")]
     ids = tuple(s.id for s in stations)
     specs = [

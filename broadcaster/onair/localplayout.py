@@ -1,0 +1,189 @@
+"""Local playout: the stations the scheduler machine itself drives through its loudspeakers.
+
+`Runtime` turns due occurrences of local stations into cues on one `PlayoutQueue` per
+station and records what happens to them. `attach` makes a runtime the one the persistent
+schedule jobs of its database use in this process (they can carry only plain arguments).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+from sqlalchemy.engine import make_url
+
+from broadcaster.core.config import Settings
+from broadcaster.core.db import session_scope
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.events import EventKind
+from broadcaster.core.models import AudioFile, Occurrence, PlayoutMode, Schedule
+from broadcaster.onair.jobs import engine_for
+from broadcaster.onair.occurrences import GRACE, materialize
+from broadcaster.onair.playout import Cue, PlayoutQueue
+
+log = logging.getLogger(__name__)
+
+EVENT_RETRY_SECONDS = 2
+
+
+class Runtime:
+    """Local playout inside the scheduler process: settings, engine and station queues.
+
+    Memory-store jobs receive it as an argument. The persistent schedule jobs must pickle,
+    so they hold the database URL and find the runtime attached for it (`attached`).
+    """
+
+    def __init__(
+        self, settings: Settings, player_name: str = "auto", player_factory=None, clock=None
+    ) -> None:
+        from broadcaster.onair.playout import make_player
+
+        self.settings = settings
+        self.clock = clock or utcnow  # injected in tests to replay a day in seconds
+        self.engine = engine_for(settings.database_url)
+        self._make_player = player_factory or (lambda: make_player(player_name))
+        self.queues: dict[int, PlayoutQueue] = {}
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+
+    def queue_for(self, station_id: int) -> PlayoutQueue:
+        with self.lock:
+            if station_id not in self.queues:
+                self.queues[station_id] = PlayoutQueue(
+                    self._make_player(),
+                    lambda kind, item, detail: self.on_event(kind, item, detail),
+                    name=str(station_id),
+                )
+            return self.queues[station_id]
+
+    def on_event(self, kind: str, item: Cue, detail: str) -> bool:
+        """Record a play event; False tells the queue not to play the item after all.
+
+        "started" is durable before the audio begins, or a restart would play it again.
+        While the database is unavailable the station's queue waits here; an item whose
+        grace window passed meanwhile is logged not played instead of going out late.
+        """
+        from sqlalchemy.exc import OperationalError
+
+        from broadcaster.onair.occurrences import Outcome, apply_outcome, missed_reason
+
+        station_id = None
+        while True:
+            now = self.clock()
+            outcome = Outcome(kind, detail)
+            if kind == EventKind.STARTED and now - item.at > GRACE:
+                outcome = Outcome(EventKind.SKIPPED, missed_reason(PlayoutMode.LOCAL))
+            try:
+                with session_scope(self.engine) as session:
+                    occurrence = session.get(Occurrence, item.occurrence_id)
+                    if occurrence is not None:
+                        station_id = occurrence.station_id
+                        apply_outcome(session, occurrence, outcome, at=now, actor="scheduler")
+                break
+            except OperationalError as exc:
+                if self.closing.is_set():
+                    raise
+                log.error(
+                    "playout: cannot record %s for occurrence %s yet: %s",
+                    kind,
+                    item.occurrence_id,
+                    exc.orig,
+                )
+                self.closing.wait(EVENT_RETRY_SECONDS)
+        log.info(
+            "playout: occurrence %s %s %s",
+            item.occurrence_id,
+            outcome.kind,
+            outcome.detail,
+            extra={
+                "occurrence_id": item.occurrence_id,
+                "station_id": station_id,
+                "event": outcome.kind,
+            },
+        )
+        return outcome.kind == kind
+
+    def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
+        """Play every due occurrence of the local stations (of one schedule, or all)."""
+        from broadcaster.audio.objectstore import RemoteError
+        from broadcaster.audio.render import RenderError, store_for
+        from broadcaster.onair.occurrences import claim, due, local_station_ids, render_occurrence
+
+        now = now or self.clock()
+        store = store_for(self.settings)
+        submitted = 0
+        with session_scope(self.engine) as session:
+            stations = local_station_ids(session)
+            if not stations:
+                return 0
+            if schedule_id is not None:
+                materialize(session, now=now, hours=0.1, schedule_ids=[schedule_id])
+            for occurrence in due(session, now=now, station_ids=stations, schedule_id=schedule_id):
+                if not claim(session, occurrence.id, now=now):
+                    continue  # someone else (another job run) has it
+                try:
+                    audio = (
+                        session.get(AudioFile, occurrence.audio_id)
+                        if occurrence.audio_id
+                        else render_occurrence(session, self.settings, occurrence)
+                    )
+                    path = store.local(audio) or store.absolute(audio.path)
+                except (RenderError, RemoteError) as exc:
+                    from broadcaster.onair.occurrences import Outcome, apply_outcome
+
+                    apply_outcome(
+                        session,
+                        occurrence,
+                        Outcome(EventKind.FAILED, f"no audio: {exc}"),
+                        at=now,
+                        actor="scheduler",
+                    )
+                    continue
+                occurrence.audio_id = audio.id
+                session.add(occurrence)
+                schedule = session.get(Schedule, occurrence.schedule_id)
+                item = Cue(
+                    at=occurrence.at,
+                    rank=-occurrence.priority,
+                    schedule_id=occurrence.schedule_id,
+                    occurrence_id=occurrence.id,
+                    path=path,
+                    duration_s=audio.duration_s,
+                    repeat=schedule.repeat if schedule else 1,
+                )
+                session.commit()  # the claim and the audio are durable before anything plays
+                self.queue_for(occurrence.station_id).submit(item)
+                submitted += 1
+        return submitted
+
+    def close(self) -> None:
+        self.closing.set()
+        for queue in self.queues.values():
+            queue.close()
+
+
+_attached: dict[str, Runtime] = {}
+
+
+def playout_key(database_url: str) -> str:
+    """What a schedule job stores to find its runtime: the database URL without a password
+    (job rows are pickled into the database, and its backups)."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def attach(runtime: Runtime) -> None:
+    """Let the schedule jobs of `runtime`'s database play through it in this process."""
+    _attached[playout_key(runtime.settings.database_url)] = runtime
+
+
+def detach(runtime: Runtime) -> None:
+    key = playout_key(runtime.settings.database_url)
+    if _attached.get(key) is runtime:
+        del _attached[key]
+
+
+def attached(key: str) -> Runtime | None:
+    """The runtime attached for a database (by `playout_key`), if this process plays its
+    local stations."""
+    return _attached.get(key)
