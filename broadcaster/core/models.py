@@ -10,7 +10,7 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from broadcaster.core.dbtypes import UTCDateTime, utcnow
-from broadcaster.onair.recurrence import Priority
+from broadcaster.core.priority import Priority
 
 
 class Role(StrEnum):

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from broadcaster.core.events import EventKind
-from broadcaster.onair.recurrence import Priority
+from broadcaster.core.priority import Priority
 
 log = logging.getLogger(__name__)
 PLAYERS = ("auto", "ffplay", "aplay", "null")

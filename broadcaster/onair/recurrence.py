@@ -30,22 +30,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
-from enum import IntEnum
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadcaster.core.errors import BroadcasterError
+from broadcaster.core.priority import Priority
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 KINDS = ("weekly", "every_n_days", "once")
-
-
-class Priority(IntEnum):
-    """Commune radio priority levels: a higher value plays first in a shared slot."""
-
-    NORMAL = 0
-    PRIORITY = 1
-    EMERGENCY = 2
 
 
 # --------------------------------------------------------------------------- validation

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from broadcaster.core.areas import AreaError, get_area
 from broadcaster.core.models import Area, Schedule, ScheduleTarget, Script, Station, User
-from broadcaster.onair.recurrence import Priority
+from broadcaster.core.priority import Priority
 from broadcaster.onair.schedules import (
     PRIORITY_NAMES,
     ScheduleError,

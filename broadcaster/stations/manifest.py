@@ -32,8 +32,8 @@ from broadcaster.core.models import (
     Station,
     VersionStatus,
 )
+from broadcaster.core.priority import Priority
 from broadcaster.onair.occurrences import GRACE
-from broadcaster.onair.recurrence import Priority
 from broadcaster.stations.schemas import API_VERSION, SHA256_RE
 from broadcaster.stations.sqlread import instant, read_rows
 from broadcaster.stations.tokens import STATION_BY_TOKEN, StationRef, hash_token, station_for_token
