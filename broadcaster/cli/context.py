@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from broadcaster.core import db
 from broadcaster.core.config import ConfigError, Settings, load_settings
+from broadcaster.core.errors import BroadcasterError
 
 
 class UserFacingError(click.ClickException):
@@ -29,13 +30,16 @@ def get_settings(ctx: click.Context) -> Settings:
 
 @contextmanager
 def open_session(ctx: click.Context) -> Iterator[Session]:
-    """A committed-on-success session; domain errors become clean CLI errors."""
+    """A committed-on-success session; refusals (BroadcasterError) become clean CLI errors.
+
+    Any other exception is a bug: it propagates, so click prints its traceback and exits 1.
+    """
     settings = get_settings(ctx)
     engine = db.make_engine(settings.database_url)
     try:
         with db.session_scope(engine) as session:
             yield session
-    except ValueError as exc:  # every domain error class derives from ValueError
+    except BroadcasterError as exc:
         raise UserFacingError(str(exc)) from exc
     finally:
         engine.dispose()

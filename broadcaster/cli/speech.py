@@ -96,6 +96,8 @@ def speak_cmd(
         speech = speak_to_file(
             spoken, output, engine=engine_for(settings, engine), voice=voice, speed=speed
         )
+    # ValueError, not only BroadcasterError: speak_to_file checks the user's own text,
+    # voice, speed and file suffix with plain ValueError (speech.engines).
     except (EngineError, ValueError, OSError) as exc:
         raise UserFacingError(str(exc)) from exc
     click.echo(
