@@ -111,10 +111,10 @@ def render_cmd(
         render_version,
         store_for,
     )
+    from broadcaster.core.fsutil import write_atomically
     from broadcaster.newsroom.templating import TemplateError, context_for, expand
     from broadcaster.newsroom.workflow import latest_approved, latest_version
     from broadcaster.speech import engine_for
-    from broadcaster.speech.engines import write_atomically
     from broadcaster.speech.lexicon import as_mapping
 
     if sum(bool(x) for x in (text, script_ref, all_approved)) != 1:

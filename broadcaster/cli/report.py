@@ -93,7 +93,7 @@ def report_compliance(
     if output is None:
         click.echo(data, nl=False)
         return
-    from broadcaster.speech.engines import write_atomically
+    from broadcaster.core.fsutil import write_atomically
 
     try:
         write_atomically(output, data if isinstance(data, bytes) else data.encode("utf-8"))
