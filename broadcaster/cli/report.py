@@ -47,6 +47,7 @@ def report_compliance(
     from broadcaster.accountability.reports import (
         COMPLIANCE_HEADERS,
         compliance,
+        compliance_records,
         compliance_rows,
         to_csv,
         to_xlsx,
@@ -66,24 +67,7 @@ def report_compliance(
         area = get_area(session, area_name) if area_name else None
         ranked = totals(compliance(session, first=start, last=end, area=area))
         if fmt == "json":
-            payload = [
-                {
-                    "rank": t.rank,
-                    "station": t.station.code,
-                    "commune": t.commune,
-                    "planned": t.planned,
-                    "played": t.played,
-                    "late": t.late,
-                    "missed": t.missed,
-                    "pending": t.pending,
-                    "rate": round(t.rate, 4) if t.rate is not None else None,
-                    "misses": [
-                        {"at": at.isoformat(), "script": title, "reason": reason}
-                        for at, title, reason in t.misses
-                    ],
-                }
-                for t in ranked
-            ]
+            payload = compliance_records(ranked)
             data: str | bytes = "\n".join(json.dumps(row, ensure_ascii=False) for row in payload)
             data += "\n" if payload else ""
         elif fmt == "csv":
