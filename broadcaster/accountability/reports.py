@@ -201,6 +201,28 @@ def compliance_rows(ranked: list[StationTotal]) -> Iterator[list]:
         ]
 
 
+def compliance_records(ranked: list[StationTotal]) -> list[dict]:
+    """The report as JSON-ready records (the CLI's --format json), one per station."""
+    return [
+        {
+            "rank": t.rank,
+            "station": t.station.code,
+            "commune": t.commune,
+            "planned": t.planned,
+            "played": t.played,
+            "late": t.late,
+            "missed": t.missed,
+            "pending": t.pending,
+            "rate": round(t.rate, 4) if t.rate is not None else None,
+            "misses": [
+                {"at": at.isoformat(), "script": title, "reason": reason}
+                for at, title, reason in t.misses
+            ],
+        }
+        for t in ranked
+    ]
+
+
 def csv_line(row: list) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerow(row)

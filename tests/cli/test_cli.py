@@ -127,3 +127,24 @@ def test_a_new_station_token_is_printed_once_and_never_on_a_suggested_command_li
         station = session.exec(select(Station).where(Station.code == "HUE-TEST-LOA")).one()
     engine.dispose()
     assert station.token_hash == hashlib.sha256(token.encode()).hexdigest()
+
+
+def test_it_lets_a_bug_in_the_core_be_a_traceback_not_a_clean_error(settings, monkeypatch):
+    from broadcaster.onair import schedules
+    from tests.helpers import env_for
+
+    def broken(session):
+        raise ValueError("bug")
+
+    monkeypatch.setattr(schedules, "export_yaml", broken)
+    result = CliRunner().invoke(main, ["schedules", "export"], env=env_for(settings))
+    assert result.exit_code == 1
+    assert type(result.exception) is ValueError and str(result.exception) == "bug"
+    assert "Error: bug" not in result.output
+
+
+def test_it_still_prints_a_refusal_as_one_clean_line(settings):
+    result = run_cli(settings, "user", "create", "--username", "admin", "--role", "admin")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

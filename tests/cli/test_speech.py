@@ -209,3 +209,69 @@ def test_command_mistakes_are_errors_not_tracebacks(settings, tmp_path):
         assert result.returncode != 0, args
         assert result.stderr.startswith("Error:") or "Error:" in result.stderr, args
         assert "Traceback" not in result.stderr, args
+
+
+def test_render_warms_the_very_file_the_air_plays_for_a_version_with_its_own_profile(
+    settings, session, tmp_path
+):
+    from datetime import UTC, datetime
+
+    from sqlmodel import select
+
+    from broadcaster.core.models import (
+        AudioFile,
+        Occurrence,
+        Script,
+        ScriptVersion,
+        Station,
+        User,
+        VersionStatus,
+    )
+    from broadcaster.onair.occurrences import render_occurrence
+    from broadcaster.onair.schedules import ScheduleInput, save_schedule
+
+    slug = "bluezone-nhac-nho-hang-ngay"
+    script = session.exec(select(Script).where(Script.slug == slug)).one()
+    version = session.exec(select(ScriptVersion).where(ScriptVersion.script_id == script.id)).one()
+    version.status = VersionStatus.APPROVED
+    version.profile = "loa-khong-chuong"  # not the deployment's default, loa-truyen-thanh
+    session.add(version)
+    session.commit()
+
+    warmed = run_cli(settings, "render", "--all-approved")
+    assert warmed.returncode == 0, warmed.stderr
+    assert json.loads(warmed.stdout)["rendered"] == 1
+    out = tmp_path / "v.mp3"
+    single = run_cli(settings, "render", "--script", slug, "-o", str(out))
+    assert single.returncode == 0, single.stderr
+    assert json.loads(single.stdout)["cached"] is True
+    session.expire_all()
+    keys_warmed = set(session.exec(select(AudioFile.key)))
+
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    editor = session.exec(select(User).where(User.username == "editor")).one()
+    schedule = save_schedule(
+        session=session,
+        data=ScheduleInput(
+            name="own profile",
+            script=script,
+            kind="weekly",
+            weekdays=[0],
+            times=["06:00"],
+            station_ids=[station.id],
+        ),
+        actor=editor,
+    )
+    occurrence = Occurrence(
+        schedule_id=schedule.id,
+        station_id=station.id,
+        at=datetime(2026, 11, 29, 23, 0, tzinfo=UTC),
+        priority=schedule.priority,
+        version_id=version.id,
+    )
+    session.add(occurrence)
+    session.flush()
+    on_air = render_occurrence(session, settings, occurrence)
+    assert on_air.profile == "loa-khong-chuong"
+    assert on_air.key in keys_warmed
+    assert json.loads(single.stdout)["sha256"] == on_air.sha256
