@@ -114,7 +114,7 @@ def render_cmd(
     from broadcaster.core.fsutil import write_atomically
     from broadcaster.newsroom.templating import TemplateError, context_for, expand
     from broadcaster.newsroom.workflow import latest_approved, latest_version
-    from broadcaster.speech import engine_for
+    from broadcaster.speech.engines import engine_for
     from broadcaster.speech.lexicon import as_mapping
 
     if sum(bool(x) for x in (text, script_ref, all_approved)) != 1:

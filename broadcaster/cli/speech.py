@@ -86,8 +86,7 @@ def speak_cmd(
     ctx: click.Context, text: str, output: Path, engine: str | None, voice: str, speed: float
 ) -> None:
     """Normalize TEXT and write it as speech to OUTPUT; prints one JSON object."""
-    from broadcaster.speech import engine_for
-    from broadcaster.speech.engines import EngineError, speak_to_file
+    from broadcaster.speech.engines import EngineError, engine_for, speak_to_file
     from broadcaster.speech.normalize import normalize
 
     settings = get_settings(ctx)
