@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -47,7 +46,7 @@ from broadcaster.newsroom.workflow import REVIEWERS, WRITERS
 from broadcaster.onair.occurrences import GRACE, OPEN
 from broadcaster.onair.reasons import reason_vi
 from broadcaster.onair.recurrence import Occurrence as SlotPlay
-from broadcaster.onair.recurrence import Priority, conflicts
+from broadcaster.onair.recurrence import Priority, TimeOfDayError, conflicts, parse_times
 from broadcaster.onair.schedules import (
     KINDS,
     ScheduleError,
@@ -62,6 +61,7 @@ from broadcaster.onair.schedules import (
 from web.auth import acting_user, roles_required
 from web.db import get_session
 from web.i18n import local_time, select_locale
+from web.messages import message_for
 
 bp = Blueprint("schedules", __name__)
 
@@ -112,7 +112,6 @@ STATUS_CLASSES = {
     OccurrenceStatus.SKIPPED: "status-returned",
 }
 # Reasons the scheduler and the player write (English, for logs), as staff read them.
-TIME_PATTERN = re.compile(r"^(\d{1,2})\s*(?:[:hH.]\s*(\d{2})?)$")
 PREVIEW_PLAYS = 5
 MAX_ID = 2**31  # ids from a form beyond this are not ours (and would overflow SQLite)
 
@@ -238,59 +237,12 @@ def _form_errors(form: FlaskForm) -> list[str]:
     return messages
 
 
-def schedule_message(exc: ScheduleError | ValueError) -> str:
-    """Schedule errors are English for the CLI; the web shows them in Vietnamese."""
-    text = str(exc)
-    known = {
-        "needs a name": _("Vui lòng đặt tên cho lịch phát."),
-        "no approved version": _(
-            "Kịch bản này chưa có phiên bản nào được duyệt nên chưa thể lên lịch phát."
-        ),
-        "pinned version belongs to another script": _("Phiên bản đã chọn thuộc một kịch bản khác."),
-        "only an approved version can be pinned": _("Chỉ chọn được phiên bản đã duyệt."),
-        "is not a time like": _(
-            "Giờ không hợp lệ: %(detail)s. Hãy viết theo dạng 06:00, 17:00.",
-            detail=text.split(" is not")[0].strip("'\""),
-        ),
-        "time of day must": _("Giờ không hợp lệ. Hãy viết theo dạng 06:00, 17:00."),
-        "at least one time of day": _("Hãy nhập ít nhất một giờ phát."),
-        "at least one weekday": _("Hãy chọn ít nhất một ngày trong tuần."),
-        "needs an anchor date": _("Hãy chọn ngày bắt đầu tính."),
-        "needs once_at": _("Hãy chọn ngày và giờ phát."),
-        "every_days must be": _("Số ngày phải từ 1 đến 365."),
-        "weekday must be": _("Ngày trong tuần không hợp lệ."),
-        "end date is before the start date": _("Ngày kết thúc phải sau ngày bắt đầu."),
-        "is before valid_from": _("Ngày kết thúc phải sau ngày bắt đầu."),
-        "choose at least one": _("Hãy chọn ít nhất một đài, xã/phường, cụm xã hoặc tỉnh."),
-        "priority must be": _("Mức ưu tiên không hợp lệ."),
-        "emergency schedule": _(
-            "Chỉ lãnh đạo duyệt hoặc quản trị viên mới được tạo, sửa hoặc bật lại lịch phát "
-            "mức khẩn cấp, vì bản tin khẩn cấp ngắt mọi chương trình đang phát."
-        ),
-        "repeat must be": _("Số lần phát liền nhau phải từ 1 đến 10."),
-        "unknown recurrence": _("Cách lặp lại không hợp lệ."),
-    }
-    for needle, message in known.items():
-        if needle in text:
-            return message
-    return _("Không lưu được lịch phát: %(detail)s", detail=text)
-
-
 def _parse_times(text: str) -> list[str]:
-    """ "06:00, 17:00" (also "6h", "6h30", "17.00") → ["06:00", "17:00"]; Vietnamese errors."""
-    found = []
-    for token in re.split(r"[,;\s]+(?=\d)|[,;]", text or ""):
-        token = token.strip()
-        if not token:
-            continue
-        match = TIME_PATTERN.match(token)
-        hour, minute = (int(match.group(1)), int(match.group(2) or 0)) if match else (99, 0)
-        if not (0 <= hour <= 23 and 0 <= minute <= 59):
-            raise FormProblem(
-                _("Giờ không hợp lệ: “%(time)s”. Hãy viết theo dạng 06:00, 17:00.", time=token)
-            )
-        found.append(f"{hour:02d}:{minute:02d}")
-    return sorted(set(found))
+    """Staff's "06:00, 17:00" (also "6h30", "17.00") as ["06:00", "17:00"]; errors in Vietnamese."""
+    try:
+        return [f"{t:%H:%M}" for t in parse_times(text)]
+    except TimeOfDayError as exc:
+        raise FormProblem(message_for(exc)) from exc
 
 
 # --- choices -------------------------------------------------------------------------------
@@ -675,7 +627,7 @@ def _save(form: ScheduleForm, schedule: Schedule | None):
         return None, [str(exc)]
     except ScheduleError as exc:
         session.rollback()
-        return None, [schedule_message(exc)]
+        return None, [message_for(exc)]
     session.commit()
     flash(_("Đã lưu lịch phát: %(summary)s.", summary=summary_text(saved)), "success")
     return redirect(url_for("schedules.edit", schedule_id=saved.id)), []
@@ -728,7 +680,7 @@ def toggle(schedule_id: int):
         set_active(session=session, schedule=schedule, active=wanted == "1", actor=acting_user())
     except ScheduleError as exc:
         session.rollback()
-        flash(schedule_message(exc), "error")
+        flash(message_for(exc), "error")
         return redirect(url_for("schedules.edit", schedule_id=schedule.id))
     session.commit()
     if schedule.is_active:
@@ -1022,7 +974,7 @@ def now():
                 problems = [str(exc)]
             except ScheduleError as exc:
                 session.rollback()
-                problems = [schedule_message(exc)]
+                problems = [message_for(exc)]
             else:
                 session.commit()
                 targets = targets_text(session, schedule)

@@ -72,6 +72,7 @@ from broadcaster.speech.normalize import normalize
 from web.audiofiles import audio_response
 from web.auth import acting_user, roles_required
 from web.db import get_session
+from web.messages import message_for
 
 bp = Blueprint("scripts", __name__)
 MAX_BODY = 10_000
@@ -249,30 +250,6 @@ def _campaign_for(slug: str) -> Campaign | None:
     return get_session().exec(select(Campaign).where(Campaign.slug == slug)).first()
 
 
-def _workflow_message(exc: WorkflowError | TemplateError) -> str:
-    """Domain errors are English for the CLI; the newsroom shows them in Vietnamese."""
-    text = str(exc)
-    known = {
-        "waiting for approval": _("Phiên bản đang chờ duyệt; hãy rút lại trước khi sửa."),
-        "unknown variable": _("Biến không hợp lệ: %(detail)s", detail=text.split(";")[0][17:]),
-        "is not a variable name": _("Dấu ngoặc nhọn chỉ dùng cho biến, ví dụ {ten_xa}."),
-        "has no partner": _("Thiếu dấu ngoặc nhọn đóng hoặc mở, ví dụ {ten_xa}."),
-        "text is empty": _("Nội dung đang trống."),
-        "title is empty": _("Tiêu đề đang trống."),
-        "another person must approve": _(
-            "Bạn là người viết phiên bản này; cần một người khác duyệt."
-        ),
-        "comment is required": _("Vui lòng ghi nhận xét để người viết biết cần sửa gì."),
-        "cannot": _("Thao tác không phù hợp với trạng thái hiện tại của phiên bản."),
-        "not the latest version": _("Chỉ thao tác được trên phiên bản mới nhất."),
-        "only": _("Tài khoản của bạn không được phép thực hiện thao tác này."),
-    }
-    for needle, message in known.items():
-        if needle in text:
-            return message
-    return _("Không lưu được: %(detail)s", detail=text)
-
-
 @bp.route("/scripts/new", methods=["GET", "POST"])
 @roles_required(*WRITERS)
 def new():
@@ -293,7 +270,7 @@ def new():
             )
         except (WorkflowError, TemplateError) as exc:
             session.rollback()
-            flash(_workflow_message(exc), "error")
+            flash(message_for(exc), "error")
         else:
             session.commit()
             flash(_("Đã lưu bản nháp."), "success")
@@ -353,7 +330,7 @@ def edit(script_id: int):
                 add_version(session=session, script=script, actor=acting_user(), **values)
         except (WorkflowError, TemplateError) as exc:
             session.rollback()
-            flash(_workflow_message(exc), "error")
+            flash(message_for(exc), "error")
         else:
             session.commit()
             if unchanged:
@@ -438,7 +415,7 @@ def act(script_id: int, number: int, action: str):
             message = _("Đã trả lại phiên bản %(n)d kèm nhận xét.", n=number)
     except WorkflowError as exc:
         session.rollback()
-        flash(_workflow_message(exc), "error")
+        flash(message_for(exc), "error")
         return redirect(url_for("scripts.show", script_id=script.id)), 303
     session.commit()
     flash(message, "success")
@@ -534,7 +511,7 @@ def spoken():
         text = expand(body, context_for(session, station, local_today(_settings())))
         error = None
     except TemplateError as exc:
-        text, error = body, _workflow_message(exc)
+        text, error = body, message_for(exc)
     spoken_text = normalize(text, lexicon=lexicon.as_mapping(session))
     try:
         profile, _engine = version_settings(_settings(), profile_name=data.get("profile") or None)
@@ -575,7 +552,7 @@ def preview():
     try:
         text = expand(body, context_for(session, station, local_today(_settings())))
     except TemplateError as exc:
-        return _json_error(_workflow_message(exc))
+        return _json_error(message_for(exc))
     request_ = RenderRequest(
         text=text,
         voice=voice,

@@ -63,7 +63,7 @@ def add_version(
             voice=voice,
         )
     if not 1 <= repeat <= 5:
-        raise WorkflowError("repeat must be between 1 and 5", code="bad_repeat")
+        raise WorkflowError("repeat must be between 1 and 5", code="bad_version_repeat")
     if not 0.5 <= speed <= 2.0:
         raise WorkflowError("speed must be between 0.5 and 2.0", code="bad_speed")
     if engine not in ENGINES:
