@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -33,7 +32,6 @@ from broadcaster.core.models import (
     Area,
     AreaKind,
     AreaMember,
-    Occurrence,
     OccurrenceStatus,
     Schedule,
     ScheduleTarget,
@@ -43,16 +41,23 @@ from broadcaster.core.models import (
     VersionStatus,
 )
 from broadcaster.newsroom.workflow import REVIEWERS, WRITERS
-from broadcaster.onair.occurrences import GRACE, OPEN
+from broadcaster.onair.calendar import (
+    area_days,
+    area_stations,
+    calendar_rows,
+    day_label,
+    day_name,
+    station_days,
+    week_of,
+)
+from broadcaster.onair.calendar import next_plays as upcoming_plays
 from broadcaster.onair.reasons import reason_vi
-from broadcaster.onair.recurrence import Occurrence as SlotPlay
-from broadcaster.onair.recurrence import Priority, TimeOfDayError, conflicts, parse_times
+from broadcaster.onair.recurrence import Priority, TimeOfDayError, parse_times
 from broadcaster.onair.schedules import (
     KINDS,
     ScheduleError,
     ScheduleInput,
     broadcast_now,
-    plan,
     save_schedule,
     set_active,
     summary,
@@ -65,15 +70,6 @@ from web.messages import message_for
 
 bp = Blueprint("schedules", __name__)
 
-DAY_NAMES = (
-    _l("Thứ 2"),
-    _l("Thứ 3"),
-    _l("Thứ 4"),
-    _l("Thứ 5"),
-    _l("Thứ 6"),
-    _l("Thứ 7"),
-    _l("Chủ nhật"),
-)
 KIND_LABELS = {
     "weekly": _l("Hằng tuần, vào các ngày đã chọn"),
     "every_n_days": _l("Cách N ngày một lần"),
@@ -124,15 +120,11 @@ def _lang() -> str:
     return "en" if select_locale() == "en" else "vi"
 
 
-def _day_label(day: date) -> str:
-    return f"{DAY_NAMES[day.weekday()]}, {day.strftime('%d/%m/%Y')}"
-
-
 # --- forms ---------------------------------------------------------------------------------
 
 
 def _day_choices() -> list[SelectChoice]:
-    return [SelectChoice(i, str(name)) for i, name in enumerate(DAY_NAMES)]
+    return [SelectChoice(i, day_name(i, _lang())) for i in range(7)]
 
 
 def _kind_choices() -> list[SelectChoice]:
@@ -548,26 +540,15 @@ def _prefill(form: ScheduleForm, session: Session, schedule: Schedule) -> None:
     form.areas.data = [t.area_id for t in targets if t.area_id]
 
 
-def next_plays(session: Session, schedule: Schedule, *, now: datetime, limit: int = PREVIEW_PLAYS):
-    """The next `limit` instants this schedule plays at, with how many stations each."""
-    if not schedule.is_active:
-        return []
-    start = now
-    if schedule.valid_from:
-        start = max(now, datetime.combine(schedule.valid_from, time(), UTC) - timedelta(days=1))
-    instants: Counter = Counter()
-    for days in (8, 62, 400):
-        plays = plan(session, start, start + timedelta(days=days), schedule_ids=[schedule.id])
-        instants = Counter(p.at for p in plays)
-        if len(instants) >= limit:
-            break
+def next_plays(session: Session, schedule: Schedule, *, now: datetime) -> list[dict]:
+    """The schedule's next plays as the editor lists them: "Thứ 4, 02/12/2026 06:00", 3 đài."""
     zone = ZoneInfo(_settings().timezone)
     return [
         dict(
-            at=f"{DAY_NAMES[at.astimezone(zone).weekday()]}, {local_time(at)}",
+            at=f"{day_name(at.astimezone(zone).weekday(), _lang())}, {local_time(at)}",
             stations=ngettext("%(num)d đài", "%(num)d đài", count),
         )
-        for at, count in sorted(instants.items())[:limit]
+        for at, count in upcoming_plays(session, schedule, now=now, limit=PREVIEW_PLAYS)
     ]
 
 
@@ -699,125 +680,8 @@ def toggle(schedule_id: int):
 # --- the week calendar ---------------------------------------------------------------------
 
 
-@dataclass
-class CalendarRow:
-    """One play at one station: planned, happened, or both."""
-
-    at: datetime
-    station: Station
-    schedule: Schedule | None
-    schedule_id: int
-    script_title: str
-    priority: int
-    status: str
-    late: bool = False
-    reason: str = ""
-    started_at: datetime | None = None
-    order: int = 0  # position in its conflict group (1 plays first); 0 when alone
-    group_size: int = 1
-
-    @property
-    def key(self) -> tuple[int, int, datetime]:
-        return (self.schedule_id, self.station.id, self.at)
-
-
-@dataclass
-class AreaRow:
-    """One schedule at one instant across the stations of an area."""
-
-    at: datetime
-    schedule: Schedule | None
-    schedule_id: int
-    script_title: str
-    priority: int
-    stations: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    conflicted: int = 0  # stations where this play shares its minute with another
-    orders: set = field(default_factory=set)
-    reasons: list = field(default_factory=list)
-
-
 def reason_text(reason: str) -> str:
     return reason_vi(reason, translate=_)
-
-
-def calendar_rows(
-    session: Session,
-    stations: list[Station],
-    start: datetime,
-    end: datetime,
-    *,
-    now: datetime,
-) -> list[CalendarRow]:
-    """What will play (the plan) merged with what did (occurrences), conflicts numbered."""
-    by_id = {s.id: s for s in stations}
-    if not by_id:
-        return []
-    rows: dict[tuple[int, int, datetime], CalendarRow] = {}
-    for play in plan(session, start, end, station_ids=list(by_id)):
-        row = CalendarRow(
-            at=play.at,
-            station=play.station,
-            schedule=play.schedule,
-            schedule_id=play.schedule.id,
-            script_title=play.script.title,
-            priority=play.priority,
-            status="upcoming" if play.at >= now - GRACE else "unrecorded",
-        )
-        rows[row.key] = row
-    occurrences = session.exec(
-        select(Occurrence).where(
-            col(Occurrence.station_id).in_(list(by_id)),
-            Occurrence.at >= start,
-            Occurrence.at < end,
-        )
-    ).all()
-    versions: dict[int, ScriptVersion | None] = {}
-    titles: dict[int, str] = {}
-    for occurrence in occurrences:
-        key = (occurrence.schedule_id, occurrence.station_id, occurrence.at)
-        row = rows.get(key)
-        if row is None:
-            # Not (or no longer) in the plan: a future open one will be removed by the
-            # scheduler and never plays; anything that started or is past still shows.
-            if occurrence.status in OPEN and occurrence.at > now:
-                continue
-            schedule = session.get(Schedule, occurrence.schedule_id)
-            if occurrence.version_id not in versions:
-                versions[occurrence.version_id] = (
-                    session.get(ScriptVersion, occurrence.version_id)
-                    if occurrence.version_id
-                    else None
-                )
-            version = versions[occurrence.version_id]
-            script_id = version.script_id if version else (schedule.script_id if schedule else 0)
-            if script_id not in titles:
-                script = session.get(Script, script_id)
-                titles[script_id] = script.title if script else "—"
-            row = CalendarRow(
-                at=occurrence.at,
-                station=by_id[occurrence.station_id],
-                schedule=schedule,
-                schedule_id=occurrence.schedule_id,
-                script_title=titles[script_id],
-                priority=occurrence.priority,
-                status="",
-            )
-            rows[key] = row
-        row.status = occurrence.status
-        row.priority = occurrence.priority
-        row.late = occurrence.late
-        row.reason = reason_text(occurrence.reason or "")
-        row.started_at = occurrence.started_at
-    slots = [
-        SlotPlay(at=r.at, station_id=r.station.id, schedule_id=r.schedule_id, priority=r.priority)
-        for r in rows.values()
-    ]
-    for group in conflicts(slots):
-        for position, item in enumerate(group, start=1):
-            row = rows[(item.schedule_id, item.station_id, item.at)]
-            row.order, row.group_size = position, len(group)
-    return sorted(rows.values(), key=lambda r: (r.at, r.station.code, -r.priority, r.schedule_id))
 
 
 def _week_start(text: str, today: date) -> date:
@@ -828,44 +692,6 @@ def _week_start(text: str, today: date) -> date:
     if not 1970 <= day.year <= 2200:
         abort(400)
     return day - timedelta(days=day.weekday())
-
-
-def _area_stations(session: Session, area: Area) -> list[Station]:
-    commune_ids = [c.id for c in communes_of(session, area)]
-    return list(
-        session.exec(
-            select(Station)
-            .where(col(Station.area_id).in_(commune_ids), Station.is_active.is_(True))
-            .order_by(Station.code)
-        )
-    )
-
-
-def _area_days(rows: list[CalendarRow], days: list[date], zone: ZoneInfo) -> dict[date, list]:
-    grouped: dict[tuple[datetime, int], AreaRow] = {}
-    for row in rows:
-        item = grouped.get((row.at, row.schedule_id))
-        if item is None:
-            item = grouped[(row.at, row.schedule_id)] = AreaRow(
-                at=row.at,
-                schedule=row.schedule,
-                schedule_id=row.schedule_id,
-                script_title=row.script_title,
-                priority=row.priority,
-            )
-        item.stations += 1
-        item.statuses[row.status] += 1
-        if row.late:
-            item.statuses["late"] += 1
-        if row.group_size > 1:
-            item.conflicted += 1
-            item.orders.add(row.order)
-        if row.reason and row.reason not in item.reasons:
-            item.reasons.append(row.reason)
-    out: dict[date, list] = {day: [] for day in days}
-    for item in sorted(grouped.values(), key=lambda i: (i.at, -i.priority, i.schedule_id)):
-        out.setdefault(item.at.astimezone(zone).date(), []).append(item)
-    return out
 
 
 @bp.get("/schedules/calendar")
@@ -884,7 +710,7 @@ def calendar():
         area = session.get(Area, int(area_id))
         if area is None:
             abort(404)
-        stations = _area_stations(session, area)
+        stations = area_stations(session, area)
         zone_name = settings.timezone
     elif area_id:
         abort(400)
@@ -896,18 +722,12 @@ def calendar():
     zone = ZoneInfo(zone_name)
     now = utcnow()
     today = now.astimezone(zone).date()
-    monday = _week_start(request.args.get("week", "").strip(), today)
-    days = [monday + timedelta(days=i) for i in range(7)]
-    start = datetime.combine(monday, time(), zone)
-    end = datetime.combine(monday + timedelta(days=7), time(), zone)
-    rows = calendar_rows(session, stations, start, end, now=now)
-
-    if station is not None:
-        per_day: dict[date, list] = {day: [] for day in days}
-        for row in rows:
-            per_day.setdefault(row.at.astimezone(zone).date(), []).append(row)
-    else:
-        per_day = _area_days(rows, days, zone)
+    week = week_of(_week_start(request.args.get("week", "").strip(), today), zone)
+    monday, days = week.monday, week.days
+    rows = calendar_rows(
+        session, stations, week.start, week.end, now=now, describe_reason=reason_text
+    )
+    per_day = (station_days if station is not None else area_days)(rows, days, zone)
 
     def week_url(day: date) -> str:
         args = {"week": day.isoformat()}
@@ -924,7 +744,7 @@ def calendar():
         station_count=len(stations),
         zone_name=zone_name,
         zone=zone,
-        days=[(day, _day_label(day), per_day.get(day, [])) for day in days],
+        days=[(day, day_label(day, _lang()), per_day.get(day, [])) for day in days],
         today=today,
         monday=monday,
         conflict_count=sum(1 for r in rows if r.order == 1),
