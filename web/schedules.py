@@ -11,34 +11,19 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlmodel import Session, col, select
-from wtforms import (
-    BooleanField,
-    DateField,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from broadcaster.core.areas import communes_of
 from broadcaster.core.config import local_today
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import (
     Area,
-    AreaKind,
-    AreaMember,
     OccurrenceStatus,
     Schedule,
     ScheduleTarget,
     Script,
     ScriptVersion,
     Station,
-    VersionStatus,
 )
 from broadcaster.newsroom.workflow import REVIEWERS, WRITERS
 from broadcaster.onair.calendar import (
@@ -52,9 +37,7 @@ from broadcaster.onair.calendar import (
 )
 from broadcaster.onair.calendar import next_plays as upcoming_plays
 from broadcaster.onair.reasons import reason_vi
-from broadcaster.onair.recurrence import Priority, TimeOfDayError, parse_times
 from broadcaster.onair.schedules import (
-    KINDS,
     ScheduleError,
     ScheduleInput,
     broadcast_now,
@@ -65,21 +48,26 @@ from broadcaster.onair.schedules import (
 )
 from web.auth import acting_user, roles_required
 from web.db import get_session
-from web.i18n import local_time, select_locale
+from web.i18n import local_time
 from web.messages import message_for
+from web.schedule_forms import (
+    MAX_ID,
+    PRIORITY_LABELS,
+    ActiveForm,
+    FormProblem,
+    NowForm,
+    ScheduleForm,
+    approved_scripts,
+    area_choices,
+    fill_choices,
+    form_errors,
+    lang,
+    parse_form_times,
+    station_labels,
+)
 
 bp = Blueprint("schedules", __name__)
 
-KIND_LABELS = {
-    "weekly": _l("Hằng tuần, vào các ngày đã chọn"),
-    "every_n_days": _l("Cách N ngày một lần"),
-    "once": _l("Một lần"),
-}
-PRIORITY_LABELS = {
-    Priority.NORMAL: _l("Thường"),
-    Priority.PRIORITY: _l("Ưu tiên"),
-    Priority.EMERGENCY: _l("Khẩn cấp"),
-}
 # What the calendar says about a play: the plan's view ("upcoming", "unrecorded") or the
 # status of its occurrence row.
 STATUS_LABELS = {
@@ -107,248 +95,11 @@ STATUS_CLASSES = {
     OccurrenceStatus.MISSED: "status-returned",
     OccurrenceStatus.SKIPPED: "status-returned",
 }
-# Reasons the scheduler and the player write (English, for logs), as staff read them.
 PREVIEW_PLAYS = 5
-MAX_ID = 2**31  # ids from a form beyond this are not ours (and would overflow SQLite)
 
 
 def _settings():
     return current_app.config["SETTINGS"]
-
-
-def _lang() -> str:
-    return "en" if select_locale() == "en" else "vi"
-
-
-# --- forms ---------------------------------------------------------------------------------
-
-
-def _day_choices() -> list[SelectChoice]:
-    return [SelectChoice(i, day_name(i, _lang())) for i in range(7)]
-
-
-def _kind_choices() -> list[SelectChoice]:
-    return [SelectChoice(kind, str(KIND_LABELS[kind])) for kind in KINDS]
-
-
-def _priority_choices() -> list[SelectChoice]:
-    return [SelectChoice(int(p), str(label)) for p, label in PRIORITY_LABELS.items()]
-
-
-class TargetsMixin:
-    """Where it plays: every station, or chosen stations and areas (validated in the view)."""
-
-    targets_all = BooleanField(_l("Tất cả các đài"))
-    stations = SelectMultipleField(_l("Đài"), coerce=int, validate_choice=False)
-    areas = SelectMultipleField(
-        _l("Tỉnh, cụm xã hoặc xã/phường"), coerce=int, validate_choice=False
-    )
-
-
-class ScheduleForm(TargetsMixin, FlaskForm):
-    name = StringField(
-        _l("Tên lịch phát"),
-        validators=[
-            DataRequired(message=_l("Vui lòng đặt tên cho lịch phát.")),
-            Length(max=200, message=_l("Tên lịch phát dài quá 200 ký tự.")),
-        ],
-    )
-    script = SelectField(_l("Kịch bản (đã duyệt)"), coerce=str, validate_choice=False)
-    version = SelectField(_l("Phiên bản được phát"), coerce=str, validate_choice=False)
-    kind = SelectField(_l("Lặp lại"), choices=_kind_choices, default="weekly")
-    weekdays = SelectMultipleField(
-        _l("Các ngày trong tuần"),
-        coerce=int,
-        choices=_day_choices,
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
-    times = StringField(_l("Giờ phát (ví dụ 06:00, 17:00)"), validators=[Length(max=200)])
-    every_days = IntegerField(
-        _l("Cách mấy ngày phát một lần"), default=2, validators=[Optional(), NumberRange(1, 365)]
-    )
-    anchor = DateField(_l("Tính từ ngày"), validators=[Optional()])
-    once_date = DateField(_l("Ngày phát"), validators=[Optional()])
-    once_time = StringField(_l("Giờ phát"), validators=[Length(max=8)])
-    valid_from = DateField(_l("Hiệu lực từ ngày"), validators=[Optional()])
-    valid_until = DateField(_l("Đến hết ngày"), validators=[Optional()])
-    # Choices are checked by save_schedule (which also refuses emergency to editors), so
-    # the form may offer editors fewer of them.
-    priority = SelectField(
-        _l("Mức ưu tiên"),
-        coerce=int,
-        choices=_priority_choices,
-        default=int(Priority.NORMAL),
-        validate_choice=False,
-    )
-    repeat = IntegerField(
-        _l("Số lần phát liền nhau mỗi lượt"), default=1, validators=[NumberRange(1, 10)]
-    )
-
-
-class NowForm(TargetsMixin, FlaskForm):
-    script = SelectField(_l("Kịch bản (đã duyệt)"), coerce=str, validate_choice=False)
-
-
-class ActiveForm(FlaskForm):
-    """CSRF only; the wanted state comes in `active` (1 or 0)."""
-
-
-# Shown instead of WTForms' own (English) messages; every field has one.
-FIELD_MESSAGES = {
-    "name": _l("Vui lòng đặt tên cho lịch phát (tối đa 200 ký tự)."),
-    "kind": _l("Cách lặp lại không hợp lệ."),
-    "weekdays": _l("Ngày trong tuần không hợp lệ."),
-    "times": _l("Giờ phát dài quá."),
-    "every_days": _l("Số ngày phải từ 1 đến 365."),
-    "anchor": _l("Ngày không hợp lệ."),
-    "once_date": _l("Ngày không hợp lệ."),
-    "once_time": _l("Giờ không hợp lệ."),
-    "valid_from": _l("Ngày không hợp lệ."),
-    "valid_until": _l("Ngày không hợp lệ."),
-    "priority": _l("Mức ưu tiên không hợp lệ."),
-    "repeat": _l("Số lần phát liền nhau phải từ 1 đến 10."),
-    "stations": _l("Lựa chọn không hợp lệ."),
-    "areas": _l("Lựa chọn không hợp lệ."),
-}
-
-
-class FormProblem(ValueError):
-    """A form value the view refuses; the message is Vietnamese and safe to show."""
-
-
-def _form_errors(form: FlaskForm) -> list[str]:
-    messages = []
-    for name, errors in form.errors.items():
-        if name == "csrf_token":
-            messages.append(_("Phiên làm việc đã hết hạn; vui lòng tải lại trang và thử lại."))
-        elif errors:
-            field_ = getattr(form, name)
-            message = FIELD_MESSAGES.get(name, _l("Giá trị không hợp lệ."))
-            messages.append(f"{field_.label.text}: {message}")
-    return messages
-
-
-def _parse_times(text: str) -> list[str]:
-    """Staff's "06:00, 17:00" (also "6h30", "17.00") as ["06:00", "17:00"]; errors in Vietnamese."""
-    try:
-        return [f"{t:%H:%M}" for t in parse_times(text)]
-    except TimeOfDayError as exc:
-        raise FormProblem(message_for(exc)) from exc
-
-
-# --- choices -------------------------------------------------------------------------------
-
-
-def approved_scripts(session: Session) -> list[Script]:
-    """Scripts that may be scheduled: those with an approved version."""
-    ids = select(ScriptVersion.script_id).where(ScriptVersion.status == VersionStatus.APPROVED)
-    return list(session.exec(select(Script).where(col(Script.id).in_(ids)).order_by(Script.title)))
-
-
-def _script_choices(scripts: list[Script]) -> list[SelectChoice]:
-    return [SelectChoice("", _("— Chọn kịch bản —"))] + [
-        SelectChoice(str(s.id), s.title) for s in scripts
-    ]
-
-
-def _version_choices(session: Session, scripts: list[Script]) -> list[SelectChoice]:
-    choices = [SelectChoice("", _("Luôn phát phiên bản mới nhất đã duyệt"))]
-    titles = {s.id: s.title for s in scripts}
-    versions = session.exec(
-        select(ScriptVersion)
-        .where(
-            ScriptVersion.status == VersionStatus.APPROVED,
-            col(ScriptVersion.script_id).in_(list(titles)),
-        )
-        .order_by(ScriptVersion.script_id, ScriptVersion.number.desc())
-    )
-    for version in versions:
-        label = _("Chỉ phiên bản %(n)d", n=version.number)
-        choices.append(SelectChoice(str(version.id), label, optgroup=titles[version.script_id]))
-    return choices
-
-
-def _station_rows(session: Session) -> list[tuple[Station, Area]]:
-    return list(
-        session.exec(
-            select(Station, Area)
-            .join(Area, Area.id == Station.area_id)
-            .where(Station.is_active.is_(True))
-            .order_by(Station.code)
-        )
-    )
-
-
-def _station_choices(session: Session) -> list[SelectChoice]:
-    return [SelectChoice(s.id, f"{s.code} · {a.name}") for s, a in _station_rows(session)]
-
-
-def _station_labels(session: Session) -> list[tuple[str, str]]:
-    return [(s.code, f"{s.code} · {a.name}") for s, a in _station_rows(session)]
-
-
-def targetable_areas(session: Session) -> list[tuple[Area, int]]:
-    """Provinces, groups and communes that have active stations, with how many."""
-    per_commune = Counter(
-        session.exec(select(Station.area_id).where(Station.is_active.is_(True))).all()
-    )
-    communes = session.exec(
-        select(Area).where(col(Area.id).in_(list(per_commune))).order_by(Area.name)
-    ).all()
-    per_province: Counter = Counter()
-    for commune in communes:
-        per_province[commune.parent_id] += per_commune[commune.id]
-    provinces = session.exec(
-        select(Area).where(col(Area.id).in_(list(per_province))).order_by(Area.name)
-    ).all()
-    per_group: Counter = Counter()
-    for group_id, area_id in session.exec(
-        select(AreaMember.group_id, AreaMember.area_id).where(
-            col(AreaMember.area_id).in_(list(per_commune))
-        )
-    ):
-        per_group[group_id] += per_commune[area_id]
-    groups = session.exec(
-        select(Area).where(col(Area.id).in_(list(per_group))).order_by(Area.name)
-    ).all()
-    return (
-        [(a, per_province[a.id]) for a in provinces]
-        + [(a, per_group[a.id]) for a in groups]
-        + [(a, per_commune[a.id]) for a in communes]
-    )
-
-
-def _area_choices(session: Session) -> list[SelectChoice]:
-    groups = {
-        AreaKind.PROVINCE: _("Tỉnh, thành phố"),
-        AreaKind.GROUP: _("Cụm xã (huyện cũ)"),
-        AreaKind.COMMUNE: _("Xã, phường"),
-    }
-    return [
-        SelectChoice(
-            area.id,
-            ngettext("%(name)s (%(num)d đài)", "%(name)s (%(num)d đài)", count, name=area.name),
-            optgroup=groups[area.kind],
-        )
-        for area, count in targetable_areas(session)
-    ]
-
-
-def _fill_choices(form: FlaskForm, session: Session, scripts: list[Script]) -> None:
-    form.script.choices = _script_choices(scripts)
-    if hasattr(form, "priority") and current_user.role not in REVIEWERS:
-        # Editors are not offered emergency, unless the schedule already is one (shown as
-        # it is; saving it is refused with the reason).
-        form.priority.choices = [
-            c
-            for c in _priority_choices()
-            if c.value != Priority.EMERGENCY or form.priority.data == Priority.EMERGENCY
-        ]
-    if hasattr(form, "version"):
-        form.version.choices = _version_choices(session, scripts)
-    form.stations.choices = _station_choices(session)
-    form.areas.choices = _area_choices(session)
 
 
 # --- words for a schedule ------------------------------------------------------------------
@@ -381,7 +132,7 @@ def targets_text(session: Session, schedule: Schedule, per_commune: Counter | No
 
 def summary_text(schedule: Schedule) -> str:
     try:
-        return summary(schedule, today=local_today(_settings()), lang=_lang())
+        return summary(schedule, today=local_today(_settings()), lang=lang())
     except ScheduleError:
         return "—"
 
@@ -497,12 +248,12 @@ def _schedule_input(form: ScheduleForm, session: Session, scripts: list[Script])
     if kind == "once":
         if not form.once_date.data or not (form.once_time.data or "").strip():
             raise FormProblem(_("Hãy chọn ngày và giờ phát."))
-        times = _parse_times(form.once_time.data)
+        times = parse_form_times(form.once_time.data)
         if len(times) != 1:
             raise FormProblem(_("Hãy chọn ngày và giờ phát."))
         data.once_at = datetime.combine(form.once_date.data, time.fromisoformat(times[0]))
     else:
-        data.times = _parse_times(form.times.data)
+        data.times = parse_form_times(form.times.data)
         if not data.times:
             raise FormProblem(_("Hãy nhập ít nhất một giờ phát."))
         if kind == "weekly":
@@ -545,7 +296,7 @@ def next_plays(session: Session, schedule: Schedule, *, now: datetime) -> list[d
     zone = ZoneInfo(_settings().timezone)
     return [
         dict(
-            at=f"{day_name(at.astimezone(zone).weekday(), _lang())}, {local_time(at)}",
+            at=f"{day_name(at.astimezone(zone).weekday(), lang())}, {local_time(at)}",
             stations=ngettext("%(num)d đài", "%(num)d đài", count),
         )
         for at, count in upcoming_plays(session, schedule, now=now, limit=PREVIEW_PLAYS)
@@ -595,11 +346,11 @@ def _save(form: ScheduleForm, schedule: Schedule | None):
     """Validate and save; returns a redirect, or the problems to show."""
     session = get_session()
     scripts = approved_scripts(session)
-    _fill_choices(form, session, scripts)
+    fill_choices(form, session, scripts)
     if request.method != "POST":
         return None, []
     if not form.validate_on_submit():
-        return None, _form_errors(form)
+        return None, form_errors(form)
     try:
         data = _schedule_input(form, session, scripts)
         saved = save_schedule(session=session, data=data, actor=acting_user(), schedule=schedule)
@@ -681,6 +432,7 @@ def toggle(schedule_id: int):
 
 
 def reason_text(reason: str) -> str:
+    """A reason the scheduler or the player wrote (English, for logs), as staff read it."""
     return reason_vi(reason, translate=_)
 
 
@@ -744,15 +496,15 @@ def calendar():
         station_count=len(stations),
         zone_name=zone_name,
         zone=zone,
-        days=[(day, day_label(day, _lang()), per_day.get(day, [])) for day in days],
+        days=[(day, day_label(day, lang()), per_day.get(day, [])) for day in days],
         today=today,
         monday=monday,
         conflict_count=sum(1 for r in rows if r.order == 1),
         previous_url=week_url(monday - timedelta(days=7)),
         next_url=week_url(monday + timedelta(days=7)),
         this_week_url=week_url(today),
-        station_choices=_station_labels(session),
-        area_choices=_area_choices(session),
+        station_choices=station_labels(session),
+        area_choices=area_choices(session),
         status_labels=STATUS_LABELS,
         status_classes=STATUS_CLASSES,
         priority_labels=PRIORITY_LABELS,
@@ -768,13 +520,13 @@ def now():
     session = get_session()
     scripts = approved_scripts(session)
     form = NowForm()
-    _fill_choices(form, session, scripts)
+    fill_choices(form, session, scripts)
     problems: list[str] = []
     if request.method == "GET" and (script_id := request.args.get("script", "")).isdigit():
         form.script.data = script_id
     if request.method == "POST":
         if not form.validate_on_submit():
-            problems = _form_errors(form)
+            problems = form_errors(form)
         else:
             try:
                 script = _selected_script(form, scripts)
