@@ -8,16 +8,23 @@ Vietnamese sentence and nothing English.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from broadcaster.audio import customjingles
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.newsroom.users import MIN_PASSWORD_LENGTH
 
 _BAD_TIME = _l("Giờ không hợp lệ: “%(time)s”. Hãy viết theo dạng 06:00, 17:00.")
 _LEXICON_FIELDS = _l("Vui lòng nhập cả từ và cách đọc (từ tối đa 64, cách đọc tối đa 200 ký tự).")
+_NOT_AUDIO = _l(
+    "Tệp này không phải âm thanh đọc được. Hệ thống kiểm tra nội dung tệp, "
+    "không dựa vào tên hay đuôi tệp."
+)
 _NOT_ALLOWED = _l("Tài khoản của bạn không được phép thực hiện thao tác này.")
 
 MESSAGES: dict[str, Any] = {
@@ -66,15 +73,63 @@ MESSAGES: dict[str, Any] = {
     "bad_repeat": _l("Số lần phát liền nhau phải từ 1 đến 10."),
     "unknown_recurrence": _l("Cách lặp lại không hợp lệ."),
     "bad_recurrence": _l("Cách lặp lại không hợp lệ."),
+    # Chimes (audio.customjingles).
+    "too_large": _l("Tệp quá lớn (tối đa 2 MB)."),
+    "empty": _l("Tệp tải lên không có nội dung."),
+    "has_video": _l("Tệp có hình ảnh động (video). Vui lòng tải lên tệp chỉ có âm thanh."),
+    "silent": _l("Tệp gần như không có tiếng, không dùng làm chuông được."),
+    "unavailable": _l("Không xử lý được tệp âm thanh lúc này. Vui lòng thử lại sau ít phút."),
+    "no_keys": _l("Hãy chọn chuông mở đầu, chuông kết thúc hoặc cả hai."),
+    "in_use": _l(
+        "Chuông “%(name)s” đang được dùng trong cấu hình âm thanh “%(profile)s”. "
+        "Hãy chuyển sang chuông khác trước khi xoá."
+    ),
+    "profile": _l(
+        "Không cập nhật được cấu hình âm thanh. Vui lòng kiểm tra các tệp cấu hình "
+        "trong thư mục cấu hình âm thanh."
+    ),
+    "not_audio": _NOT_AUDIO,
+    "not_found": _NOT_AUDIO,
+}
+
+
+def _seconds(value: float) -> str:
+    return format_decimal(round(value, 1))
+
+
+def _chime_length(values: dict[str, Any]) -> str:
+    return _(
+        "Tệp dài %(seconds)s giây; chuông phải dài từ %(low)s đến %(high)s giây.",
+        seconds=_seconds(values.get("seconds", 0.0)),
+        low=_seconds(customjingles.MIN_SECONDS),
+        high=_seconds(customjingles.MAX_SECONDS),
+    )
+
+
+def _chime_name(values: dict[str, Any]) -> str:
+    return _(
+        "Vui lòng đặt tên cho chuông: có chữ hoặc số, tối đa %(n)d ký tự.",
+        n=customjingles.NAME_MAX,
+    )
+
+
+# Sentences whose numbers are formatted for the reader's locale, not just filled in.
+BUILDERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "too_short": _chime_length,
+    "too_long": _chime_length,
+    "bad_name": _chime_name,
 }
 
 
 def message_for(error: BroadcasterError, **overrides: Any) -> str:
     """Vietnamese (or the chosen language) for `error`; `overrides` replace its details."""
-    template = MESSAGES.get(getattr(error, "code", ""))
+    code = getattr(error, "code", "")
+    values = {"n": MIN_PASSWORD_LENGTH, **getattr(error, "details", {}), **overrides}
+    if code in BUILDERS:
+        return BUILDERS[code](values)
+    template = MESSAGES.get(code)
     if template is None:
         return _("Không thực hiện được thao tác này. Vui lòng kiểm tra lại và thử lại.")
-    values = {"n": MIN_PASSWORD_LENGTH, **getattr(error, "details", {}), **overrides}
     try:
         return str(template) % values
     except (KeyError, TypeError, ValueError):
