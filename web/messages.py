@@ -17,7 +17,6 @@ from flask_babel import lazy_gettext as _l
 
 from broadcaster.audio import customjingles
 from broadcaster.core.errors import BroadcasterError
-from broadcaster.newsroom.users import MIN_PASSWORD_LENGTH
 
 _BAD_TIME = _l("Giờ không hợp lệ: “%(time)s”. Hãy viết theo dạng 06:00, 17:00.")
 _LEXICON_FIELDS = _l("Vui lòng nhập cả từ và cách đọc (từ tối đa 64, cách đọc tối đa 200 ký tự).")
@@ -124,7 +123,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], str]] = {
 def message_for(error: BroadcasterError, **overrides: Any) -> str:
     """Vietnamese (or the chosen language) for `error`; `overrides` replace its details."""
     code = getattr(error, "code", "")
-    values = {"n": MIN_PASSWORD_LENGTH, **getattr(error, "details", {}), **overrides}
+    values = {**getattr(error, "details", {}), **overrides}
     if code in BUILDERS:
         return BUILDERS[code](values)
     template = MESSAGES.get(code)

@@ -37,3 +37,12 @@ def test_a_missing_detail_still_gives_a_sentence_not_a_crash(app):
     with app.test_request_context():
         text = message_for(WorkflowError("unknown variable {x}", code="unknown_variable"))
         assert text.startswith("Không thực hiện được")
+
+
+def test_a_short_password_is_refused_with_the_length_it_needs(app):
+    from broadcaster.newsroom.users import MIN_PASSWORD_LENGTH, validate_password
+
+    with app.test_request_context():
+        with pytest.raises(ValueError) as caught:
+            validate_password("ngắn")
+        assert message_for(caught.value) == f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự."
