@@ -19,10 +19,11 @@ from broadcaster.core.areas import communes_of
 from broadcaster.core.config import local_today
 from broadcaster.core.models import AdoptionFigure, Area, AreaKind, Role, Script, Station
 from broadcaster.newsroom.workflow import WRITERS, latest_approved
-from broadcaster.onair.recurrence import Priority
+from broadcaster.onair.recurrence import Priority, TimeOfDayError, parse_times
 from broadcaster.onair.schedules import ScheduleError, ScheduleInput, save_schedule
 from web.auth import acting_user, roles_required
 from web.db import get_session
+from web.messages import message_for
 
 bp = Blueprint("adoption", __name__)
 DEFAULT_TARGET = 16.27  # the province's own figure when the campaign began (%)
@@ -206,7 +207,11 @@ def boost():
         return back
     today = local_today(current_app.config["SETTINGS"])
     days = request.form.get("days", type=int) or 14
-    times = [t.strip() for t in request.form.get("times", "11:00").split(",") if t.strip()]
+    try:
+        times = [f"{t:%H:%M}" for t in parse_times(request.form.get("times", "11:00"))]
+    except TimeOfDayError as exc:
+        flash(message_for(exc), "error")
+        return back
     data = ScheduleInput(
         name=_(
             "Tăng cường Bluezone %(day)s (%(n)d xã)",

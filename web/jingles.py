@@ -26,6 +26,7 @@ from broadcaster.audio.profiles import ProfileError, load_profiles
 from broadcaster.core.models import Role
 from web.auth import acting_user, roles_required
 from web.db import get_session
+from web.messages import message_for
 
 bp = Blueprint("jingles", __name__)
 # The multipart envelope around a file: a request much larger than the file limit is
@@ -54,50 +55,6 @@ def _settings():
 
 def _seconds(value: float) -> str:
     return format_decimal(round(value, 1))
-
-
-def _message(exc: JingleError, name: str = "") -> str:
-    reason = exc.reason
-    if reason == "too_large":
-        return _("Tệp quá lớn (tối đa 2 MB).")
-    if reason == "empty":
-        return _("Tệp tải lên không có nội dung.")
-    if reason == "has_video":
-        return _("Tệp có hình ảnh động (video). Vui lòng tải lên tệp chỉ có âm thanh.")
-    if reason in ("too_short", "too_long"):
-        return _(
-            "Tệp dài %(seconds)s giây; chuông phải dài từ %(low)s đến %(high)s giây.",
-            seconds=_seconds(exc.details.get("seconds", 0.0)),
-            low=_seconds(customjingles.MIN_SECONDS),
-            high=_seconds(customjingles.MAX_SECONDS),
-        )
-    if reason == "silent":
-        return _("Tệp gần như không có tiếng, không dùng làm chuông được.")
-    if reason == "bad_name":
-        return _(
-            "Vui lòng đặt tên cho chuông: có chữ hoặc số, tối đa %(n)d ký tự.",
-            n=customjingles.NAME_MAX,
-        )
-    if reason == "unavailable":
-        return _("Không xử lý được tệp âm thanh lúc này. Vui lòng thử lại sau ít phút.")
-    if reason == "no_keys":
-        return _("Hãy chọn chuông mở đầu, chuông kết thúc hoặc cả hai.")
-    if reason == "in_use":
-        return _(
-            "Chuông “%(name)s” đang được dùng trong cấu hình âm thanh “%(profile)s”. "
-            "Hãy chuyển sang chuông khác trước khi xoá.",
-            name=name,
-            profile=exc.details.get("profile", ""),
-        )
-    if reason == "profile":
-        return _(
-            "Không cập nhật được cấu hình âm thanh. Vui lòng kiểm tra các tệp cấu hình "
-            "trong thư mục cấu hình âm thanh."
-        )
-    return _(
-        "Tệp này không phải âm thanh đọc được. Hệ thống kiểm tra nội dung tệp, "
-        "không dựa vào tên hay đuôi tệp."
-    )
 
 
 def _back():
@@ -146,12 +103,12 @@ def index():
 def upload():
     form = UploadForm()
     if not form.validate_on_submit():
-        flash(_message(JingleError("bad_name", "")), "error")
+        flash(message_for(JingleError("bad_name", "")), "error")
         return _back()
     # Werkzeug has already parsed the request (≤ MAX_CONTENT_LENGTH) for the CSRF check;
     # this refuses an obviously oversized one before copying anything into instance/.
     if (request.content_length or 0) > customjingles.MAX_BYTES + ENVELOPE_BYTES:
-        flash(_message(JingleError("too_large", "")), "error")
+        flash(message_for(JingleError("too_large", "")), "error")
         return _back()
     file = request.files.get("file")
     if file is None or not file.filename:
@@ -169,7 +126,7 @@ def upload():
         )
     except JingleError as exc:
         session.rollback()
-        flash(_message(exc), "error")
+        flash(message_for(exc), "error")
         return _back()
     try:
         session.commit()
@@ -216,7 +173,7 @@ def use(name: str):
         session.rollback()
         if exc.reason == "not_found":
             abort(404)
-        flash(_message(exc, name), "error")
+        flash(message_for(exc, name=name), "error")
         return _back()
     session.commit()
     if len(keys) == 2:
@@ -253,7 +210,7 @@ def restore_default():
         )
     except JingleError as exc:
         session.rollback()
-        flash(_message(exc), "error")
+        flash(message_for(exc), "error")
         return _back()
     session.commit()
     if changed:
@@ -275,7 +232,7 @@ def delete(name: str):
         session.rollback()
         if exc.reason == "not_found":
             abort(404)
-        flash(_message(exc, name), "error")
+        flash(message_for(exc, name=name), "error")
         return _back()
     session.commit()
     flash(_("Đã xoá chuông “%(name)s”.", name=name), "success")

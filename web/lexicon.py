@@ -23,11 +23,12 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from broadcaster.core.models import LexiconEntry, Role
-from broadcaster.speech import engine_for, lexicon
-from broadcaster.speech.engines import VOICES, EngineError
+from broadcaster.speech import lexicon
+from broadcaster.speech.engines import VOICES, EngineError, engine_for
 from broadcaster.speech.normalize import normalize
 from web.auth import acting_user, roles_required
 from web.db import get_session
+from web.messages import message_for
 
 bp = Blueprint("lexicon", __name__, url_prefix="/lexicon")
 STAFF = (Role.ADMIN, Role.APPROVER, Role.EDITOR)
@@ -106,22 +107,11 @@ def save():
         )
     except lexicon.LexiconError as exc:
         session.rollback()
-        flash(_lexicon_message(exc, form.term.data), "error")
+        flash(message_for(exc, term=form.term.data), "error")
         return redirect(url_for("lexicon.index"))
     session.commit()
     flash(_("Đã lưu cách đọc “%(term)s”.", term=entry.term), "success")
     return redirect(url_for("lexicon.index", **{"try": entry.term}))
-
-
-def _lexicon_message(exc: lexicon.LexiconError, term: str) -> str:
-    text = str(exc)
-    if "already" in text:
-        return _("“%(term)s” đã có trong từ điển. Hãy sửa mục đã có.", term=term)
-    if "no longer exists" in text:
-        return _("Mục này không còn tồn tại.")
-    if "control characters" in text:
-        return _("Nội dung có ký tự không hợp lệ.")
-    return _("Vui lòng nhập cả từ và cách đọc (từ tối đa 64, cách đọc tối đa 200 ký tự).")
 
 
 @bp.post("/<int:entry_id>/delete")

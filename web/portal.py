@@ -47,7 +47,7 @@ from broadcaster.core.text import ascii_fold
 from broadcaster.onair.occurrences import Outcome, apply_outcome, materialize, render_occurrence
 from web.audiofiles import audio_response
 from web.auth import acting_user, roles_required
-from web.db import get_session
+from web.db import get_session, writes_on_get
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 VIEWERS = (Role.OPERATOR, Role.ADMIN)
@@ -94,6 +94,11 @@ def _local_today(station: Station) -> date:
 
 def _ensure_planned(station: Station, until: date) -> None:
     """Make sure the station's plays up to the end of `until` exist as occurrences.
+
+    The views that call this (and `_audio_for`) write on GET on purpose: the scheduler
+    plans 48 h and renders ahead, but an operator browsing next week or downloading a play
+    the scheduler has not reached yet expects a list and a link that work, not "come back
+    later". Those views are marked `writes_on_get`, so they wait for the write lock.
 
     Idempotent (the scheduler does the same 48 h ahead); once per request, so a week view
     plans once, not once per day.
@@ -148,6 +153,7 @@ def index():
 
 @bp.get("/<code>")
 @roles_required(*VIEWERS)
+@writes_on_get
 def station(code: str):
     station = _station(code)
     today = _local_today(station)
@@ -213,6 +219,7 @@ def _item(station: Station, occurrence_id: int) -> dict:
 
 @bp.get("/<code>/<int:occurrence_id>.mp3")
 @roles_required(*VIEWERS)
+@writes_on_get
 def audio(code: str, occurrence_id: int):
     station = _station(code)
     item = _item(station, occurrence_id)
@@ -227,6 +234,7 @@ def audio(code: str, occurrence_id: int):
 
 @bp.get("/<code>/day/<day>.zip")
 @roles_required(*VIEWERS)
+@writes_on_get
 def day_zip(code: str, day: str):
     """The whole day: one MP3 per play, numbered in play order, plus an M3U playlist."""
     station = _station(code)

@@ -2,408 +2,68 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlmodel import Session, col, select
-from wtforms import (
-    BooleanField,
-    DateField,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from broadcaster.core.areas import communes_of
 from broadcaster.core.config import local_today
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import (
     Area,
-    AreaKind,
-    AreaMember,
-    Occurrence,
-    OccurrenceStatus,
     Schedule,
     ScheduleTarget,
     Script,
     ScriptVersion,
     Station,
-    VersionStatus,
 )
 from broadcaster.newsroom.workflow import REVIEWERS, WRITERS
-from broadcaster.onair.occurrences import GRACE, OPEN
-from broadcaster.onair.reasons import reason_vi
-from broadcaster.onair.recurrence import PlannedPlay, Priority, conflicts
+from broadcaster.onair.calendar import (
+    day_name,
+)
+from broadcaster.onair.calendar import next_plays as upcoming_plays
 from broadcaster.onair.schedules import (
-    KINDS,
     ScheduleError,
     ScheduleInput,
     broadcast_now,
-    plan,
     save_schedule,
     set_active,
     summary,
     version_for,
 )
+from web import schedule_calendar
 from web.auth import acting_user, roles_required
 from web.db import get_session
-from web.i18n import local_time, select_locale
+from web.i18n import local_time
+from web.messages import message_for
+from web.schedule_forms import (
+    MAX_ID,
+    PRIORITY_LABELS,
+    ActiveForm,
+    FormProblem,
+    NowForm,
+    ScheduleForm,
+    approved_scripts,
+    fill_choices,
+    form_errors,
+    lang,
+    parse_form_times,
+)
 
 bp = Blueprint("schedules", __name__)
+bp.add_url_rule("/schedules/calendar", view_func=schedule_calendar.calendar)
 
-DAY_NAMES = (
-    _l("Thứ 2"),
-    _l("Thứ 3"),
-    _l("Thứ 4"),
-    _l("Thứ 5"),
-    _l("Thứ 6"),
-    _l("Thứ 7"),
-    _l("Chủ nhật"),
-)
-KIND_LABELS = {
-    "weekly": _l("Hằng tuần, vào các ngày đã chọn"),
-    "every_n_days": _l("Cách N ngày một lần"),
-    "once": _l("Một lần"),
-}
-PRIORITY_LABELS = {
-    Priority.NORMAL: _l("Thường"),
-    Priority.PRIORITY: _l("Ưu tiên"),
-    Priority.EMERGENCY: _l("Khẩn cấp"),
-}
-# What the calendar says about a play: the plan's view ("upcoming", "unrecorded") or the
-# status of its occurrence row.
-STATUS_LABELS = {
-    "upcoming": _l("Sẽ phát"),
-    "unrecorded": _l("Không có ghi nhận"),
-    OccurrenceStatus.PLANNED: _l("Đã lên lịch"),
-    OccurrenceStatus.RENDERED: _l("Đã có âm thanh"),
-    OccurrenceStatus.DISPATCHED: _l("Đã chuyển đến đài"),
-    OccurrenceStatus.PLAYING: _l("Đang phát"),
-    OccurrenceStatus.PLAYED: _l("Đã phát"),
-    OccurrenceStatus.FAILED: _l("Phát lỗi"),
-    OccurrenceStatus.MISSED: _l("Bị lỡ"),
-    OccurrenceStatus.SKIPPED: _l("Bị bỏ qua"),
-}
-# Existing pill colours in static/style.css: grey, yellow, green, red.
-STATUS_CLASSES = {
-    "upcoming": "status-draft",
-    "unrecorded": "status-draft",
-    OccurrenceStatus.PLANNED: "status-draft",
-    OccurrenceStatus.RENDERED: "status-draft",
-    OccurrenceStatus.DISPATCHED: "status-submitted",
-    OccurrenceStatus.PLAYING: "status-submitted",
-    OccurrenceStatus.PLAYED: "status-approved",
-    OccurrenceStatus.FAILED: "status-returned",
-    OccurrenceStatus.MISSED: "status-returned",
-    OccurrenceStatus.SKIPPED: "status-returned",
-}
-# Reasons the scheduler and the player write (English, for logs), as staff read them.
-TIME_PATTERN = re.compile(r"^(\d{1,2})\s*(?:[:hH.]\s*(\d{2})?)$")
 PREVIEW_PLAYS = 5
-MAX_ID = 2**31  # ids from a form beyond this are not ours (and would overflow SQLite)
 
 
 def _settings():
     return current_app.config["SETTINGS"]
-
-
-def _lang() -> str:
-    return "en" if select_locale() == "en" else "vi"
-
-
-def _day_label(day: date) -> str:
-    return f"{DAY_NAMES[day.weekday()]}, {day.strftime('%d/%m/%Y')}"
-
-
-# --- forms ---------------------------------------------------------------------------------
-
-
-def _day_choices() -> list[SelectChoice]:
-    return [SelectChoice(i, str(name)) for i, name in enumerate(DAY_NAMES)]
-
-
-def _kind_choices() -> list[SelectChoice]:
-    return [SelectChoice(kind, str(KIND_LABELS[kind])) for kind in KINDS]
-
-
-def _priority_choices() -> list[SelectChoice]:
-    return [SelectChoice(int(p), str(label)) for p, label in PRIORITY_LABELS.items()]
-
-
-class TargetsMixin:
-    """Where it plays: every station, or chosen stations and areas (validated in the view)."""
-
-    targets_all = BooleanField(_l("Tất cả các đài"))
-    stations = SelectMultipleField(_l("Đài"), coerce=int, validate_choice=False)
-    areas = SelectMultipleField(
-        _l("Tỉnh, cụm xã hoặc xã/phường"), coerce=int, validate_choice=False
-    )
-
-
-class ScheduleForm(TargetsMixin, FlaskForm):
-    name = StringField(
-        _l("Tên lịch phát"),
-        validators=[
-            DataRequired(message=_l("Vui lòng đặt tên cho lịch phát.")),
-            Length(max=200, message=_l("Tên lịch phát dài quá 200 ký tự.")),
-        ],
-    )
-    script = SelectField(_l("Kịch bản (đã duyệt)"), coerce=str, validate_choice=False)
-    version = SelectField(_l("Phiên bản được phát"), coerce=str, validate_choice=False)
-    kind = SelectField(_l("Lặp lại"), choices=_kind_choices, default="weekly")
-    weekdays = SelectMultipleField(
-        _l("Các ngày trong tuần"),
-        coerce=int,
-        choices=_day_choices,
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
-    times = StringField(_l("Giờ phát (ví dụ 06:00, 17:00)"), validators=[Length(max=200)])
-    every_days = IntegerField(
-        _l("Cách mấy ngày phát một lần"), default=2, validators=[Optional(), NumberRange(1, 365)]
-    )
-    anchor = DateField(_l("Tính từ ngày"), validators=[Optional()])
-    once_date = DateField(_l("Ngày phát"), validators=[Optional()])
-    once_time = StringField(_l("Giờ phát"), validators=[Length(max=8)])
-    valid_from = DateField(_l("Hiệu lực từ ngày"), validators=[Optional()])
-    valid_until = DateField(_l("Đến hết ngày"), validators=[Optional()])
-    # Choices are checked by save_schedule (which also refuses emergency to editors), so
-    # the form may offer editors fewer of them.
-    priority = SelectField(
-        _l("Mức ưu tiên"),
-        coerce=int,
-        choices=_priority_choices,
-        default=int(Priority.NORMAL),
-        validate_choice=False,
-    )
-    repeat = IntegerField(
-        _l("Số lần phát liền nhau mỗi lượt"), default=1, validators=[NumberRange(1, 10)]
-    )
-
-
-class NowForm(TargetsMixin, FlaskForm):
-    script = SelectField(_l("Kịch bản (đã duyệt)"), coerce=str, validate_choice=False)
-
-
-class ActiveForm(FlaskForm):
-    """CSRF only; the wanted state comes in `active` (1 or 0)."""
-
-
-# Shown instead of WTForms' own (English) messages; every field has one.
-FIELD_MESSAGES = {
-    "name": _l("Vui lòng đặt tên cho lịch phát (tối đa 200 ký tự)."),
-    "kind": _l("Cách lặp lại không hợp lệ."),
-    "weekdays": _l("Ngày trong tuần không hợp lệ."),
-    "times": _l("Giờ phát dài quá."),
-    "every_days": _l("Số ngày phải từ 1 đến 365."),
-    "anchor": _l("Ngày không hợp lệ."),
-    "once_date": _l("Ngày không hợp lệ."),
-    "once_time": _l("Giờ không hợp lệ."),
-    "valid_from": _l("Ngày không hợp lệ."),
-    "valid_until": _l("Ngày không hợp lệ."),
-    "priority": _l("Mức ưu tiên không hợp lệ."),
-    "repeat": _l("Số lần phát liền nhau phải từ 1 đến 10."),
-    "stations": _l("Lựa chọn không hợp lệ."),
-    "areas": _l("Lựa chọn không hợp lệ."),
-}
-
-
-class FormProblem(ValueError):
-    """A form value the view refuses; the message is Vietnamese and safe to show."""
-
-
-def _form_errors(form: FlaskForm) -> list[str]:
-    messages = []
-    for name, errors in form.errors.items():
-        if name == "csrf_token":
-            messages.append(_("Phiên làm việc đã hết hạn; vui lòng tải lại trang và thử lại."))
-        elif errors:
-            field_ = getattr(form, name)
-            message = FIELD_MESSAGES.get(name, _l("Giá trị không hợp lệ."))
-            messages.append(f"{field_.label.text}: {message}")
-    return messages
-
-
-def schedule_message(exc: ScheduleError | ValueError) -> str:
-    """Schedule errors are English for the CLI; the web shows them in Vietnamese."""
-    text = str(exc)
-    known = {
-        "needs a name": _("Vui lòng đặt tên cho lịch phát."),
-        "no approved version": _(
-            "Kịch bản này chưa có phiên bản nào được duyệt nên chưa thể lên lịch phát."
-        ),
-        "pinned version belongs to another script": _("Phiên bản đã chọn thuộc một kịch bản khác."),
-        "only an approved version can be pinned": _("Chỉ chọn được phiên bản đã duyệt."),
-        "is not a time like": _(
-            "Giờ không hợp lệ: %(detail)s. Hãy viết theo dạng 06:00, 17:00.",
-            detail=text.split(" is not")[0].strip("'\""),
-        ),
-        "time of day must": _("Giờ không hợp lệ. Hãy viết theo dạng 06:00, 17:00."),
-        "at least one time of day": _("Hãy nhập ít nhất một giờ phát."),
-        "at least one weekday": _("Hãy chọn ít nhất một ngày trong tuần."),
-        "needs an anchor date": _("Hãy chọn ngày bắt đầu tính."),
-        "needs once_at": _("Hãy chọn ngày và giờ phát."),
-        "every_days must be": _("Số ngày phải từ 1 đến 365."),
-        "weekday must be": _("Ngày trong tuần không hợp lệ."),
-        "end date is before the start date": _("Ngày kết thúc phải sau ngày bắt đầu."),
-        "is before valid_from": _("Ngày kết thúc phải sau ngày bắt đầu."),
-        "choose at least one": _("Hãy chọn ít nhất một đài, xã/phường, cụm xã hoặc tỉnh."),
-        "priority must be": _("Mức ưu tiên không hợp lệ."),
-        "emergency schedule": _(
-            "Chỉ lãnh đạo duyệt hoặc quản trị viên mới được tạo, sửa hoặc bật lại lịch phát "
-            "mức khẩn cấp, vì bản tin khẩn cấp ngắt mọi chương trình đang phát."
-        ),
-        "repeat must be": _("Số lần phát liền nhau phải từ 1 đến 10."),
-        "unknown recurrence": _("Cách lặp lại không hợp lệ."),
-    }
-    for needle, message in known.items():
-        if needle in text:
-            return message
-    return _("Không lưu được lịch phát: %(detail)s", detail=text)
-
-
-def _parse_times(text: str) -> list[str]:
-    """ "06:00, 17:00" (also "6h", "6h30", "17.00") → ["06:00", "17:00"]; Vietnamese errors."""
-    found = []
-    for token in re.split(r"[,;\s]+(?=\d)|[,;]", text or ""):
-        token = token.strip()
-        if not token:
-            continue
-        match = TIME_PATTERN.match(token)
-        hour, minute = (int(match.group(1)), int(match.group(2) or 0)) if match else (99, 0)
-        if not (0 <= hour <= 23 and 0 <= minute <= 59):
-            raise FormProblem(
-                _("Giờ không hợp lệ: “%(time)s”. Hãy viết theo dạng 06:00, 17:00.", time=token)
-            )
-        found.append(f"{hour:02d}:{minute:02d}")
-    return sorted(set(found))
-
-
-# --- choices -------------------------------------------------------------------------------
-
-
-def approved_scripts(session: Session) -> list[Script]:
-    """Scripts that may be scheduled: those with an approved version."""
-    ids = select(ScriptVersion.script_id).where(ScriptVersion.status == VersionStatus.APPROVED)
-    return list(session.exec(select(Script).where(col(Script.id).in_(ids)).order_by(Script.title)))
-
-
-def _script_choices(scripts: list[Script]) -> list[SelectChoice]:
-    return [SelectChoice("", _("— Chọn kịch bản —"))] + [
-        SelectChoice(str(s.id), s.title) for s in scripts
-    ]
-
-
-def _version_choices(session: Session, scripts: list[Script]) -> list[SelectChoice]:
-    choices = [SelectChoice("", _("Luôn phát phiên bản mới nhất đã duyệt"))]
-    titles = {s.id: s.title for s in scripts}
-    versions = session.exec(
-        select(ScriptVersion)
-        .where(
-            ScriptVersion.status == VersionStatus.APPROVED,
-            col(ScriptVersion.script_id).in_(list(titles)),
-        )
-        .order_by(ScriptVersion.script_id, ScriptVersion.number.desc())
-    )
-    for version in versions:
-        label = _("Chỉ phiên bản %(n)d", n=version.number)
-        choices.append(SelectChoice(str(version.id), label, optgroup=titles[version.script_id]))
-    return choices
-
-
-def _station_rows(session: Session) -> list[tuple[Station, Area]]:
-    return list(
-        session.exec(
-            select(Station, Area)
-            .join(Area, Area.id == Station.area_id)
-            .where(Station.is_active.is_(True))
-            .order_by(Station.code)
-        )
-    )
-
-
-def _station_choices(session: Session) -> list[SelectChoice]:
-    return [SelectChoice(s.id, f"{s.code} · {a.name}") for s, a in _station_rows(session)]
-
-
-def _station_labels(session: Session) -> list[tuple[str, str]]:
-    return [(s.code, f"{s.code} · {a.name}") for s, a in _station_rows(session)]
-
-
-def targetable_areas(session: Session) -> list[tuple[Area, int]]:
-    """Provinces, groups and communes that have active stations, with how many."""
-    per_commune = Counter(
-        session.exec(select(Station.area_id).where(Station.is_active.is_(True))).all()
-    )
-    communes = session.exec(
-        select(Area).where(col(Area.id).in_(list(per_commune))).order_by(Area.name)
-    ).all()
-    per_province: Counter = Counter()
-    for commune in communes:
-        per_province[commune.parent_id] += per_commune[commune.id]
-    provinces = session.exec(
-        select(Area).where(col(Area.id).in_(list(per_province))).order_by(Area.name)
-    ).all()
-    per_group: Counter = Counter()
-    for group_id, area_id in session.exec(
-        select(AreaMember.group_id, AreaMember.area_id).where(
-            col(AreaMember.area_id).in_(list(per_commune))
-        )
-    ):
-        per_group[group_id] += per_commune[area_id]
-    groups = session.exec(
-        select(Area).where(col(Area.id).in_(list(per_group))).order_by(Area.name)
-    ).all()
-    return (
-        [(a, per_province[a.id]) for a in provinces]
-        + [(a, per_group[a.id]) for a in groups]
-        + [(a, per_commune[a.id]) for a in communes]
-    )
-
-
-def _area_choices(session: Session) -> list[SelectChoice]:
-    groups = {
-        AreaKind.PROVINCE: _("Tỉnh, thành phố"),
-        AreaKind.GROUP: _("Cụm xã (huyện cũ)"),
-        AreaKind.COMMUNE: _("Xã, phường"),
-    }
-    return [
-        SelectChoice(
-            area.id,
-            ngettext("%(name)s (%(num)d đài)", "%(name)s (%(num)d đài)", count, name=area.name),
-            optgroup=groups[area.kind],
-        )
-        for area, count in targetable_areas(session)
-    ]
-
-
-def _fill_choices(form: FlaskForm, session: Session, scripts: list[Script]) -> None:
-    form.script.choices = _script_choices(scripts)
-    if hasattr(form, "priority") and current_user.role not in REVIEWERS:
-        # Editors are not offered emergency, unless the schedule already is one (shown as
-        # it is; saving it is refused with the reason).
-        form.priority.choices = [
-            c
-            for c in _priority_choices()
-            if c.value != Priority.EMERGENCY or form.priority.data == Priority.EMERGENCY
-        ]
-    if hasattr(form, "version"):
-        form.version.choices = _version_choices(session, scripts)
-    form.stations.choices = _station_choices(session)
-    form.areas.choices = _area_choices(session)
 
 
 # --- words for a schedule ------------------------------------------------------------------
@@ -436,7 +96,7 @@ def targets_text(session: Session, schedule: Schedule, per_commune: Counter | No
 
 def summary_text(schedule: Schedule) -> str:
     try:
-        return summary(schedule, today=local_today(_settings()), lang=_lang())
+        return summary(schedule, today=local_today(_settings()), lang=lang())
     except ScheduleError:
         return "—"
 
@@ -552,12 +212,12 @@ def _schedule_input(form: ScheduleForm, session: Session, scripts: list[Script])
     if kind == "once":
         if not form.once_date.data or not (form.once_time.data or "").strip():
             raise FormProblem(_("Hãy chọn ngày và giờ phát."))
-        times = _parse_times(form.once_time.data)
+        times = parse_form_times(form.once_time.data)
         if len(times) != 1:
             raise FormProblem(_("Hãy chọn ngày và giờ phát."))
         data.once_at = datetime.combine(form.once_date.data, time.fromisoformat(times[0]))
     else:
-        data.times = _parse_times(form.times.data)
+        data.times = parse_form_times(form.times.data)
         if not data.times:
             raise FormProblem(_("Hãy nhập ít nhất một giờ phát."))
         if kind == "weekly":
@@ -595,26 +255,15 @@ def _prefill(form: ScheduleForm, session: Session, schedule: Schedule) -> None:
     form.areas.data = [t.area_id for t in targets if t.area_id]
 
 
-def next_plays(session: Session, schedule: Schedule, *, now: datetime, limit: int = PREVIEW_PLAYS):
-    """The next `limit` instants this schedule plays at, with how many stations each."""
-    if not schedule.is_active:
-        return []
-    start = now
-    if schedule.valid_from:
-        start = max(now, datetime.combine(schedule.valid_from, time(), UTC) - timedelta(days=1))
-    instants: Counter = Counter()
-    for days in (8, 62, 400):
-        plays = plan(session, start, start + timedelta(days=days), schedule_ids=[schedule.id])
-        instants = Counter(p.at for p in plays)
-        if len(instants) >= limit:
-            break
+def next_plays(session: Session, schedule: Schedule, *, now: datetime) -> list[dict]:
+    """The schedule's next plays as the editor lists them: "Thứ 4, 02/12/2026 06:00", 3 đài."""
     zone = ZoneInfo(_settings().timezone)
     return [
         dict(
-            at=f"{DAY_NAMES[at.astimezone(zone).weekday()]}, {local_time(at)}",
+            at=f"{day_name(at.astimezone(zone).weekday(), lang())}, {local_time(at)}",
             stations=ngettext("%(num)d đài", "%(num)d đài", count),
         )
-        for at, count in sorted(instants.items())[:limit]
+        for at, count in upcoming_plays(session, schedule, now=now, limit=PREVIEW_PLAYS)
     ]
 
 
@@ -661,11 +310,11 @@ def _save(form: ScheduleForm, schedule: Schedule | None):
     """Validate and save; returns a redirect, or the problems to show."""
     session = get_session()
     scripts = approved_scripts(session)
-    _fill_choices(form, session, scripts)
+    fill_choices(form, session, scripts)
     if request.method != "POST":
         return None, []
     if not form.validate_on_submit():
-        return None, _form_errors(form)
+        return None, form_errors(form)
     try:
         data = _schedule_input(form, session, scripts)
         saved = save_schedule(session=session, data=data, actor=acting_user(), schedule=schedule)
@@ -674,7 +323,7 @@ def _save(form: ScheduleForm, schedule: Schedule | None):
         return None, [str(exc)]
     except ScheduleError as exc:
         session.rollback()
-        return None, [schedule_message(exc)]
+        return None, [message_for(exc)]
     session.commit()
     flash(_("Đã lưu lịch phát: %(summary)s.", summary=summary_text(saved)), "success")
     return redirect(url_for("schedules.edit", schedule_id=saved.id)), []
@@ -727,7 +376,7 @@ def toggle(schedule_id: int):
         set_active(session=session, schedule=schedule, active=wanted == "1", actor=acting_user())
     except ScheduleError as exc:
         session.rollback()
-        flash(schedule_message(exc), "error")
+        flash(message_for(exc), "error")
         return redirect(url_for("schedules.edit", schedule_id=schedule.id))
     session.commit()
     if schedule.is_active:
@@ -743,251 +392,6 @@ def toggle(schedule_id: int):
     return redirect(target)
 
 
-# --- the week calendar ---------------------------------------------------------------------
-
-
-@dataclass
-class CalendarRow:
-    """One play at one station: planned, happened, or both."""
-
-    at: datetime
-    station: Station
-    schedule: Schedule | None
-    schedule_id: int
-    script_title: str
-    priority: int
-    status: str
-    late: bool = False
-    reason: str = ""
-    started_at: datetime | None = None
-    order: int = 0  # position in its conflict group (1 plays first); 0 when alone
-    group_size: int = 1
-
-    @property
-    def key(self) -> tuple[int, int, datetime]:
-        return (self.schedule_id, self.station.id, self.at)
-
-
-@dataclass
-class AreaRow:
-    """One schedule at one instant across the stations of an area."""
-
-    at: datetime
-    schedule: Schedule | None
-    schedule_id: int
-    script_title: str
-    priority: int
-    stations: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    conflicted: int = 0  # stations where this play shares its minute with another
-    orders: set = field(default_factory=set)
-    reasons: list = field(default_factory=list)
-
-
-def reason_text(reason: str) -> str:
-    return reason_vi(reason, translate=_)
-
-
-def calendar_rows(
-    session: Session,
-    stations: list[Station],
-    start: datetime,
-    end: datetime,
-    *,
-    now: datetime,
-) -> list[CalendarRow]:
-    """What will play (the plan) merged with what did (occurrences), conflicts numbered."""
-    by_id = {s.id: s for s in stations}
-    if not by_id:
-        return []
-    rows: dict[tuple[int, int, datetime], CalendarRow] = {}
-    for play in plan(session, start, end, station_ids=list(by_id)):
-        row = CalendarRow(
-            at=play.at,
-            station=play.station,
-            schedule=play.schedule,
-            schedule_id=play.schedule.id,
-            script_title=play.script.title,
-            priority=play.priority,
-            status="upcoming" if play.at >= now - GRACE else "unrecorded",
-        )
-        rows[row.key] = row
-    occurrences = session.exec(
-        select(Occurrence).where(
-            col(Occurrence.station_id).in_(list(by_id)),
-            Occurrence.at >= start,
-            Occurrence.at < end,
-        )
-    ).all()
-    versions: dict[int, ScriptVersion | None] = {}
-    titles: dict[int, str] = {}
-    for occurrence in occurrences:
-        key = (occurrence.schedule_id, occurrence.station_id, occurrence.at)
-        row = rows.get(key)
-        if row is None:
-            # Not (or no longer) in the plan: a future open one will be removed by the
-            # scheduler and never plays; anything that started or is past still shows.
-            if occurrence.status in OPEN and occurrence.at > now:
-                continue
-            schedule = session.get(Schedule, occurrence.schedule_id)
-            if occurrence.version_id not in versions:
-                versions[occurrence.version_id] = (
-                    session.get(ScriptVersion, occurrence.version_id)
-                    if occurrence.version_id
-                    else None
-                )
-            version = versions[occurrence.version_id]
-            script_id = version.script_id if version else (schedule.script_id if schedule else 0)
-            if script_id not in titles:
-                script = session.get(Script, script_id)
-                titles[script_id] = script.title if script else "—"
-            row = CalendarRow(
-                at=occurrence.at,
-                station=by_id[occurrence.station_id],
-                schedule=schedule,
-                schedule_id=occurrence.schedule_id,
-                script_title=titles[script_id],
-                priority=occurrence.priority,
-                status="",
-            )
-            rows[key] = row
-        row.status = occurrence.status
-        row.priority = occurrence.priority
-        row.late = occurrence.late
-        row.reason = reason_text(occurrence.reason or "")
-        row.started_at = occurrence.started_at
-    slots = [
-        PlannedPlay(
-            at=r.at, station_id=r.station.id, schedule_id=r.schedule_id, priority=r.priority
-        )
-        for r in rows.values()
-    ]
-    for group in conflicts(slots):
-        for position, item in enumerate(group, start=1):
-            row = rows[(item.schedule_id, item.station_id, item.at)]
-            row.order, row.group_size = position, len(group)
-    return sorted(rows.values(), key=lambda r: (r.at, r.station.code, -r.priority, r.schedule_id))
-
-
-def _week_start(text: str, today: date) -> date:
-    try:
-        day = date.fromisoformat(text) if text else today
-    except ValueError:
-        abort(400)
-    if not 1970 <= day.year <= 2200:
-        abort(400)
-    return day - timedelta(days=day.weekday())
-
-
-def _area_stations(session: Session, area: Area) -> list[Station]:
-    commune_ids = [c.id for c in communes_of(session, area)]
-    return list(
-        session.exec(
-            select(Station)
-            .where(col(Station.area_id).in_(commune_ids), Station.is_active.is_(True))
-            .order_by(Station.code)
-        )
-    )
-
-
-def _area_days(rows: list[CalendarRow], days: list[date], zone: ZoneInfo) -> dict[date, list]:
-    grouped: dict[tuple[datetime, int], AreaRow] = {}
-    for row in rows:
-        item = grouped.get((row.at, row.schedule_id))
-        if item is None:
-            item = grouped[(row.at, row.schedule_id)] = AreaRow(
-                at=row.at,
-                schedule=row.schedule,
-                schedule_id=row.schedule_id,
-                script_title=row.script_title,
-                priority=row.priority,
-            )
-        item.stations += 1
-        item.statuses[row.status] += 1
-        if row.late:
-            item.statuses["late"] += 1
-        if row.group_size > 1:
-            item.conflicted += 1
-            item.orders.add(row.order)
-        if row.reason and row.reason not in item.reasons:
-            item.reasons.append(row.reason)
-    out: dict[date, list] = {day: [] for day in days}
-    for item in sorted(grouped.values(), key=lambda i: (i.at, -i.priority, i.schedule_id)):
-        out.setdefault(item.at.astimezone(zone).date(), []).append(item)
-    return out
-
-
-@bp.get("/schedules/calendar")
-@roles_required(*WRITERS)
-def calendar():
-    session = get_session()
-    settings = _settings()
-    station = area = None
-    if code := request.args.get("station", "").strip():
-        station = session.exec(select(Station).where(Station.code == code.upper())).first()
-        if station is None:
-            abort(404)
-        stations = [station]
-        zone_name = station.timezone
-    elif (area_id := request.args.get("area", "").strip()).isdecimal() and int(area_id) < MAX_ID:
-        area = session.get(Area, int(area_id))
-        if area is None:
-            abort(404)
-        stations = _area_stations(session, area)
-        zone_name = settings.timezone
-    elif area_id:
-        abort(400)
-    else:
-        stations = list(
-            session.exec(select(Station).where(Station.is_active.is_(True)).order_by(Station.code))
-        )
-        zone_name = settings.timezone
-    zone = ZoneInfo(zone_name)
-    now = utcnow()
-    today = now.astimezone(zone).date()
-    monday = _week_start(request.args.get("week", "").strip(), today)
-    days = [monday + timedelta(days=i) for i in range(7)]
-    start = datetime.combine(monday, time(), zone)
-    end = datetime.combine(monday + timedelta(days=7), time(), zone)
-    rows = calendar_rows(session, stations, start, end, now=now)
-
-    if station is not None:
-        per_day: dict[date, list] = {day: [] for day in days}
-        for row in rows:
-            per_day.setdefault(row.at.astimezone(zone).date(), []).append(row)
-    else:
-        per_day = _area_days(rows, days, zone)
-
-    def week_url(day: date) -> str:
-        args = {"week": day.isoformat()}
-        if station is not None:
-            args["station"] = station.code
-        elif area is not None:
-            args["area"] = area.id
-        return url_for("schedules.calendar", **args)
-
-    return render_template(
-        "schedules/calendar.html",
-        station=station,
-        area=area,
-        station_count=len(stations),
-        zone_name=zone_name,
-        zone=zone,
-        days=[(day, _day_label(day), per_day.get(day, [])) for day in days],
-        today=today,
-        monday=monday,
-        conflict_count=sum(1 for r in rows if r.order == 1),
-        previous_url=week_url(monday - timedelta(days=7)),
-        next_url=week_url(monday + timedelta(days=7)),
-        this_week_url=week_url(today),
-        station_choices=_station_labels(session),
-        area_choices=_area_choices(session),
-        status_labels=STATUS_LABELS,
-        status_classes=STATUS_CLASSES,
-        priority_labels=PRIORITY_LABELS,
-    )
-
-
 # --- Phát ngay -----------------------------------------------------------------------------
 
 
@@ -997,13 +401,13 @@ def now():
     session = get_session()
     scripts = approved_scripts(session)
     form = NowForm()
-    _fill_choices(form, session, scripts)
+    fill_choices(form, session, scripts)
     problems: list[str] = []
     if request.method == "GET" and (script_id := request.args.get("script", "")).isdigit():
         form.script.data = script_id
     if request.method == "POST":
         if not form.validate_on_submit():
-            problems = _form_errors(form)
+            problems = form_errors(form)
         else:
             try:
                 script = _selected_script(form, scripts)
@@ -1023,7 +427,7 @@ def now():
                 problems = [str(exc)]
             except ScheduleError as exc:
                 session.rollback()
-                problems = [schedule_message(exc)]
+                problems = [message_for(exc)]
             else:
                 session.commit()
                 targets = targets_text(session, schedule)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 from datetime import timedelta
 
 from flask import (
@@ -11,41 +10,18 @@ from flask import (
     abort,
     current_app,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from sqlmodel import col, func, or_, select
-from wtforms import (
-    DecimalField,
-    IntegerField,
-    SelectChoice,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange
 
-from broadcaster.audio.profiles import ProfileError, deployment_profiles
-from broadcaster.audio.render import (
-    RenderError,
-    RenderRequest,
-    estimate_duration,
-    render,
-    store_for,
-    version_settings,
-)
-from broadcaster.core.config import local_today
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import (
     Area,
-    AudioFile,
     Campaign,
     Script,
     ScriptVersion,
@@ -53,7 +29,7 @@ from broadcaster.core.models import (
     User,
     VersionStatus,
 )
-from broadcaster.newsroom.templating import VARIABLES, TemplateError, context_for, expand
+from broadcaster.newsroom.templating import VARIABLES, TemplateError
 from broadcaster.newsroom.workflow import (
     WRITERS,
     WorkflowError,
@@ -67,83 +43,30 @@ from broadcaster.newsroom.workflow import (
     submit,
     withdraw,
 )
-from broadcaster.speech import engine_for, lexicon
+from broadcaster.speech import lexicon
 from broadcaster.speech.normalize import normalize
-from web.audiofiles import audio_response
+from web import script_hearing
 from web.auth import acting_user, roles_required
 from web.db import get_session
+from web.messages import message_for
+from web.script_forms import (
+    ENGINE_LABELS,
+    STATUS_LABELS,
+    VOICE_LABELS,
+    ActionForm,
+    ReturnForm,
+    ScriptForm,
+    script_form,
+)
 
 bp = Blueprint("scripts", __name__)
-MAX_BODY = 10_000
-STATUS_LABELS = {
-    VersionStatus.DRAFT: _l("Bản nháp"),
-    VersionStatus.SUBMITTED: _l("Chờ duyệt"),
-    VersionStatus.APPROVED: _l("Đã duyệt"),
-    VersionStatus.RETURNED: _l("Trả lại"),
-}
-VOICE_LABELS = {
-    "north": _l("Giọng miền Bắc"),
-    "central": _l("Giọng miền Trung (Huế)"),
-    "south": _l("Giọng miền Nam"),
-}
-ENGINE_LABELS = {
-    "": _l("Mặc định của hệ thống"),
-    "auto": _l("Google, dự phòng espeak-ng"),
-    "gtts": _l("Google (cần Internet)"),
-    "espeak": _l("espeak-ng (ngoại tuyến)"),
-    "piper": _l("Piper (giọng cài trên máy)"),
-}
-
-
-def _choices(pairs) -> list[SelectChoice]:
-    return [SelectChoice(value, str(label)) for value, label in pairs]
-
-
-class ScriptForm(FlaskForm):
-    title = StringField(_l("Tiêu đề"), validators=[DataRequired(), Length(max=200)])
-    campaign = SelectField(_l("Chiến dịch"), coerce=str)
-    tags = StringField(_l("Thẻ (cách nhau bằng dấu phẩy)"), validators=[Length(max=400)])
-    body = TextAreaField(_l("Nội dung"), validators=[DataRequired(), Length(max=MAX_BODY)])
-    voice = SelectField(_l("Giọng đọc"), choices=lambda: _choices(VOICE_LABELS.items()))
-    speed = DecimalField(
-        _l("Tốc độ đọc"), places=2, default=1.0, validators=[NumberRange(0.5, 2.0)]
-    )
-    repeat = IntegerField(_l("Số lần đọc"), default=2, validators=[NumberRange(1, 5)])
-    engine = SelectField(_l("Bộ đọc"), choices=lambda: _choices(ENGINE_LABELS.items()))
-    profile = SelectField(_l("Cấu hình âm thanh"), coerce=str)
-
-
-class ActionForm(FlaskForm):
-    """CSRF only: submit, withdraw, approve."""
-
-
-class ReturnForm(FlaskForm):
-    comment = TextAreaField(_l("Nhận xét"), validators=[DataRequired(), Length(max=1000)])
+bp.add_url_rule("/scripts/spoken", view_func=script_hearing.spoken, methods=["POST"])
+bp.add_url_rule("/scripts/preview", view_func=script_hearing.preview, methods=["POST"])
+bp.add_url_rule("/audio/<key>.mp3", view_func=script_hearing.audio, methods=["GET"])
 
 
 def _settings():
     return current_app.config["SETTINGS"]
-
-
-def _profile_choices() -> list[SelectChoice]:
-    try:
-        profiles = deployment_profiles(_settings())
-    except ProfileError:
-        current_app.logger.exception("profiles")
-        profiles = {}
-    return _choices(
-        [("", _("Mặc định của hệ thống"))] + [(n, p.label) for n, p in profiles.items()]
-    )
-
-
-def _script_form(**kwargs) -> ScriptForm:
-    form = ScriptForm(**kwargs)
-    campaigns = get_session().exec(select(Campaign).order_by(Campaign.name)).all()
-    form.campaign.choices = _choices(
-        [("", _("Không thuộc chiến dịch"))] + [(c.slug, c.name) for c in campaigns]
-    )
-    form.profile.choices = _profile_choices()
-    return form
 
 
 def _get_script(script_id: int) -> Script:
@@ -249,34 +172,10 @@ def _campaign_for(slug: str) -> Campaign | None:
     return get_session().exec(select(Campaign).where(Campaign.slug == slug)).first()
 
 
-def _workflow_message(exc: WorkflowError | TemplateError) -> str:
-    """Domain errors are English for the CLI; the newsroom shows them in Vietnamese."""
-    text = str(exc)
-    known = {
-        "waiting for approval": _("Phiên bản đang chờ duyệt; hãy rút lại trước khi sửa."),
-        "unknown variable": _("Biến không hợp lệ: %(detail)s", detail=text.split(";")[0][17:]),
-        "is not a variable name": _("Dấu ngoặc nhọn chỉ dùng cho biến, ví dụ {ten_xa}."),
-        "has no partner": _("Thiếu dấu ngoặc nhọn đóng hoặc mở, ví dụ {ten_xa}."),
-        "text is empty": _("Nội dung đang trống."),
-        "title is empty": _("Tiêu đề đang trống."),
-        "another person must approve": _(
-            "Bạn là người viết phiên bản này; cần một người khác duyệt."
-        ),
-        "comment is required": _("Vui lòng ghi nhận xét để người viết biết cần sửa gì."),
-        "cannot": _("Thao tác không phù hợp với trạng thái hiện tại của phiên bản."),
-        "not the latest version": _("Chỉ thao tác được trên phiên bản mới nhất."),
-        "only": _("Tài khoản của bạn không được phép thực hiện thao tác này."),
-    }
-    for needle, message in known.items():
-        if needle in text:
-            return message
-    return _("Không lưu được: %(detail)s", detail=text)
-
-
 @bp.route("/scripts/new", methods=["GET", "POST"])
 @roles_required(*WRITERS)
 def new():
-    form = _script_form()
+    form = script_form()
     if request.method == "GET":
         form.campaign.data = request.args.get("campaign", "")
         form.voice.data = "central"
@@ -293,7 +192,7 @@ def new():
             )
         except (WorkflowError, TemplateError) as exc:
             session.rollback()
-            flash(_workflow_message(exc), "error")
+            flash(message_for(exc), "error")
         else:
             session.commit()
             flash(_("Đã lưu bản nháp."), "success")
@@ -322,7 +221,7 @@ def edit(script_id: int):
     session = get_session()
     script = _get_script(script_id)
     current = latest_version(session, script)
-    form = _script_form()
+    form = script_form()
     if request.method == "GET":
         campaign = session.get(Campaign, script.campaign_id) if script.campaign_id else None
         form.title.data = script.title
@@ -353,7 +252,7 @@ def edit(script_id: int):
                 add_version(session=session, script=script, actor=acting_user(), **values)
         except (WorkflowError, TemplateError) as exc:
             session.rollback()
-            flash(_workflow_message(exc), "error")
+            flash(message_for(exc), "error")
         else:
             session.commit()
             if unchanged:
@@ -438,7 +337,7 @@ def act(script_id: int, number: int, action: str):
             message = _("Đã trả lại phiên bản %(n)d kèm nhận xét.", n=number)
     except WorkflowError as exc:
         session.rollback()
-        flash(_workflow_message(exc), "error")
+        flash(message_for(exc), "error")
         return redirect(url_for("scripts.show", script_id=script.id)), 303
     session.commit()
     flash(message, "success")
@@ -491,136 +390,6 @@ def diff(script_id: int):
         users=_users_by_id(),
         status_labels=STATUS_LABELS,
     )
-
-
-# --- hearing it: JSON endpoints used by static/newsroom.js ------------------------------
-
-
-def _json_error(message: str, status: int = 400):
-    return jsonify(error=message), status
-
-
-def _payload() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400)
-    return data
-
-
-def _station_from(data: dict) -> Station | None:
-    station_id = data.get("station_id")
-    if station_id in (None, ""):
-        return None
-    try:
-        return get_session().get(Station, int(station_id))
-    except (TypeError, ValueError):
-        return None
-
-
-@bp.post("/scripts/spoken")
-@roles_required(*WRITERS)
-def spoken():
-    """The spoken form and on-air length of the text being typed."""
-    data = _payload()
-    body = str(data.get("body", ""))[:MAX_BODY]
-    session = get_session()
-    try:
-        speed = min(2.0, max(0.5, float(data.get("speed") or 1)))
-        repeat = min(5, max(1, int(data.get("repeat") or 2)))
-    except (TypeError, ValueError):
-        return _json_error(_("Tốc độ hoặc số lần đọc không hợp lệ."))
-    station = _station_from(data)
-    try:
-        text = expand(body, context_for(session, station, local_today(_settings())))
-        error = None
-    except TemplateError as exc:
-        text, error = body, _workflow_message(exc)
-    spoken_text = normalize(text, lexicon=lexicon.as_mapping(session))
-    try:
-        profile, _engine = version_settings(_settings(), profile_name=data.get("profile") or None)
-    except ProfileError:
-        return _json_error(_("Cấu hình âm thanh không tồn tại."))
-    return jsonify(
-        spoken=spoken_text,
-        estimate_s=estimate_duration(spoken_text, speed=speed, repeat=repeat, profile=profile),
-        error=error,
-    )
-
-
-@bp.post("/scripts/preview")
-@roles_required(*WRITERS)
-def preview():
-    """Render the text in the editor (drafts included) so staff can hear it."""
-    data = _payload()
-    body = str(data.get("body", "")).strip()
-    if not body or len(body) > MAX_BODY:
-        return _json_error(_("Nội dung đang trống hoặc quá dài."))
-    voice = data.get("voice", "central")
-    if voice not in VOICE_LABELS:
-        return _json_error(_("Giọng đọc không hợp lệ."))
-    try:
-        speed = min(2.0, max(0.5, float(data.get("speed") or 1)))
-        repeat = min(5, max(1, int(data.get("repeat") or 2)))
-        profile, engine_name = version_settings(
-            _settings(),
-            profile_name=data.get("profile") or None,
-            engine_name=data.get("engine") or None,
-        )
-    except (TypeError, ValueError, ProfileError):
-        return _json_error(_("Thiết lập giọng đọc không hợp lệ."))
-    if engine_name not in ENGINE_LABELS:
-        return _json_error(_("Bộ đọc không hợp lệ."))
-    session = get_session()
-    station = _station_from(data)
-    try:
-        text = expand(body, context_for(session, station, local_today(_settings())))
-    except TemplateError as exc:
-        return _json_error(_workflow_message(exc))
-    request_ = RenderRequest(
-        text=text,
-        voice=voice,
-        speed=speed,
-        repeat=repeat,
-        profile=profile,
-        engine_name=engine_name,
-    )
-    try:
-        result = render(
-            session=session,
-            store=store_for(_settings()),
-            request=request_,
-            engine=engine_for(_settings(), engine_name),
-            lexicon=lexicon.as_mapping(session),
-        )
-    except RenderError:
-        session.rollback()
-        current_app.logger.exception("preview render failed")
-        return _json_error(_("Không tạo được âm thanh lúc này. Vui lòng thử lại."), 503)
-    session.commit()
-    audio = result.audio
-    return jsonify(
-        audio_url=url_for("scripts.audio", key=audio.key),
-        duration_s=audio.duration_s,
-        lufs=audio.lufs,
-        true_peak_db=audio.true_peak_db,
-        engine=audio.engine,
-        fallback=audio.fallback,
-        spoken=audio.spoken_text,
-        peaks=json.loads(audio.peaks or "[]"),
-        cached=result.cached,
-    )
-
-
-@bp.get("/audio/<key>.mp3")
-@roles_required(*WRITERS)
-def audio(key: str):
-    """Rendered audio for staff previews; stations get audio through their own API."""
-    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
-        abort(404)
-    record = get_session().exec(select(AudioFile).where(AudioFile.key == key)).first()
-    if record is None:
-        abort(404)
-    return audio_response(record, download_name=f"{key}.mp3") or abort(404)
 
 
 def commune_name(station: Station) -> str:

@@ -30,6 +30,7 @@ from broadcaster.newsroom.users import (
 )
 from web.auth import ALL_ROLES, acting_user, roles_required
 from web.db import get_session
+from web.messages import message_for
 
 bp = Blueprint("users", __name__)
 ROLE_LABELS = {
@@ -74,27 +75,6 @@ def _station_choices() -> list[SelectChoice]:
     return [SelectChoice(station.id, f"{station.code} · {area.name}") for station, area in rows]
 
 
-def _user_message(exc: UserError) -> str:
-    text = str(exc)
-    for needle, message in (
-        ("already exists", _("Tên đăng nhập này đã có người dùng.")),
-        (
-            "username must",
-            _("Tên đăng nhập gồm 2–64 ký tự: chữ thường không dấu, số, '.', '_' hoặc '-'."),
-        ),
-        (
-            "last active admin",
-            _("Đây là quản trị viên cuối cùng; hãy tạo quản trị viên khác trước."),
-        ),
-        ("current password is wrong", _("Mật khẩu hiện tại không đúng.")),
-        ("must differ", _("Mật khẩu mới phải khác mật khẩu hiện tại.")),
-        ("at least", _("Mật khẩu cần ít nhất %(n)d ký tự.", n=MIN_PASSWORD_LENGTH)),
-    ):
-        if needle in text:
-            return message
-    return _("Không lưu được: %(detail)s", detail=text)
-
-
 @bp.get("/users")
 @roles_required(Role.ADMIN)
 def index():
@@ -135,7 +115,7 @@ def new():
             )
         except UserError as exc:
             session.rollback()
-            flash(_user_message(exc), "error")
+            flash(message_for(exc), "error")
         else:
             session.commit()
             # Shown on this page only: never put a password in a redirect or a flash cookie.
@@ -173,7 +153,7 @@ def edit(user_id: int):
             )
         except UserError as exc:
             session.rollback()
-            flash(_user_message(exc), "error")
+            flash(message_for(exc), "error")
         else:
             session.commit()
             flash(_("Đã lưu tài khoản %(name)s.", name=user.username), "success")
@@ -207,7 +187,7 @@ def own_password():
             )
         except UserError as exc:
             session.rollback()
-            flash(_user_message(exc), "error")
+            flash(message_for(exc), "error")
         else:
             session.commit()
             flash(_("Đã đổi mật khẩu."), "success")

@@ -44,7 +44,9 @@ def find_province(name: str) -> Province:
             full.removeprefix("tỉnh ").strip(),
         ):
             return province
-    raise AreaError(f"no province named {name!r} in vietnam-provinces")
+    raise AreaError(
+        f"no province named {name!r} in vietnam-provinces", code="unknown_province", name=name
+    )
 
 
 def import_divisions(session: Session, *, province_names: list[str] | None = None) -> ImportResult:
@@ -96,7 +98,12 @@ def define_group(session: Session, *, province: Area, name: str, commune_names: 
     }
     missing = [n for n in commune_names if n not in communes]
     if missing:
-        raise AreaError(f"not communes of {province.name}: {', '.join(missing)}")
+        raise AreaError(
+            f"not communes of {province.name}: {', '.join(missing)}",
+            code="not_in_province",
+            province=province.name,
+            names=", ".join(missing),
+        )
     code = group_code(province, name)
     group = session.exec(select(Area).where(Area.code == code)).first()
     if group is None:
@@ -121,14 +128,24 @@ def get_area(session: Session, name_or_code: str) -> Area:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise AreaError(f"{name_or_code!r} names several areas; use its code")
+        raise AreaError(
+            f"{name_or_code!r} names several areas; use its code",
+            code="ambiguous_area",
+            name=name_or_code,
+        )
     try:
         province = find_province(name_or_code)
     except AreaError:
-        raise AreaError(f"no area named {name_or_code!r}") from None
+        raise AreaError(
+            f"no area named {name_or_code!r}", code="unknown_area", name=name_or_code
+        ) from None
     area = session.exec(select(Area).where(Area.code == province_code(province.code.value))).first()
     if area is None:
-        raise AreaError(f"{province.name} is not imported yet: run `broadcaster areas import`")
+        raise AreaError(
+            f"{province.name} is not imported yet: run `broadcaster areas import`",
+            code="province_not_imported",
+            province=province.name,
+        )
     return area
 
 

@@ -2,7 +2,7 @@
 
 A `BroadcasterError` carries a stable `code` and the `details` that fill its message. The
 CLI prints it as a one-line error; the web maps the code to Vietnamese in one place
-(web/errors.py). Any other exception is a bug and is allowed to look like one.
+(web/messages.py). Any other exception is a bug and is allowed to look like one.
 
 It derives from ValueError because every refusal is bad input of some kind.
 """

@@ -112,13 +112,17 @@ def variables_in(body: str) -> list[str]:
         name = match.group(1).strip()
         if not _NAME.match(name):
             raise TemplateError(
-                f"{{{match.group(1)}}} is not a variable name (use e.g. {{ten_xa}})"
+                f"{{{match.group(1)}}} is not a variable name (use e.g. {{ten_xa}})",
+                code="not_a_variable",
+                token=match.group(1),
             )
         if name not in names:
             names.append(name)
     leftover = _TOKEN.sub("", body)
     if "{" in leftover or "}" in leftover:
-        raise TemplateError("a '{' or '}' has no partner; variables look like {ten_xa}")
+        raise TemplateError(
+            "a '{' or '}' has no partner; variables look like {ten_xa}", code="unpaired_brace"
+        )
     return names
 
 
@@ -129,7 +133,9 @@ def check_template(body: str) -> list[str]:
     if unknown:
         known = ", ".join("{" + n + "}" for n in VARIABLES)
         raise TemplateError(
-            "unknown variable " + ", ".join("{" + n + "}" for n in unknown) + f"; known: {known}"
+            "unknown variable " + ", ".join("{" + n + "}" for n in unknown) + f"; known: {known}",
+            code="unknown_variable",
+            variables=", ".join("{" + n + "}" for n in unknown),
         )
     return names
 

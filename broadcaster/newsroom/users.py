@@ -29,7 +29,11 @@ def generate_password() -> str:
 
 def validate_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(
+            f"password must be at least {MIN_PASSWORD_LENGTH} characters",
+            code="password_too_short",
+            n=MIN_PASSWORD_LENGTH,
+        )
 
 
 def create_user(
@@ -44,13 +48,20 @@ def create_user(
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise UserError(
-            "username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'"
+            "username must be 2-64 characters: lowercase letters, digits, '.', '_' or '-'",
+            code="bad_username",
         )
     if role not in {r.value for r in Role}:
-        raise UserError(f"unknown role {role!r}; choose one of: {', '.join(r.value for r in Role)}")
+        raise UserError(
+            f"unknown role {role!r}; choose one of: {', '.join(r.value for r in Role)}",
+            code="unknown_role",
+            role=role,
+        )
     validate_password(password)
     if session.exec(select(User).where(User.username == username)).first():
-        raise UserError(f"user {username!r} already exists")
+        raise UserError(
+            f"user {username!r} already exists", code="username_taken", username=username
+        )
     user = User(
         username=username,
         role=role,
@@ -217,7 +228,7 @@ def update_user(
     from broadcaster.core.models import OperatorStation
 
     if role not in {r.value for r in Role}:
-        raise UserError(f"unknown role {role!r}")
+        raise UserError(f"unknown role {role!r}", code="unknown_role", role=role)
     before = _snapshot(user, operator_station_ids(session, user))
     losing_admin = user.role == Role.ADMIN and (role != Role.ADMIN or not is_active)
     if losing_admin:
@@ -227,7 +238,9 @@ def update_user(
             .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != user.id)
         ).one()
         if others == 0:
-            raise UserError("this is the last active admin; make another admin first")
+            raise UserError(
+                "this is the last active admin; make another admin first", code="last_admin"
+            )
     user.full_name = " ".join(full_name.split())[:128]
     user.role = role
     user.is_active = is_active
@@ -252,7 +265,7 @@ def update_user(
 
 def change_own_password(*, session: Session, user: User, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current):
-        raise UserError("the current password is wrong")
+        raise UserError("the current password is wrong", code="wrong_password")
     if current == new:
-        raise UserError("the new password must differ from the current one")
+        raise UserError("the new password must differ from the current one", code="same_password")
     set_password(session=session, user=user, password=new, actor=user)

@@ -51,23 +51,29 @@ def add_version(
     """Add a new draft version of `script` (refused while a version awaits review)."""
     body = body.strip()
     if not body:
-        raise WorkflowError("the script text is empty")
+        raise WorkflowError("the script text is empty", code="empty_text")
     try:
         check_template(body)
     except TemplateError as exc:
-        raise WorkflowError(str(exc)) from exc
+        raise WorkflowError(str(exc), code=exc.code, **exc.details) from exc
     if voice not in VOICES:
-        raise WorkflowError(f"unknown voice {voice!r}; choose north, central or south")
+        raise WorkflowError(
+            f"unknown voice {voice!r}; choose north, central or south",
+            code="unknown_voice",
+            voice=voice,
+        )
     if not 1 <= repeat <= 5:
-        raise WorkflowError("repeat must be between 1 and 5")
+        raise WorkflowError("repeat must be between 1 and 5", code="bad_version_repeat")
     if not 0.5 <= speed <= 2.0:
-        raise WorkflowError("speed must be between 0.5 and 2.0")
+        raise WorkflowError("speed must be between 0.5 and 2.0", code="bad_speed")
     if engine not in ENGINES:
-        raise WorkflowError(f"unknown engine {engine!r}")
+        raise WorkflowError(f"unknown engine {engine!r}", code="unknown_engine", engine=engine)
     current = latest_version(session, script) if script.id else None
     if current is not None and current.status == VersionStatus.SUBMITTED:
         raise WorkflowError(
-            f"version {current.number} is waiting for approval; withdraw it before editing"
+            f"version {current.number} is waiting for approval; withdraw it before editing",
+            code="awaiting_review",
+            version=current.number,
         )
     last_number = session.exec(
         select(func.max(ScriptVersion.number)).where(ScriptVersion.script_id == script.id)
@@ -133,9 +139,9 @@ def create_script(
     """A new script with its first draft version; nothing is saved if the text is invalid."""
     title = " ".join(title.split())
     if not title:
-        raise WorkflowError("the title is empty")
+        raise WorkflowError("the title is empty", code="empty_title")
     if len(title) > 200:
-        raise WorkflowError("the title is longer than 200 characters")
+        raise WorkflowError("the title is longer than 200 characters", code="title_too_long")
     script = Script(
         slug=unique_slug(session, title),
         title=title,
@@ -177,12 +183,22 @@ def _transition(
     to: str,
 ) -> None:
     if version.status not in allowed_from:
-        raise WorkflowError(f"version {version.number} is {version.status}; cannot {action} it")
+        raise WorkflowError(
+            f"version {version.number} is {version.status}; cannot {action} it",
+            code="wrong_status",
+            version=version.number,
+            status=str(version.status),
+            action=action,
+        )
     latest = session.exec(
         select(func.max(ScriptVersion.number)).where(ScriptVersion.script_id == version.script_id)
     ).one()
     if action != "approve" and version.number != latest:
-        raise WorkflowError(f"version {version.number} is not the latest version")
+        raise WorkflowError(
+            f"version {version.number} is not the latest version",
+            code="not_latest",
+            version=version.number,
+        )
     before = version.status
     version.status = to
     session.add(version)
@@ -201,7 +217,7 @@ def _transition(
 def submit(*, session: Session, version: ScriptVersion, actor: User) -> None:
     """Send a draft (or a returned version, unchanged) for approval."""
     if actor.role not in WRITERS:
-        raise WorkflowError("only editors, approvers and admins submit scripts")
+        raise WorkflowError("only editors, approvers and admins submit scripts", code="not_allowed")
     version.submitted_by_id = actor.id
     version.submitted_at = utcnow()
     version.review_comment = ""
@@ -218,7 +234,9 @@ def submit(*, session: Session, version: ScriptVersion, actor: User) -> None:
 def withdraw(*, session: Session, version: ScriptVersion, actor: User) -> None:
     """Take a submitted version back to draft, e.g. to fix it before anyone reviews it."""
     if actor.id != version.submitted_by_id and actor.role != Role.ADMIN:
-        raise WorkflowError("only whoever submitted it (or an admin) can withdraw it")
+        raise WorkflowError(
+            "only whoever submitted it (or an admin) can withdraw it", code="not_allowed"
+        )
     _transition(
         session,
         version,
@@ -242,9 +260,11 @@ def approve(
 ) -> None:
     """Four eyes: the author of a version never approves it (unless an admin is allowed to)."""
     if actor.role not in REVIEWERS:
-        raise WorkflowError("only approvers and admins approve scripts")
+        raise WorkflowError("only approvers and admins approve scripts", code="not_allowed")
     if not can_review(actor, version, allow_self_approval=allow_self_approval):
-        raise WorkflowError("you wrote this version; another person must approve it")
+        raise WorkflowError(
+            "you wrote this version; another person must approve it", code="self_approval"
+        )
     version.reviewed_by_id = actor.id
     version.reviewed_at = utcnow()
     version.lexicon = lexicon.frozen(session)
@@ -269,9 +289,14 @@ def return_version(
     """Send a submitted version back to its author with a comment saying what to change."""
     comment = " ".join((comment or "").split())
     if not comment:
-        raise WorkflowError("say what should change: a comment is required to return a version")
+        raise WorkflowError(
+            "say what should change: a comment is required to return a version",
+            code="comment_required",
+        )
     if not can_review(actor, version, allow_self_approval=allow_self_approval):
-        raise WorkflowError("only another approver or an admin can return this version")
+        raise WorkflowError(
+            "only another approver or an admin can return this version", code="not_allowed"
+        )
     version.reviewed_by_id = actor.id
     version.reviewed_at = utcnow()
     version.review_comment = comment[:1000]

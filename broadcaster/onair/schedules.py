@@ -85,7 +85,9 @@ def recurrence_of(schedule: Schedule) -> Recurrence:
     """When a stored schedule plays (its CSV columns decoded by `stored_recurrence`)."""
     if schedule.kind not in KINDS:
         raise ScheduleError(
-            f"unknown recurrence {schedule.kind!r}; use weekly, every_n_days or once"
+            f"unknown recurrence {schedule.kind!r}; use weekly, every_n_days or once",
+            code="unknown_recurrence",
+            kind=schedule.kind,
         )
     try:
         return stored_recurrence(
@@ -99,7 +101,7 @@ def recurrence_of(schedule: Schedule) -> Recurrence:
     except TimeOfDayError as exc:
         raise ScheduleError(str(exc), code=exc.code, **exc.details) from None
     except ValueError as exc:
-        raise ScheduleError(str(exc)) from exc
+        raise ScheduleError(str(exc), code="bad_recurrence") from exc
 
 
 def summary(schedule: Schedule, *, today: date, lang: str = "vi") -> str:
@@ -208,26 +210,36 @@ def plan(
 
 def _validate(session: Session, data: ScheduleInput) -> None:
     if not " ".join(data.name.split()):
-        raise ScheduleError("the schedule needs a name")
+        raise ScheduleError("the schedule needs a name", code="no_name")
     if data.kind not in KINDS:
-        raise ScheduleError(f"unknown recurrence {data.kind!r}; use weekly, every_n_days or once")
+        raise ScheduleError(
+            f"unknown recurrence {data.kind!r}; use weekly, every_n_days or once",
+            code="unknown_recurrence",
+            kind=data.kind,
+        )
     if data.priority not in (0, 1, 2):
-        raise ScheduleError("priority must be normal, priority or emergency")
+        raise ScheduleError("priority must be normal, priority or emergency", code="bad_priority")
     if not 1 <= data.repeat <= 10:
-        raise ScheduleError("repeat must be between 1 and 10")
+        raise ScheduleError("repeat must be between 1 and 10", code="bad_repeat")
     if data.valid_from and data.valid_until and data.valid_until < data.valid_from:
-        raise ScheduleError("the end date is before the start date")
+        raise ScheduleError("the end date is before the start date", code="ends_before_start")
     if not (data.targets_all or data.station_ids or data.area_ids):
-        raise ScheduleError("choose at least one station, commune, group or province")
+        raise ScheduleError(
+            "choose at least one station, commune, group or province", code="no_targets"
+        )
     if data.pinned_version is not None:
         if data.pinned_version.script_id != data.script.id:
-            raise ScheduleError("the pinned version belongs to another script")
+            raise ScheduleError(
+                "the pinned version belongs to another script", code="foreign_version"
+            )
         if data.pinned_version.status != VersionStatus.APPROVED:
-            raise ScheduleError("only an approved version can be pinned")
+            raise ScheduleError("only an approved version can be pinned", code="unapproved_version")
     elif latest_approved(session, data.script) is None:
         raise ScheduleError(
             f"script {data.script.slug!r} has no approved version; only approved scripts "
-            "can be scheduled"
+            "can be scheduled",
+            code="no_approved_version",
+            script=data.script.slug,
         )
 
 
@@ -303,7 +315,8 @@ def _may_set_emergency(actor: User | None) -> None:
     # targets), or switch one back on. `actor` None is the operator at the command line.
     if actor is not None and actor.role not in REVIEWERS:
         raise ScheduleError(
-            "only an approver or an admin may create, change or switch on an emergency schedule"
+            "only an approver or an admin may create, change or switch on an emergency schedule",
+            code="emergency_not_allowed",
         )
 
 

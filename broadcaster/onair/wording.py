@@ -6,9 +6,15 @@ from datetime import date
 
 from broadcaster.onair.recurrence import Recurrence, _as_date
 
+# The one list of day names, Monday first (date.weekday()), for summaries and calendars.
+DAY_NAMES: dict[str, tuple[str, ...]] = {
+    "vi": ("Thứ 2", "Thứ 3", "Thứ 4", "Thứ 5", "Thứ 6", "Thứ 7", "Chủ nhật"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+
 _WORDS = {
     "vi": {
-        "days": ("Thứ 2", "Thứ 3", "Thứ 4", "Thứ 5", "Thứ 6", "Thứ 7", "Chủ nhật"),
+        "days": DAY_NAMES["vi"],
         "range": "{} đến {}",
         "and": " và ",
         "daily": "Hằng ngày",
@@ -20,7 +26,7 @@ _WORDS = {
         "until": "đến {}",
     },
     "en": {
-        "days": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        "days": DAY_NAMES["en"],
         "range": "{} to {}",
         "and": " and ",
         "daily": "Every day",

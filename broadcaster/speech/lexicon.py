@@ -24,11 +24,18 @@ class LexiconError(BroadcasterError):
 def _clean(value: str, *, what: str, limit: int) -> str:
     value = " ".join(unicodedata.normalize("NFC", value or "").split())
     if not value:
-        raise LexiconError(f"the {what} is empty")
+        raise LexiconError(f"the {what} is empty", code="empty_field", field=what)
     if len(value) > limit:
-        raise LexiconError(f"the {what} is longer than {limit} characters")
+        raise LexiconError(
+            f"the {what} is longer than {limit} characters",
+            code="field_too_long",
+            field=what,
+            limit=limit,
+        )
     if any(unicodedata.category(c).startswith("C") for c in value):
-        raise LexiconError(f"the {what} contains control characters")
+        raise LexiconError(
+            f"the {what} contains control characters", code="control_characters", field=what
+        )
     return value
 
 
@@ -80,13 +87,13 @@ def save_entry(
     note = " ".join((note or "").split())[:200]
     clash = session.exec(select(LexiconEntry).where(LexiconEntry.term == term)).first()
     if clash and clash.id != entry_id:
-        raise LexiconError(f"{term!r} is already in the lexicon")
+        raise LexiconError(f"{term!r} is already in the lexicon", code="duplicate_term", term=term)
     if entry_id is None:
         entry, before = LexiconEntry(term=term, reading=reading), None
     else:
         entry = session.get(LexiconEntry, entry_id)
         if entry is None:
-            raise LexiconError("this lexicon entry no longer exists")
+            raise LexiconError("this lexicon entry no longer exists", code="entry_gone")
         before = _snapshot(entry)
     entry.term, entry.reading, entry.note = term, reading, note
     entry.updated_at = utcnow()
@@ -108,7 +115,7 @@ def save_entry(
 def delete_entry(*, session: Session, entry_id: int, actor: User | None) -> None:
     entry = session.get(LexiconEntry, entry_id)
     if entry is None:
-        raise LexiconError("this lexicon entry no longer exists")
+        raise LexiconError("this lexicon entry no longer exists", code="entry_gone")
     audit.record(
         session,
         actor=actor,

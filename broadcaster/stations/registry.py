@@ -30,17 +30,25 @@ def create_station(
 ) -> Station:
     code = code.strip().upper()
     if not CODE_RE.match(code):
-        raise StationError("station code must be 2-32 characters: A-Z, 0-9 and '-'")
+        raise StationError(
+            "station code must be 2-32 characters: A-Z, 0-9 and '-'", code="bad_station_code"
+        )
     if commune.kind != AreaKind.COMMUNE:
-        raise StationError(f"{commune.name} is not a commune or ward")
+        raise StationError(
+            f"{commune.name} is not a commune or ward", code="not_a_commune", area=commune.name
+        )
     if mode not in {m.value for m in PlayoutMode}:
-        raise StationError(f"unknown mode {mode!r}; choose agent, manual or local")
+        raise StationError(
+            f"unknown mode {mode!r}; choose agent, manual or local", code="unknown_mode", mode=mode
+        )
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise StationError(f"unknown time zone {timezone!r}") from None
+        raise StationError(
+            f"unknown time zone {timezone!r}", code="unknown_timezone", timezone=timezone
+        ) from None
     if session.exec(select(Station).where(Station.code == code)).first():
-        raise StationError(f"station {code} already exists")
+        raise StationError(f"station {code} already exists", code="station_exists", station=code)
     station = Station(
         code=code,
         name=name or f"Đài truyền thanh {commune.name}",

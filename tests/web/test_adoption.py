@@ -132,3 +132,27 @@ def test_one_communes_figures_can_be_typed_in_and_are_checked(client, auth, sess
     )
     session.rollback()  # a fresh snapshot: the figure was written by the request
     assert session.exec(select(AdoptionFigure)).one().installs == 5
+
+
+def test_a_boost_with_a_bad_time_says_which_time_in_vietnamese(client, auth, session):
+    hue = get_area(session, "Huế")
+    script = approved_script(session)
+    session.commit()
+    auth.login("approver")
+    upload(client, hue.id, DEMO_CSV.read_bytes())
+    page = client.get(f"/adoption?province={hue.id}").get_data(as_text=True)
+    low = re.findall(r'name="commune" value="(\d+)" checked', page)
+    response = client.post(
+        "/adoption/boost",
+        data={
+            "csrf_token": csrf(client, "/adoption"),
+            "province": str(hue.id),
+            "commune": low,
+            "script": str(script.id),
+            "times": "11:00, 25:00",
+            "days": "14",
+        },
+        follow_redirects=True,
+    )
+    assert "Giờ không hợp lệ: “25:00”" in response.get_data(as_text=True)
+    assert session.exec(select(Schedule).where(Schedule.name.like("Tăng cường%"))).first() is None

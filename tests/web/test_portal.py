@@ -135,3 +135,48 @@ def test_an_operator_cannot_see_another_communes_station(client, auth, manual_st
 def test_editors_have_no_portal(client, auth):
     auth.login("editor")
     assert client.get("/portal").status_code == 403
+
+
+def _hold_the_write_lock(database_url: str, seconds: float):
+    """Another process writing: it holds SQLite's write lock, then commits a change."""
+    import sqlite3
+    import threading
+
+    from sqlalchemy.engine import make_url
+
+    held, done = threading.Event(), threading.Event()
+
+    def write() -> None:
+        connection = sqlite3.connect(make_url(database_url).database, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("UPDATE station SET name = name || ''")
+        held.set()
+        done.wait(seconds)
+        connection.execute("COMMIT")
+        connection.close()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    held.wait(5)
+    return thread
+
+
+@pytest.mark.parametrize("page", ["audio", "next_week"])
+def test_portal_downloads_wait_for_a_concurrent_writer_instead_of_failing(
+    client, auth, manual_station, settings, page
+):
+    # The portal plans and renders on GET so that every link works; those GETs must wait
+    # for the scheduler's write, not fail with "database is locked" (a 500 for the operator).
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    auth.login("operator")
+    listing = client.get(f"/portal/{manual_station}").get_data(as_text=True)
+    if page == "audio":
+        url = re.search(r'href="(/portal/[^"]+\.mp3)', listing).group(1)
+    else:
+        url = f"/portal/{manual_station}?day={(utcnow() + timedelta(days=7)).date()}"
+    writer = _hold_the_write_lock(settings.database_url, seconds=1.0)
+    response = client.get(url)
+    response.close()
+    writer.join()
+    assert response.status_code == 200

@@ -1,0 +1,137 @@
+"""The one place where a core refusal (a `BroadcasterError`) becomes a Vietnamese sentence.
+
+The core raises English messages for the CLI, each with a stable `code` and the `details` that
+fill it. Blueprints call `message_for(error)`; they never read the English text, so rewording a
+CLI message cannot change what the web shows. A code with no entry here gets a generic
+Vietnamese sentence and nothing English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from broadcaster.audio import customjingles
+from broadcaster.core.errors import BroadcasterError
+
+_BAD_TIME = _l("Giờ không hợp lệ: “%(time)s”. Hãy viết theo dạng 06:00, 17:00.")
+_LEXICON_FIELDS = _l("Vui lòng nhập cả từ và cách đọc (từ tối đa 64, cách đọc tối đa 200 ký tự).")
+_NOT_AUDIO = _l(
+    "Tệp này không phải âm thanh đọc được. Hệ thống kiểm tra nội dung tệp, "
+    "không dựa vào tên hay đuôi tệp."
+)
+_NOT_ALLOWED = _l("Tài khoản của bạn không được phép thực hiện thao tác này.")
+
+MESSAGES: dict[str, Any] = {
+    # Scripts and their versions (newsroom.workflow, newsroom.templating).
+    "awaiting_review": _l("Phiên bản đang chờ duyệt; hãy rút lại trước khi sửa."),
+    "unknown_variable": _l("Biến không hợp lệ: %(variables)s"),
+    "not_a_variable": _l("Dấu ngoặc nhọn chỉ dùng cho biến, ví dụ {ten_xa}."),
+    "unpaired_brace": _l("Thiếu dấu ngoặc nhọn đóng hoặc mở, ví dụ {ten_xa}."),
+    "empty_text": _l("Nội dung đang trống."),
+    "empty_title": _l("Tiêu đề đang trống."),
+    "self_approval": _l("Bạn là người viết phiên bản này; cần một người khác duyệt."),
+    "comment_required": _l("Vui lòng ghi nhận xét để người viết biết cần sửa gì."),
+    "wrong_status": _l("Thao tác không phù hợp với trạng thái hiện tại của phiên bản."),
+    "not_latest": _l("Chỉ thao tác được trên phiên bản mới nhất."),
+    "not_allowed": _NOT_ALLOWED,
+    # Users (newsroom.users).
+    "username_taken": _l("Tên đăng nhập này đã có người dùng."),
+    "bad_username": _l(
+        "Tên đăng nhập gồm 2–64 ký tự: chữ thường không dấu, số, '.', '_' hoặc '-'."
+    ),
+    "last_admin": _l("Đây là quản trị viên cuối cùng; hãy tạo quản trị viên khác trước."),
+    "wrong_password": _l("Mật khẩu hiện tại không đúng."),
+    "same_password": _l("Mật khẩu mới phải khác mật khẩu hiện tại."),
+    "password_too_short": _l("Mật khẩu cần ít nhất %(n)d ký tự."),
+    # Lexicon (speech.lexicon).
+    "duplicate_term": _l("“%(term)s” đã có trong từ điển. Hãy sửa mục đã có."),
+    "entry_gone": _l("Mục này không còn tồn tại."),
+    "control_characters": _l("Nội dung có ký tự không hợp lệ."),
+    "empty_field": _LEXICON_FIELDS,
+    "field_too_long": _LEXICON_FIELDS,
+    # Schedules (onair.schedules, onair.recurrence).
+    "bad_time": _BAD_TIME,
+    "no_name": _l("Vui lòng đặt tên cho lịch phát."),
+    "no_approved_version": _l(
+        "Kịch bản này chưa có phiên bản nào được duyệt nên chưa thể lên lịch phát."
+    ),
+    "foreign_version": _l("Phiên bản đã chọn thuộc một kịch bản khác."),
+    "unapproved_version": _l("Chỉ chọn được phiên bản đã duyệt."),
+    "ends_before_start": _l("Ngày kết thúc phải sau ngày bắt đầu."),
+    "no_targets": _l("Hãy chọn ít nhất một đài, xã/phường, cụm xã hoặc tỉnh."),
+    "bad_priority": _l("Mức ưu tiên không hợp lệ."),
+    "emergency_not_allowed": _l(
+        "Chỉ lãnh đạo duyệt hoặc quản trị viên mới được tạo, sửa hoặc bật lại lịch phát "
+        "mức khẩn cấp, vì bản tin khẩn cấp ngắt mọi chương trình đang phát."
+    ),
+    "bad_repeat": _l("Số lần phát liền nhau phải từ 1 đến 10."),
+    "unknown_recurrence": _l("Cách lặp lại không hợp lệ."),
+    "bad_recurrence": _l("Cách lặp lại không hợp lệ."),
+    # Chimes (audio.customjingles).
+    "too_large": _l("Tệp quá lớn (tối đa 2 MB)."),
+    "empty": _l("Tệp tải lên không có nội dung."),
+    "has_video": _l("Tệp có hình ảnh động (video). Vui lòng tải lên tệp chỉ có âm thanh."),
+    "silent": _l("Tệp gần như không có tiếng, không dùng làm chuông được."),
+    "unavailable": _l("Không xử lý được tệp âm thanh lúc này. Vui lòng thử lại sau ít phút."),
+    "no_keys": _l("Hãy chọn chuông mở đầu, chuông kết thúc hoặc cả hai."),
+    "in_use": _l(
+        "Chuông “%(name)s” đang được dùng trong cấu hình âm thanh “%(profile)s”. "
+        "Hãy chuyển sang chuông khác trước khi xoá."
+    ),
+    "profile": _l(
+        "Không cập nhật được cấu hình âm thanh. Vui lòng kiểm tra các tệp cấu hình "
+        "trong thư mục cấu hình âm thanh."
+    ),
+    "not_audio": _NOT_AUDIO,
+    "not_found": _NOT_AUDIO,
+}
+
+
+def _seconds(value: float) -> str:
+    return format_decimal(round(value, 1))
+
+
+def _chime_length(values: dict[str, Any]) -> str:
+    return _(
+        "Tệp dài %(seconds)s giây; chuông phải dài từ %(low)s đến %(high)s giây.",
+        seconds=_seconds(values.get("seconds", 0.0)),
+        low=_seconds(customjingles.MIN_SECONDS),
+        high=_seconds(customjingles.MAX_SECONDS),
+    )
+
+
+def _chime_name(values: dict[str, Any]) -> str:
+    return _(
+        "Vui lòng đặt tên cho chuông: có chữ hoặc số, tối đa %(n)d ký tự.",
+        n=customjingles.NAME_MAX,
+    )
+
+
+# Sentences whose numbers are formatted for the reader's locale, not just filled in.
+BUILDERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "too_short": _chime_length,
+    "too_long": _chime_length,
+    "bad_name": _chime_name,
+}
+
+
+def message_for(error: BroadcasterError, **overrides: Any) -> str:
+    """Vietnamese (or the chosen language) for `error`; `overrides` replace its details."""
+    code = getattr(error, "code", "")
+    values = {**getattr(error, "details", {}), **overrides}
+    if code in BUILDERS:
+        return BUILDERS[code](values)
+    template = MESSAGES.get(code)
+    if template is None:
+        return _("Không thực hiện được thao tác này. Vui lòng kiểm tra lại và thử lại.")
+    try:
+        return str(template) % values
+    except (KeyError, TypeError, ValueError):
+        # A raise site without the detail its sentence needs is a bug, but the person at
+        # the form should still get a sentence in their language.
+        return _("Không thực hiện được thao tác này. Vui lòng kiểm tra lại và thử lại.")
