@@ -42,8 +42,8 @@ def audio_seconds(data: bytes) -> float:
 def main() -> int:
     # Running as a script puts bench/ on sys.path, not the repository root.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from broadcaster.core.voices import VOICES
     from broadcaster.speech.engines import EngineError, EspeakEngine
-    from broadcaster.speech.voices import VOICES
 
     engine = EspeakEngine()
     slow = False

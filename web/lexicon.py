@@ -23,8 +23,9 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from broadcaster.core.models import LexiconEntry, Role
+from broadcaster.core.voices import DEFAULT_VOICE, VOICE_LABELS, VOICES
 from broadcaster.speech import lexicon
-from broadcaster.speech.engines import VOICES, EngineError, engine_for
+from broadcaster.speech.engines import EngineError, engine_for
 from broadcaster.speech.normalize import normalize
 from web.auth import acting_user, roles_required
 from web.db import get_session
@@ -80,7 +81,8 @@ def index():
         trial=trial,
         trial_spoken=_spoken(trial) if trial else "",
         voices=VOICES,
-        voice=request.args.get("voice", "central"),
+        voice_labels=VOICE_LABELS,
+        voice=request.args.get("voice", DEFAULT_VOICE),
     )
 
 
@@ -134,7 +136,7 @@ def delete(entry_id: int):
 def audio():
     """The spoken form of `text`, synthesized now, as WAV for the page's audio player."""
     text = request.args.get("text", "").strip()
-    voice = request.args.get("voice", "central")
+    voice = request.args.get("voice", DEFAULT_VOICE)
     if not text or len(text) > MAX_TRY_LENGTH or voice not in VOICES:
         abort(400)
     engine = engine_for(current_app.config["SETTINGS"])

@@ -24,6 +24,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from broadcaster.audio.profiles import ProfileError, deployment_profiles
+from broadcaster.core import voices
 from broadcaster.core.models import (
     Campaign,
     VersionStatus,
@@ -37,17 +38,11 @@ STATUS_LABELS = {
     VersionStatus.APPROVED: _l("Đã duyệt"),
     VersionStatus.RETURNED: _l("Trả lại"),
 }
-VOICE_LABELS = {
-    "north": _l("Giọng miền Bắc"),
-    "central": _l("Giọng miền Trung (Huế)"),
-    "south": _l("Giọng miền Nam"),
-}
+# The labels are marked for the catalog where they are defined (broadcaster/core/voices.py).
+VOICE_LABELS = {name: _l(label) for name, label in voices.VOICE_LABELS.items()}
 ENGINE_LABELS = {
     "": _l("Mặc định của hệ thống"),
-    "auto": _l("Google, dự phòng espeak-ng"),
-    "gtts": _l("Google (cần Internet)"),
-    "espeak": _l("espeak-ng (ngoại tuyến)"),
-    "piper": _l("Piper (giọng cài trên máy)"),
+    **{name: _l(label) for name, label in voices.ENGINE_LABELS.items()},
 }
 
 

@@ -33,6 +33,7 @@ from broadcaster.core.models import (
     AudioFile,
     Station,
 )
+from broadcaster.core.voices import DEFAULT_VOICE
 from broadcaster.newsroom.templating import TemplateError, context_for, expand
 from broadcaster.newsroom.workflow import (
     WRITERS,
@@ -111,7 +112,7 @@ def preview():
     body = str(data.get("body", "")).strip()
     if not body or len(body) > MAX_BODY:
         return _json_error(_("Nội dung đang trống hoặc quá dài."))
-    voice = data.get("voice", "central")
+    voice = data.get("voice", DEFAULT_VOICE)
     if voice not in VOICE_LABELS:
         return _json_error(_("Giọng đọc không hợp lệ."))
     try:

@@ -29,6 +29,7 @@ from broadcaster.core.models import (
     User,
     VersionStatus,
 )
+from broadcaster.core.voices import DEFAULT_VOICE
 from broadcaster.newsroom.templating import VARIABLES, TemplateError
 from broadcaster.newsroom.workflow import (
     WRITERS,
@@ -178,7 +179,7 @@ def new():
     form = script_form()
     if request.method == "GET":
         form.campaign.data = request.args.get("campaign", "")
-        form.voice.data = "central"
+        form.voice.data = DEFAULT_VOICE
     if form.validate_on_submit():
         session = get_session()
         try:

@@ -16,6 +16,7 @@ from broadcaster.cli.context import (
     open_session,
 )
 from broadcaster.core.config import local_today
+from broadcaster.core.voices import DEFAULT_VOICE, ENGINE_NAMES, VOICES
 
 
 def _render_json(result, output: Path | None) -> str:
@@ -58,8 +59,8 @@ def _render_json(result, output: Path | None) -> str:
 )
 @click.option(
     "--voice",
-    type=click.Choice(["north", "central", "south"]),
-    default="central",
+    type=click.Choice(VOICES),
+    default=DEFAULT_VOICE,
     show_default=True,
     help="With --text: regional voice.",
 )
@@ -80,7 +81,7 @@ def _render_json(result, output: Path | None) -> str:
 @click.option(
     "--engine",
     "engine_name",
-    type=click.Choice(["auto", "gtts", "espeak", "piper"]),
+    type=click.Choice(ENGINE_NAMES),
     default=None,
     help="TTS engine (default BROADCASTER_TTS_ENGINE).",
 )

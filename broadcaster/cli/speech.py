@@ -14,6 +14,7 @@ from broadcaster.cli.context import (
     get_settings,
 )
 from broadcaster.core import db
+from broadcaster.core.voices import DEFAULT_VOICE, ENGINE_NAMES, VOICES
 
 
 def _lexicon_or_none(ctx: click.Context) -> dict[str, str] | None:
@@ -69,14 +70,14 @@ def normalize_cmd(ctx: click.Context, text: str | None, no_lexicon: bool) -> Non
 )
 @click.option(
     "--engine",
-    type=click.Choice(["auto", "gtts", "espeak", "piper"]),
+    type=click.Choice(ENGINE_NAMES),
     default=None,
     help="TTS engine (default BROADCASTER_TTS_ENGINE); auto tries gTTS, then espeak-ng.",
 )
 @click.option(
     "--voice",
-    type=click.Choice(["north", "central", "south"]),
-    default="central",
+    type=click.Choice(VOICES),
+    default=DEFAULT_VOICE,
     show_default=True,
     help="Regional voice.",
 )

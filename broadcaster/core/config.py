@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadcaster.core.errors import BroadcasterError
+from broadcaster.core.voices import DEFAULT_ENGINE, ENGINE_NAMES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "BROADCASTER_"
@@ -308,7 +309,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         host=_raw(env, "HOST") or "127.0.0.1",
         port=env_int(env, "PORT", 8000, minimum=1, maximum=65535),
         default_locale=env_choice(env, "LOCALE", "vi", ("vi", "en")),
-        tts_engine=env_choice(env, "TTS_ENGINE", "espeak", ("auto", "gtts", "espeak", "piper")),
+        tts_engine=env_choice(env, "TTS_ENGINE", DEFAULT_ENGINE, ENGINE_NAMES),
         gtts_timeout=env_float(env, "GTTS_TIMEOUT", 10.0, minimum=0.1),
         gtts_retries=env_int(env, "GTTS_RETRIES", 2, minimum=0),
         gtts_url=_raw(env, "GTTS_URL") or None,

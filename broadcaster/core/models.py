@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from broadcaster.core.dbtypes import UTCDateTime, utcnow
 from broadcaster.core.priority import Priority
+from broadcaster.core.voices import DEFAULT_VOICE
 
 
 class Role(StrEnum):
@@ -124,7 +125,7 @@ class ScriptVersion(SQLModel, table=True):
     script_id: int = Field(foreign_key="script.id", index=True)
     number: int
     body: str
-    voice: str = Field(default="central", max_length=16)
+    voice: str = Field(default=DEFAULT_VOICE, max_length=16)
     speed: float = 1.0
     repeat: int = 2
     # Empty means the deployment's default (BROADCASTER_TTS_ENGINE, BROADCASTER_AUDIO_PROFILE).

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from broadcaster.core import audit
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import Campaign, Script, User
+from broadcaster.core.voices import DEFAULT_VOICE
 from broadcaster.newsroom.workflow import WorkflowError, add_version, latest_version
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,99}$")
@@ -124,7 +125,7 @@ def import_scripts(session: Session, folder: Path, *, actor: User | None = None)
         script.tags = ",".join(str(t) for t in tags)
         session.add(script)
         session.flush()
-        voice = str(meta.get("voice", "central"))
+        voice = str(meta.get("voice", DEFAULT_VOICE))
         repeat = meta.get("repeat", 2)
         speed = meta.get("speed", 1.0)
         if not isinstance(repeat, int) or not isinstance(speed, int | float):

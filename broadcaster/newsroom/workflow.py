@@ -15,11 +15,11 @@ from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import Campaign, Role, Script, ScriptVersion, User, VersionStatus
 from broadcaster.core.text import slugify
+from broadcaster.core.voices import DEFAULT_VOICE, ENGINE_NAMES, VOICES
 from broadcaster.newsroom.templating import TemplateError, check_template
 from broadcaster.speech import lexicon
 
-VOICES = ("north", "central", "south")
-ENGINES = ("", "auto", "gtts", "espeak", "piper")
+ENGINES = ("", *ENGINE_NAMES)  # "" is the deployment's default
 WRITERS = (Role.ADMIN, Role.APPROVER, Role.EDITOR)
 REVIEWERS = (Role.ADMIN, Role.APPROVER)
 
@@ -130,7 +130,7 @@ def create_script(
     actor: User,
     campaign: Campaign | None = None,
     tags: list[str] | None = None,
-    voice: str = "central",
+    voice: str = DEFAULT_VOICE,
     speed: float = 1.0,
     repeat: int = 2,
     engine: str = "",

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 # speak_to_file writes through core's write_atomically; the name stays importable from
 # here for the CLI until it imports it from core.
 from broadcaster.core.fsutil import write_atomically
+from broadcaster.core.voices import DEFAULT_ENGINE, ENGINE_NAMES, VOICES
 from broadcaster.speech.espeak import EspeakEngine
 from broadcaster.speech.gtts import GTTS_SLOW_BELOW, GttsEngine
 from broadcaster.speech.piper import PiperEngine
@@ -41,7 +42,6 @@ from broadcaster.speech.synthesis import (
     run_tool,
     seal_wav,
 )
-from broadcaster.speech.voices import DEFAULT_ENGINE, ENGINE_NAMES, VOICES
 
 if TYPE_CHECKING:
     from broadcaster.core.config import Settings

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from broadcaster.speech.voices import VOICES
+from broadcaster.core.voices import VOICES
 
 if TYPE_CHECKING:
     from pydub import AudioSegment

@@ -3,7 +3,8 @@
 Voices are regional: ``"north"``, ``"central"`` (Huế) and ``"south"``; engines are
 ``"auto"`` (Google, then the local engines), ``"gtts"``, ``"espeak"`` and ``"piper"``.
 The labels are the Vietnamese the web shows, marked for the web's catalog like the
-reasons in ``broadcaster.onair.reasons`` (extracted with ``-k N_``).
+reasons in ``broadcaster.onair.reasons`` (extracted with ``-k N_``). Standard library only:
+the tables, the settings and the speech engines all name voices and engines.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ VOICE_LABELS: dict[str, str] = {
 }
 
 ENGINE_NAMES: tuple[str, ...] = ("auto", "gtts", "espeak", "piper")
-DEFAULT_ENGINE = "auto"
+# The deployment's engine unless BROADCASTER_TTS_ENGINE says otherwise: offline, because
+# most commune and many provincial machines cannot reach Google.
+DEFAULT_ENGINE = "espeak"
 ENGINE_LABELS: dict[str, str] = {
     "auto": N_("Google, dự phòng espeak-ng"),
     "gtts": N_("Google (cần Internet)"),

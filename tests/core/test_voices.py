@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broadcaster.speech.engines import EngineSettings, EspeakEngine, build_engine
-from broadcaster.speech.voices import (
+from broadcaster.core.voices import (
     DEFAULT_ENGINE,
     DEFAULT_VOICE,
     ENGINE_LABELS,
@@ -13,6 +12,7 @@ from broadcaster.speech.voices import (
     VOICE_LABELS,
     VOICES,
 )
+from broadcaster.speech.engines import EngineSettings, EspeakEngine, build_engine
 
 
 def test_it_labels_every_voice_and_engine_a_user_can_pick() -> None:
