@@ -18,8 +18,6 @@ chime contents, so renders after a change get new keys by themselves.
 
 from __future__ import annotations
 
-from broadcaster.core.errors import BroadcasterError
-
 import contextlib
 import copy
 import json
@@ -40,9 +38,6 @@ from typing import IO, Any
 import yaml
 from sqlmodel import Session
 
-from broadcaster.core import audit
-from broadcaster.core.config import Settings
-from broadcaster.core.models import User
 from broadcaster.audio.profiles import (
     CUSTOM_PREFIX,
     JINGLES_DIR,
@@ -50,6 +45,10 @@ from broadcaster.audio.profiles import (
     ProfileError,
     load_profiles,
 )
+from broadcaster.core import audit
+from broadcaster.core.config import Settings
+from broadcaster.core.errors import BroadcasterError
+from broadcaster.core.models import User
 
 MAX_BYTES = 2 * 1024 * 1024
 MIN_SECONDS = 0.3

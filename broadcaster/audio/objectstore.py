@@ -9,8 +9,6 @@ into place. An S3 PUT is all or nothing, so a failed upload leaves no partial ob
 
 from __future__ import annotations
 
-from broadcaster.core.errors import BroadcasterError
-
 import hashlib
 import os
 import threading
@@ -18,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from broadcaster.core.config import Settings
+from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.fsutil import fsync_directory, fsync_file
 
 
