@@ -260,3 +260,17 @@ def test_a_fallback_render_is_retried_with_the_first_engine_later(session, store
     later = do_render(session, store, make_request(profile, engine_name="auto"), healthy)
     assert not later.cached and not later.audio.fallback
     assert len(session.exec(select(AudioFile)).all()) == 1
+
+
+def test_a_write_abandoned_by_a_dead_process_is_collected(session, store):
+    # What fsutil.replacing leaves when the process dies between writing and renaming.
+    abandoned = store.root / "ab" / ".abc.mp3.k3j9x2.tmp"
+    abandoned.parent.mkdir(parents=True)
+    abandoned.write_bytes(b"half a file")
+    removed = collect_garbage(
+        session=session,
+        store=store,
+        retention=timedelta(days=30),
+        now=utcnow() + timedelta(days=31),
+    )
+    assert removed == 1 and not abandoned.exists()
