@@ -1,4 +1,9 @@
-"""The audio pipeline and the content-addressed audio store.
+"""Rendering an announcement into the audio store: the public face of rendering.
+
+Owns the request and its key (the hash of everything that shapes the file) and `render`,
+which finds the file in the store or makes it. The work is done by its siblings:
+ffmpeg (processes, measurement), pipeline (the steps below), store (files, garbage) and
+versions (render_version, estimates); their public names are importable from here.
 
 text → template expansion → normalize → TTS → condition (ffmpeg: band-limit, compress,
 measure) → assemble (pydub: chimes, repeats, pauses) → level, limit, encode and measure
