@@ -223,27 +223,6 @@ def test_unused_audio_is_collected_after_the_retention_period(session, store, pr
     assert keys == {kept.audio.key, referenced.audio.key}
 
 
-def test_a_dead_measurer_never_stalls_the_encoder():
-    import io
-
-    from broadcaster.audio.ffmpeg import _pump
-
-    class DeadPipe:
-        closed = False
-
-        def write(self, data):
-            raise BrokenPipeError
-
-        def close(self):
-            self.closed = True
-
-    source = io.BufferedReader(io.BytesIO(b"x" * 300_000))
-    chunks: list[bytes] = []
-    sink = DeadPipe()
-    _pump(source, [sink], chunks)
-    assert b"".join(chunks) == b"x" * 300_000 and sink.closed
-
-
 def test_a_fallback_render_is_retried_with_the_first_engine_later(session, store, profile):
     from broadcaster.speech.engines import FallbackChain
 
@@ -260,17 +239,3 @@ def test_a_fallback_render_is_retried_with_the_first_engine_later(session, store
     later = do_render(session, store, make_request(profile, engine_name="auto"), healthy)
     assert not later.cached and not later.audio.fallback
     assert len(session.exec(select(AudioFile)).all()) == 1
-
-
-def test_a_write_abandoned_by_a_dead_process_is_collected(session, store):
-    # What fsutil.replacing leaves when the process dies between writing and renaming.
-    abandoned = store.root / "ab" / ".abc.mp3.k3j9x2.tmp"
-    abandoned.parent.mkdir(parents=True)
-    abandoned.write_bytes(b"half a file")
-    removed = collect_garbage(
-        session=session,
-        store=store,
-        retention=timedelta(days=30),
-        now=utcnow() + timedelta(days=31),
-    )
-    assert removed == 1 and not abandoned.exists()
