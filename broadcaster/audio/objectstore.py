@@ -9,16 +9,13 @@ into place. An S3 PUT is all or nothing, so a failed upload leaves no partial ob
 
 from __future__ import annotations
 
-from broadcaster.core.errors import BroadcasterError
-
 import hashlib
-import os
-import threading
 from functools import lru_cache
 from pathlib import Path
 
 from broadcaster.core.config import Settings
-from broadcaster.core.fsutil import fsync_directory, fsync_file
+from broadcaster.core.errors import BroadcasterError
+from broadcaster.core.fsutil import replacing
 
 
 class RemoteError(BroadcasterError):
@@ -81,23 +78,21 @@ class S3Remote:
         from botocore.exceptions import BotoCoreError, ClientError
 
         destination.parent.mkdir(parents=True, exist_ok=True)
-        temporary = destination.with_name(
-            f".{destination.name}.{os.getpid()}.{threading.get_ident()}.fetch"
-        )
         digest = hashlib.sha256()
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=self.key(relative))
-            with temporary.open("wb") as out:
-                for chunk in response["Body"].iter_chunks(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
-            if digest.hexdigest() != sha256:
-                raise RemoteError(
-                    f"object store: {self.key(relative)} does not match its sha256", retryable=False
-                )
-            fsync_file(temporary)
-            os.replace(temporary, destination)
-            fsync_directory(destination.parent)
+            # 0644 like every file of the store: nginx serves it as another user.
+            with replacing(destination, mode=0o644) as temporary:
+                with temporary.open("wb") as out:
+                    for chunk in response["Body"].iter_chunks(1 << 20):
+                        digest.update(chunk)
+                        out.write(chunk)
+                # Raising here removes the download: a damaged object never takes the name.
+                if digest.hexdigest() != sha256:
+                    raise RemoteError(
+                        f"object store: {self.key(relative)} does not match its sha256",
+                        retryable=False,
+                    )
             return True
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
@@ -105,8 +100,6 @@ class S3Remote:
             raise self._failure("fetch", relative, exc) from exc
         except (BotoCoreError, OSError) as exc:
             raise self._failure("fetch", relative, exc) from exc
-        finally:
-            temporary.unlink(missing_ok=True)
 
     def delete(self, relative: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

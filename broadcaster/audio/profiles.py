@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from broadcaster.core.errors import BroadcasterError
-
 import hashlib
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -13,6 +11,7 @@ from typing import Any
 import yaml
 
 from broadcaster.core.config import PROJECT_ROOT
+from broadcaster.core.errors import BroadcasterError
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "profiles.yaml"
 JINGLES_DIR = PROJECT_ROOT / "audio" / "jingles"

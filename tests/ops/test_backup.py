@@ -242,3 +242,10 @@ def test_a_backup_with_an_audio_file_gone_still_succeeds_and_says_so(source_temp
     assert "1 recorded audio files were missing" in done.stderr
     with tarfile.open(tmp_path / "b.tar.gz", "r:gz") as archive:
         assert f"audio/{lost.parent.name}/{lost.name}" not in archive.getnames()
+
+
+def test_a_backup_is_readable_by_its_owner_only_and_leaves_no_partial_file(archive):
+    # It holds the secret key and every password hash.
+    path, _, _ = archive
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
