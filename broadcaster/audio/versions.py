@@ -90,7 +90,8 @@ def render_version(
     what the CLI warms ahead is the very file the scheduler and the agents play.
     """
     from broadcaster.audio.render import render
-    from broadcaster.speech import engine_for, lexicon
+    from broadcaster.speech import lexicon
+    from broadcaster.speech.engines import engine_for
 
     script = session.get(Script, version.script_id)
     profile, chosen_engine = version_settings(
