@@ -34,9 +34,9 @@ from broadcaster.core.models import (
     User,
     VersionStatus,
 )
+from broadcaster.core.priority import Priority
 from broadcaster.newsroom.workflow import approve, submit
 from broadcaster.onair import occurrences as onair
-from broadcaster.onair.recurrence import Priority
 from broadcaster.onair.schedules import ScheduleInput, save_schedule
 from broadcaster.stations import api as stationapi
 from tests.helpers import env_for, free_port, settings_for, wait_until

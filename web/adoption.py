@@ -18,8 +18,9 @@ from broadcaster.accountability.adoption import (
 from broadcaster.core.areas import communes_of
 from broadcaster.core.config import local_today
 from broadcaster.core.models import AdoptionFigure, Area, AreaKind, Role, Script, Station
+from broadcaster.core.priority import Priority
 from broadcaster.newsroom.workflow import WRITERS, latest_approved
-from broadcaster.onair.recurrence import Priority, TimeOfDayError, parse_times
+from broadcaster.onair.recurrence import TimeOfDayError, parse_times
 from broadcaster.onair.schedules import ScheduleError, ScheduleInput, save_schedule
 from web.auth import acting_user, roles_required
 from web.db import get_session

@@ -36,11 +36,12 @@ from broadcaster.core.models import (
     Station,
     VersionStatus,
 )
+from broadcaster.core.priority import Priority
 from broadcaster.newsroom.workflow import REVIEWERS
 from broadcaster.onair.calendar import (
     day_name,
 )
-from broadcaster.onair.recurrence import Priority, TimeOfDayError, parse_times
+from broadcaster.onair.recurrence import TimeOfDayError, parse_times
 from broadcaster.onair.schedules import (
     KINDS,
 )
@@ -294,3 +295,39 @@ def fill_choices(form: FlaskForm, session: Session, scripts: list[Script]) -> No
         form.version.choices = version_choices(session, scripts)
     form.stations.choices = station_choices(session)
     form.areas.choices = area_choices(session)
+
+
+def selected_script(form, scripts: list[Script]) -> Script:
+    offered = {str(s.id): s for s in scripts}
+    script = offered.get(form.script.data or "")
+    if script is None:
+        if form.script.data:
+            raise FormProblem(
+                _(
+                    "Chỉ lên lịch được kịch bản đã được duyệt; kịch bản đã chọn chưa có "
+                    "phiên bản nào được duyệt."
+                )
+            )
+        raise FormProblem(_("Vui lòng chọn kịch bản."))
+    return script
+
+
+def form_targets(form, session: Session) -> tuple[list[int], list[int], bool]:
+    station_ids = sorted(set(form.stations.data or []))
+    area_ids = sorted(set(form.areas.data or []))
+    if any(not 0 < i < MAX_ID for i in station_ids + area_ids):
+        raise FormProblem(_("Lựa chọn không hợp lệ."))
+    if station_ids:
+        known = session.exec(select(Station.id).where(col(Station.id).in_(station_ids))).all()
+        if len(known) != len(station_ids):
+            raise FormProblem(_("Có đài không tồn tại trong danh sách đã chọn."))
+    if area_ids:
+        known = session.exec(select(Area.id).where(col(Area.id).in_(area_ids))).all()
+        if len(known) != len(area_ids):
+            raise FormProblem(_("Có khu vực không tồn tại trong danh sách đã chọn."))
+    targets_all = bool(form.targets_all.data)
+    if not (targets_all or station_ids or area_ids):
+        raise FormProblem(_("Hãy chọn ít nhất một đài, xã/phường, cụm xã hoặc tỉnh."))
+    if targets_all:
+        station_ids, area_ids = [], []
+    return station_ids, area_ids, targets_all

@@ -52,8 +52,10 @@ from web.schedule_forms import (
     approved_scripts,
     fill_choices,
     form_errors,
+    form_targets,
     lang,
     parse_form_times,
+    selected_script,
 )
 
 bp = Blueprint("schedules", __name__)
@@ -150,44 +152,8 @@ def index():
     )
 
 
-def _selected_script(form, scripts: list[Script]) -> Script:
-    offered = {str(s.id): s for s in scripts}
-    script = offered.get(form.script.data or "")
-    if script is None:
-        if form.script.data:
-            raise FormProblem(
-                _(
-                    "Chỉ lên lịch được kịch bản đã được duyệt; kịch bản đã chọn chưa có "
-                    "phiên bản nào được duyệt."
-                )
-            )
-        raise FormProblem(_("Vui lòng chọn kịch bản."))
-    return script
-
-
-def _targets(form, session: Session) -> tuple[list[int], list[int], bool]:
-    station_ids = sorted(set(form.stations.data or []))
-    area_ids = sorted(set(form.areas.data or []))
-    if any(not 0 < i < MAX_ID for i in station_ids + area_ids):
-        raise FormProblem(_("Lựa chọn không hợp lệ."))
-    if station_ids:
-        known = session.exec(select(Station.id).where(col(Station.id).in_(station_ids))).all()
-        if len(known) != len(station_ids):
-            raise FormProblem(_("Có đài không tồn tại trong danh sách đã chọn."))
-    if area_ids:
-        known = session.exec(select(Area.id).where(col(Area.id).in_(area_ids))).all()
-        if len(known) != len(area_ids):
-            raise FormProblem(_("Có khu vực không tồn tại trong danh sách đã chọn."))
-    targets_all = bool(form.targets_all.data)
-    if not (targets_all or station_ids or area_ids):
-        raise FormProblem(_("Hãy chọn ít nhất một đài, xã/phường, cụm xã hoặc tỉnh."))
-    if targets_all:
-        station_ids, area_ids = [], []
-    return station_ids, area_ids, targets_all
-
-
 def _schedule_input(form: ScheduleForm, session: Session, scripts: list[Script]) -> ScheduleInput:
-    script = _selected_script(form, scripts)
+    script = selected_script(form, scripts)
     pinned = None
     if form.version.data:
         text = form.version.data
@@ -227,7 +193,7 @@ def _schedule_input(form: ScheduleForm, session: Session, scripts: list[Script])
         else:
             data.every_days = int(form.every_days.data or 1)
             data.anchor = form.anchor.data or form.valid_from.data or local_today(_settings())
-    data.station_ids, data.area_ids, data.targets_all = _targets(form, session)
+    data.station_ids, data.area_ids, data.targets_all = form_targets(form, session)
     return data
 
 
@@ -410,8 +376,8 @@ def now():
             problems = form_errors(form)
         else:
             try:
-                script = _selected_script(form, scripts)
-                station_ids, area_ids, targets_all = _targets(form, session)
+                script = selected_script(form, scripts)
+                station_ids, area_ids, targets_all = form_targets(form, session)
                 schedule = broadcast_now(
                     session=session,
                     script=script,

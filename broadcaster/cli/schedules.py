@@ -64,7 +64,7 @@ def plan_cmd(
 
     from broadcaster.core.areas import communes_of, get_area
     from broadcaster.core.models import Station
-    from broadcaster.onair.recurrence import Priority
+    from broadcaster.core.priority import Priority
     from broadcaster.onair.schedules import plan
 
     settings = get_settings(ctx)

@@ -116,10 +116,9 @@ def import_scripts(session: Session, folder: Path, *, actor: User | None = None)
         tags = meta.get("tags") or []
         if not isinstance(tags, list):
             raise ScriptFileError(f"{path}: tags must be a list")
-        script = session.exec(select(Script).where(Script.slug == slug)).first()
-        is_new = script is None
-        if is_new:
-            script = Script(slug=slug, title="", created_by_id=actor.id if actor else None)
+        found = session.exec(select(Script).where(Script.slug == slug)).first()
+        is_new = found is None
+        script = found or Script(slug=slug, title="", created_by_id=actor.id if actor else None)
         script.title = title.strip()
         script.campaign_id = campaign.id if campaign else None
         script.tags = ",".join(str(t) for t in tags)

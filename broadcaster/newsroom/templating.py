@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlmodel import Session
 
+from broadcaster.core.db import saved_id
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import Area, Station
 
@@ -49,7 +50,7 @@ def _standing(ctx: Context):
 
     if ctx.session is None or ctx.province is None or ctx.commune is None:
         raise TemplateError("Bluezone figures need a station")
-    standing = standings(ctx.session, ctx.province).get(ctx.commune.id)
+    standing = standings(ctx.session, ctx.province).get(saved_id(ctx.commune))
     if standing is None:
         raise TemplateError(f"no Bluezone figures for {ctx.commune.name} yet (import them first)")
     return standing

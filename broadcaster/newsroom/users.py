@@ -6,10 +6,11 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from broadcaster.core import audit
+from broadcaster.core.db import saved_id
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import LoginAttempt, Role, User
@@ -104,7 +105,7 @@ def _failures(session: Session, since: datetime, *conditions) -> int:
     return session.exec(
         select(func.count())
         .select_from(LoginAttempt)
-        .where(LoginAttempt.succeeded.is_(False), LoginAttempt.at > since, *conditions)
+        .where(col(LoginAttempt.succeeded).is_(False), LoginAttempt.at > since, *conditions)
     ).one()
 
 
@@ -129,7 +130,7 @@ def is_locked_out(
         select(func.max(LoginAttempt.at)).where(
             LoginAttempt.username == username,
             LoginAttempt.remote_addr == remote_addr,
-            LoginAttempt.succeeded.is_(True),
+            col(LoginAttempt.succeeded).is_(True),
         )
     ).one()
     others = () if exclude_id is None else (LoginAttempt.id != exclude_id,)
@@ -235,7 +236,7 @@ def update_user(
         others = session.exec(
             select(func.count())
             .select_from(User)
-            .where(User.role == Role.ADMIN, User.is_active.is_(True), User.id != user.id)
+            .where(User.role == Role.ADMIN, col(User.is_active).is_(True), User.id != user.id)
         ).one()
         if others == 0:
             raise UserError(
@@ -250,7 +251,7 @@ def update_user(
     session.flush()
     kept = sorted(set(station_ids)) if role == Role.OPERATOR else []
     for station_id in kept:
-        session.add(OperatorStation(user_id=user.id, station_id=station_id))
+        session.add(OperatorStation(user_id=saved_id(user), station_id=station_id))
     session.flush()
     audit.record(
         session,

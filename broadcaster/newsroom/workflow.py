@@ -8,9 +8,10 @@ so editing an approved script leaves it on air until the new version is approved
 
 from __future__ import annotations
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from broadcaster.core import audit
+from broadcaster.core.db import saved_id
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import Campaign, Role, Script, ScriptVersion, User, VersionStatus
@@ -32,7 +33,7 @@ def latest_version(session: Session, script: Script) -> ScriptVersion | None:
     return session.exec(
         select(ScriptVersion)
         .where(ScriptVersion.script_id == script.id)
-        .order_by(ScriptVersion.number.desc())
+        .order_by(col(ScriptVersion.number).desc())
     ).first()
 
 
@@ -79,7 +80,7 @@ def add_version(
         select(func.max(ScriptVersion.number)).where(ScriptVersion.script_id == script.id)
     ).one()
     version = ScriptVersion(
-        script_id=script.id,
+        script_id=saved_id(script),
         number=(last_number or 0) + 1,
         body=body,
         voice=voice,
@@ -110,7 +111,7 @@ def latest_approved(session: Session, script: Script) -> ScriptVersion | None:
     return session.exec(
         select(ScriptVersion)
         .where(ScriptVersion.script_id == script.id, ScriptVersion.status == VersionStatus.APPROVED)
-        .order_by(ScriptVersion.number.desc())
+        .order_by(col(ScriptVersion.number).desc())
     ).first()
 
 

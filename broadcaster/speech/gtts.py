@@ -171,7 +171,7 @@ class GttsEngine:
         # Session.send() skips the environment (proxies, REQUESTS_CA_BUNDLE) that
         # Session.request() honours; merge it so operators behind a proxy keep working.
         # An explicit ca_bundle wins over the environment.
-        env = session.merge_environment_settings(request.url, {}, True, verify, None)
+        env = session.merge_environment_settings(request.url or "", {}, True, verify, None)
         where = _endpoint(request.url)
         started = time.monotonic()
         try:

@@ -91,10 +91,10 @@ def save_entry(
     if entry_id is None:
         entry, before = LexiconEntry(term=term, reading=reading), None
     else:
-        entry = session.get(LexiconEntry, entry_id)
-        if entry is None:
+        existing = session.get(LexiconEntry, entry_id)
+        if existing is None:
             raise LexiconError("this lexicon entry no longer exists", code="entry_gone")
-        before = _snapshot(entry)
+        entry, before = existing, _snapshot(existing)
     entry.term, entry.reading, entry.note = term, reading, note
     entry.updated_at = utcnow()
     entry.updated_by_id = actor.id if actor else None

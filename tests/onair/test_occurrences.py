@@ -18,9 +18,9 @@ from broadcaster.core.models import (
     User,
     VersionStatus,
 )
+from broadcaster.core.priority import Priority
 from broadcaster.newsroom.workflow import add_version, approve, submit
 from broadcaster.onair import occurrences as onair
-from broadcaster.onair.recurrence import Priority
 from broadcaster.onair.schedules import ScheduleError, ScheduleInput, plan, save_schedule
 
 MONDAY = date(2026, 11, 30)

@@ -20,8 +20,8 @@ from broadcaster.core.models import (
     User,
     VersionStatus,
 )
+from broadcaster.core.priority import Priority
 from broadcaster.newsroom.workflow import approve, create_script, latest_approved, submit
-from broadcaster.onair.recurrence import Priority
 from broadcaster.onair.schedules import import_yaml
 from tests.helpers import csrf
 
