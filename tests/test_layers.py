@@ -80,7 +80,7 @@ def test_every_part_says_what_it_owns_and_may_import():
 def test_the_agent_runs_with_the_standard_library_alone():
     # A commune PC or Raspberry Pi runs the agent with Debian's python3 and nothing else.
     code = (
-        "import sys, broadcaster.stations.agent; "
+        "import sys, broadcaster.stations.agent.runner; "
         "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'flask', 'pydantic', 'alembic') "
         "if m in sys.modules))"
     )

@@ -71,7 +71,7 @@ def agent_cmd(ctx: click.Context) -> None:
     Pulls the station's playlist, caches the audio, plays on time even offline and
     reports every play. See `broadcaster agent --help-agent` for all options.
     """
-    from broadcaster.stations.agent import main as agent_main
+    from broadcaster.stations.agent.runner import main as agent_main
 
     args = ["--help" if a == "--help-agent" else a for a in ctx.args]
     sys.exit(agent_main(args))

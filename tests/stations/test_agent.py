@@ -29,8 +29,9 @@ from broadcaster.core.config import PROJECT_ROOT, Settings
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import AudioFile, Occurrence, OccurrenceStatus, StationBeat
 from broadcaster.onair.playout import NullPlayer
-from broadcaster.stations import agent, agentstore
 from broadcaster.stations import api as stationapi
+from broadcaster.stations.agent import runner as agent
+from broadcaster.stations.agent import store as agentstore
 from tests import stationapi_support as support
 from tests.helpers import free_port, wait_until
 
@@ -449,7 +450,7 @@ def test_the_command_line_needs_a_token_and_an_http_server(tmp_path):
 
 def test_the_agent_imports_neither_flask_nor_sqlalchemy():
     code = (
-        "import sys, broadcaster.stations.agent; "
+        "import sys, broadcaster.stations.agent.runner; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'flask', 'sqlalchemy', 'sqlmodel', 'werkzeug', 'alembic', 'pydantic'}))"
     )

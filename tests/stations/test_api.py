@@ -12,9 +12,9 @@ from broadcaster.core import db
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import AuditEntry, Occurrence, OccurrenceStatus, PlayEvent, StationBeat
 from broadcaster.onair import occurrences as onair
-from broadcaster.stations import agent
 from broadcaster.stations import api as stationapi
 from broadcaster.stations import manifest as stationmanifest
+from broadcaster.stations.agent import runner as agent
 from broadcaster.stations.api import ApiError, StationRef
 from broadcaster.stations.registry import StationError
 from tests import stationapi_support as support

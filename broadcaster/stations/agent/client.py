@@ -22,7 +22,7 @@ from typing import Any
 
 from broadcaster import __version__
 from broadcaster.core.fsutil import replacing
-from broadcaster.stations.agentplan import ManifestItem
+from broadcaster.stations.agent.plan import ManifestItem
 
 log = logging.getLogger("broadcaster.stations.agent")
 

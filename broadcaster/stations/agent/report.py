@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from broadcaster import __version__
-from broadcaster.stations.agenthttp import HttpError
-from broadcaster.stations.agentstore import BATCH, iso
+from broadcaster.stations.agent.client import HttpError
+from broadcaster.stations.agent.store import BATCH, iso
 
 log = logging.getLogger("broadcaster.stations.agent")
 

@@ -1,4 +1,4 @@
-"""The station agent: pulls the manifest and audio, plays on time, reports what it played.
+"""The agent's loop and command line: pulls the manifest and audio, plays on time, reports.
 
     python -m broadcaster.stations.agent --server URL --token TOKEN --cache DIR \
         [--player ffplay|aplay|null]
@@ -23,9 +23,9 @@ commune's own box next to the amplifier.
 - A play later than the manifest's grace_s (10 min today) is not played but reported
   "skipped" with why.
 
-The parts beside this module: agentplan (manifest items, grace, the timer), agentstore
-(agent.db), agenthttp (the API client, Retry-After, the audio cache) and agentreport
-(uploads, heartbeats, backing off). This module is the loop that ties them together and
+The parts beside this module: plan (manifest items, grace, the timer), store (agent.db),
+client (the API client, Retry-After, the audio cache) and report (uploads, heartbeats,
+backing off). This module is the loop that ties them together and
 the command line; it runs on stdlib, broadcaster.onair.playout and broadcaster.core's
 fsutil and events only (a test checks that no Flask, SQLAlchemy or pydantic comes in).
 Somewhat over 400 lines: the Agent's loop and the state its threads share are one piece.
@@ -38,7 +38,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,16 +48,16 @@ from typing import Any
 from broadcaster import __version__
 from broadcaster.core.events import EventKind
 from broadcaster.onair.playout import PLAYERS, Cue, NullPlayer, Player, PlayoutQueue, make_player
-from broadcaster.stations.agenthttp import AudioCache, Client, HttpError
-from broadcaster.stations.agentplan import (
+from broadcaster.stations.agent.client import AudioCache, Client, HttpError
+from broadcaster.stations.agent.plan import (
     GRACE,
     ManifestItem,
     Timer,
     manifest_grace,
     parse_manifest,
 )
-from broadcaster.stations.agentreport import Reporting
-from broadcaster.stations.agentstore import LocalStore, utcnow
+from broadcaster.stations.agent.report import Reporting
+from broadcaster.stations.agent.store import LocalStore, utcnow
 
 log = logging.getLogger("broadcaster.stations.agent")
 
@@ -71,7 +70,7 @@ RETRY_AUDIO_S = 5.0
 
 
 class Agent(Reporting):
-    """The loop: sync the manifest, fetch audio, fire plays, report (see agentreport)."""
+    """The loop: sync the manifest, fetch audio, fire plays, report (see report)."""
 
     def __init__(
         self,
@@ -435,6 +434,3 @@ def main(argv: list[str] | None = None) -> int:
     )
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

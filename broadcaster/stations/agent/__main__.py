@@ -1,0 +1,5 @@
+import sys
+
+from broadcaster.stations.agent.runner import main
+
+sys.exit(main())
