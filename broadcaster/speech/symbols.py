@@ -163,6 +163,9 @@ def read_words(text: str, line: Line, lex: Dictionary | None) -> str:
 
 
 # --- symbols and punctuation ---------------------------------------------------------
+# Every character left at this point is read (a sign named), kept as a pause, dropped as
+# markup that carries no sound (quotes, "*" emphasis, "_", joining "-" and "/"), or
+# reported: line.dropped collects it and normalize_report says where it was.
 _SYMBOLS = {
     "&": " và ",
     "+": " cộng ",
@@ -175,17 +178,50 @@ _SYMBOLS = {
     "≥": " lớn hơn hoặc bằng ",
     "≤": " nhỏ hơn hoặc bằng ",
     "%": " phần trăm ",
+    "‰": " phần nghìn ",
     "°": " độ ",
     "×": " nhân ",
+    "÷": " chia ",
+    "±": " cộng trừ ",
+    "√": " căn ",
+    "^": " mũ ",
     "²": " bình phương ",
     "³": " lập phương ",
+    "#": " thăng ",
+    "№": " số ",
+    "§": " mục ",
+    "\\": " gạch chéo ngược ",
+    "→": " đến ",
+    "$": " đô la mỹ ",
+    "€": " ơ rô ",
+    "£": " bảng anh ",
+    "¥": " yên ",
+    "₫": " đồng ",
 }
 _SYMBOL_RE = re.compile("[" + "".join(map(re.escape, _SYMBOLS)) + "]")
 _SPACED_DASH = re.compile(r"(?:^|\s)-+(?:\s|$)")
 _WORD_SLASH = re.compile(rf"(?<=[^\W\d_]|{PH})\s*/\s*(?=[^\W\d_]|{PH})")
-_BRACKETS = re.compile(r"[()\[\]{}]")
-_JUNK = re.compile(rf"[^\w\s,.;:!?{PH[1:-1]}]|_")
+_BRACKETS = re.compile(r"[()\[\]{}|•·▪●◦]")
+_SILENT = re.compile("[\"'`´“”‘’„‟«»‹›*_/-]")
+_UNREADABLE = re.compile(rf"[^\w\s,.;:!?{PH[1:-1]}]+")
 _ELLIPSIS = re.compile(r"\.{2,}")
+
+# Greek letters met in health and science notices, by their Vietnamese names; a word in
+# another script (Cyrillic, Chinese, Thai...) cannot be read and is reported.
+_GREEK = {
+    "α": "an pha", "β": "bê ta", "γ": "gam ma", "δ": "đen ta", "Δ": "đen ta",
+    "ε": "ép xi lon", "λ": "lam đa", "µ": "muy", "μ": "muy", "π": "pi", "σ": "xích ma",
+    "Σ": "xích ma", "ω": "ô mê ga", "Ω": "ô mê ga",
+}  # fmt: skip
+_FOREIGN = re.compile(r"[^\W\d_\x00-\u024f\u1e00-\u1eff]+")
+
+
+def _foreign(m: re.Match[str], line: Line) -> str:
+    word = m.group()
+    if word in _GREEK:
+        return " " + _GREEK[word] + " "
+    line.dropped.append(word)
+    return " "
 
 
 def read_symbols(text: str, line: Line, lex: Dictionary | None) -> str:
@@ -198,4 +234,12 @@ def read_symbols(text: str, line: Line, lex: Dictionary | None) -> str:
     text = _BRACKETS.sub(", ", text)
     if ".." in text:
         text = _ELLIPSIS.sub(".", text)
-    return _JUNK.sub(" ", text)
+    text = _SILENT.sub(" ", text)
+    if not text.isascii():
+        text = _FOREIGN.sub(lambda m: _foreign(m, line), text)
+    return _UNREADABLE.sub(lambda m: _dropped(m, line), text)
+
+
+def _dropped(m: re.Match[str], line: Line) -> str:
+    line.dropped.append(m.group())
+    return " "
