@@ -173,8 +173,10 @@ def _tidy(text: str) -> str:
     return text.lower()
 
 
-def _read_line(raw: str, lex: Dictionary | None, loanwords: bool) -> tuple[str, Line]:
-    line = Line(loanwords=loanwords)
+def _read_line(
+    raw: str, lex: Dictionary | None, loanwords: bool, mark: bool = False
+) -> tuple[str, Line]:
+    line = Line(loanwords=loanwords, mark=mark)
     text = clean(raw, line.dropped)
     if not text:
         return "", line
@@ -227,12 +229,30 @@ class Unreadable:
 
 @dataclass(frozen=True, slots=True)
 class Normalized:
+    """The spoken text, what was left out of it, and the spoken text with it marked.
+
+    ``marked`` is the spoken text as (text, unreadable) pieces: each unreadable token
+    written where it stood, flagged True, so a preview can highlight it in place.
+    """
+
     spoken: str
     unreadable: tuple[Unreadable, ...]
+    marked: tuple[tuple[str, bool], ...]
 
 
 # What a spoken line may contain once read: Latin letters, spaces and pauses.
-_SPEAKABLE = re.compile(r"[^\W\d_\x00-\u024f\u1e00-\u1eff]|[^\w ,.;:!?]|[\d_]")
+_SPEAKABLE = re.compile(r"[^\W\d_\x00-\u024f\u1e00-\u1eff]|[^\w ,.;:!?\x02\x03]|[_]")
+_MARK = re.compile("\x02([0-9]+)\x03")
+
+
+def _pieces(said: str, line: Line) -> list[tuple[str, bool]]:
+    pieces: list[tuple[str, bool]] = []
+    for i, part in enumerate(_MARK.split(said)):
+        if i % 2:
+            pieces.append((line.dropped[int(part)], True))
+        elif part:
+            pieces.append((part, False))
+    return pieces
 
 
 def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> Normalized:
@@ -243,10 +263,21 @@ def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> 
     text = unicodedata.normalize("NFC", text)
     lex = _compiled(lexicon)
     loanwords = not isinstance(lexicon, FrozenLexicon)
-    spoken, found, offset = [], [], 0
-    for raw in text.split("\n"):
+    spoken: list[str] = []
+    found: list[Unreadable] = []
+    marked: list[tuple[str, bool]] = []
+    offset = 0
+    for number, raw in enumerate(text.split("\n")):
         said, line = _read_line(raw, lex, loanwords)
         spoken.append(said)
+        if number:
+            marked.append(("\n", False))
+        if line.dropped:
+            # Read again, marking: the marks move the spaces, so not the spoken text.
+            marked_said, line = _read_line(raw, lex, loanwords, mark=True)
+            marked += _pieces(marked_said, line)
+        elif said:
+            marked.append((said, False))
         # Safety net: a character that reached the output unread is reported too.
         tokens = line.dropped + _SPEAKABLE.findall(said)
         cursor = 0
@@ -261,4 +292,4 @@ def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> 
             found.append(Unreadable(token, offset + at, offset + at + len(token)))
         offset += len(raw) + 1
     found.sort(key=lambda u: (u.start, u.end))
-    return Normalized("\n".join(spoken), tuple(found))
+    return Normalized("\n".join(spoken), tuple(found), tuple(marked))

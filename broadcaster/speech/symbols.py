@@ -220,8 +220,7 @@ def _foreign(m: re.Match[str], line: Line) -> str:
     word = m.group()
     if word in _GREEK:
         return " " + _GREEK[word] + " "
-    line.dropped.append(word)
-    return " "
+    return line.leave_out(word)
 
 
 def read_symbols(text: str, line: Line, lex: Dictionary | None) -> str:
@@ -237,9 +236,4 @@ def read_symbols(text: str, line: Line, lex: Dictionary | None) -> str:
     text = _SILENT.sub(" ", text)
     if not text.isascii():
         text = _FOREIGN.sub(lambda m: _foreign(m, line), text)
-    return _UNREADABLE.sub(lambda m: _dropped(m, line), text)
-
-
-def _dropped(m: re.Match[str], line: Line) -> str:
-    line.dropped.append(m.group())
-    return " "
+    return _UNREADABLE.sub(lambda m: line.leave_out(m.group()), text)

@@ -45,12 +45,24 @@ class Line:
     shipped loanword layer applies (not under a lexicon frozen at approval).
     """
 
-    __slots__ = ("store", "dropped", "loanwords")
+    __slots__ = ("store", "dropped", "loanwords", "mark")
 
-    def __init__(self, *, loanwords: bool = True) -> None:
+    def __init__(self, *, loanwords: bool = True, mark: bool = False) -> None:
         self.store: list[tuple[str, str]] = []
         self.dropped: list[str] = []
         self.loanwords = loanwords
+        self.mark = mark
+
+    def leave_out(self, token: str) -> str:
+        """Record ``token`` as unreadable; what stands in its place in the line.
+
+        Normally a space; when marking (the editor's preview), a reading "\\x02n\\x03"
+        that says where the n-th dropped token was.
+        """
+        self.dropped.append(token)
+        if self.mark:
+            return self.protect(f"\x02{len(self.dropped) - 1}\x03", WORD)
+        return " "
 
     def protect(self, reading: str, kind: str = NUM) -> str:
         if len(self.store) >= _PH_LIMIT:
