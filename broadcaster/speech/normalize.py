@@ -106,7 +106,7 @@ from broadcaster.speech.figures import (
 from broadcaster.speech.loanwords import FrozenLexicon
 from broadcaster.speech.numbers import number_to_words
 from broadcaster.speech.symbols import read_alnum, read_doc_symbols, read_symbols, read_words
-from broadcaster.speech.tokens import SPACES, Dictionary, Line, Rule, clean
+from broadcaster.speech.tokens import FOREIGN, SPACES, Dictionary, Line, Rule, clean
 from broadcaster.speech.units import read_per, read_units
 
 __all__ = [
@@ -184,6 +184,9 @@ def _read_line(
     for rule in rules:
         text = rule(text, line, lex)
     text = line.expand(text)
+    if not text.isascii() and FOREIGN.search(text):
+        # A reader passed a word of another script on (in a code such as "12你好").
+        text = FOREIGN.sub(lambda m: line.leave_out(m.group(), expanded=True), text)
     return _tidy(text), line
 
 
@@ -245,14 +248,24 @@ _SPEAKABLE = re.compile(r"[^\W\d_\x00-\u024f\u1e00-\u1eff]|[^\w ,.;:!?\x02\x03]|
 _MARK = re.compile("\x02([0-9]+)\x03")
 
 
-def _pieces(said: str, line: Line) -> list[tuple[str, bool]]:
+def _pieces(said: str, written: list[str]) -> list[tuple[str, bool]]:
     pieces: list[tuple[str, bool]] = []
     for i, part in enumerate(_MARK.split(said)):
         if i % 2:
-            pieces.append((line.dropped[int(part)], True))
+            pieces.append((written[int(part)], True))
         elif part:
             pieces.append((part, False))
     return pieces
+
+
+def _locate(raw: str, token: str, cursor: int) -> int:
+    for haystack, needle in ((raw, token), (raw.lower(), token.lower())):
+        at = haystack.find(needle, cursor)
+        if at < 0:
+            at = haystack.find(needle)
+        if at >= 0:
+            return at
+    return -1
 
 
 def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> Normalized:
@@ -270,26 +283,26 @@ def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> 
     for number, raw in enumerate(text.split("\n")):
         said, line = _read_line(raw, lex, loanwords)
         spoken.append(said)
+        # Safety net: a character that reached the output unread is reported too.
+        written: list[str] = []
+        cursor = 0
+        for token in line.dropped + _SPEAKABLE.findall(said):
+            at = _locate(raw, token, cursor)
+            if at < 0:
+                at = cursor
+            else:
+                # A reader may have lower-cased it: report it as written.
+                token = raw[at : at + len(token)]
+                cursor = at + len(token)
+            written.append(token)
+            found.append(Unreadable(token, offset + at, offset + at + len(token)))
+        offset += len(raw) + 1
         if number:
             marked.append(("\n", False))
         if line.dropped:
             # Read again, marking: the marks move the spaces, so not the spoken text.
-            marked_said, line = _read_line(raw, lex, loanwords, mark=True)
-            marked += _pieces(marked_said, line)
+            marked += _pieces(_read_line(raw, lex, loanwords, mark=True)[0], written)
         elif said:
             marked.append((said, False))
-        # Safety net: a character that reached the output unread is reported too.
-        tokens = line.dropped + _SPEAKABLE.findall(said)
-        cursor = 0
-        for token in tokens:
-            at = raw.find(token, cursor)
-            if at < 0:
-                at = raw.find(token)
-            if at < 0:
-                at = cursor
-            else:
-                cursor = at + len(token)
-            found.append(Unreadable(token, offset + at, offset + at + len(token)))
-        offset += len(raw) + 1
     found.sort(key=lambda u: (u.start, u.end))
     return Normalized("\n".join(spoken), tuple(found), tuple(marked))

@@ -53,7 +53,7 @@ class Line:
         self.loanwords = loanwords
         self.mark = mark
 
-    def leave_out(self, token: str) -> str:
+    def leave_out(self, token: str, *, expanded: bool = False) -> str:
         """Record ``token`` as unreadable; what stands in its place in the line.
 
         Normally a space; when marking (the editor's preview), a reading "\\x02n\\x03"
@@ -61,7 +61,8 @@ class Line:
         """
         self.dropped.append(token)
         if self.mark:
-            return self.protect(f"\x02{len(self.dropped) - 1}\x03", WORD)
+            mark = f"\x02{len(self.dropped) - 1}\x03"
+            return mark if expanded else self.protect(mark, WORD)
         return " "
 
     def protect(self, reading: str, kind: str = NUM) -> str:
@@ -213,6 +214,8 @@ _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
 _CONTROL = re.compile(
     "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ue000-\uf8ff\U000f0000-\U0010ffff\ud800-\udfff]+"
 )
+# Letters of other scripts (Cyrillic, Chinese, Thai...): nothing here can read them.
+FOREIGN = re.compile(r"[^\W\d_\x00-\u024f\u1e00-\u1eff]+")
 # Full-width and ideographic punctuation pasted from other documents is the same pause.
 _WIDE_PUNCT = {"。": ".", "，": ",", "、": ",", "：": ":", "；": ";", "！": "!", "？": "?"}
 _DASHES = str.maketrans(

@@ -302,5 +302,5 @@ def test_normalize_strict_passes_a_text_it_reads_whole(settings):
     result = run_cli(settings, "normalize", "--strict", text)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        "cài áp da lô, quét mã kiu a thăng một, giá mười đô la mỹ và phí hai phần nghìn.\n"
+        "cài áp da lô, quét mã kiu a số một, giá mười đô la mỹ và phí hai phần nghìn.\n"
     )
