@@ -69,8 +69,11 @@ def index():
         editing = session.get(LexiconEntry, int(edit_id))
     form = EntryForm(obj=editing, entry_id=editing.id if editing else "")
     if editing is None and request.args.get("term"):
-        # Arriving from the script editor with a misread word selected.
+        # Arriving from the script editor with a misread word selected, or from a
+        # shipped loanword to read differently (its reading offered to start from).
         form.term.data = request.args["term"][:64]
+        if request.args.get("reading"):
+            form.reading.data = request.args["reading"][:200]
     return render_template(
         "lexicon.html",
         entries=session.exec(statement).all(),
@@ -78,6 +81,7 @@ def index():
         form=form,
         editing=editing,
         delete_form=DeleteForm(),
+        shipped=lexicon.shipped_entries(session),
         trial=trial,
         trial_spoken=_spoken(trial) if trial else "",
         voices=VOICES,

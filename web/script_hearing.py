@@ -40,7 +40,7 @@ from broadcaster.newsroom.workflow import (
 )
 from broadcaster.speech import lexicon
 from broadcaster.speech.engines import engine_for
-from broadcaster.speech.normalize import normalize
+from broadcaster.speech.normalize import normalize_report
 from web.audiofiles import audio_response
 from web.auth import roles_required
 from web.db import get_session
@@ -78,7 +78,7 @@ def _station_from(data: dict) -> Station | None:
 
 @roles_required(*WRITERS)
 def spoken():
-    """The spoken form and on-air length of the text being typed."""
+    """The spoken form and on-air length of the text being typed, and what it leaves out."""
     data = _payload()
     body = str(data.get("body", ""))[:MAX_BODY]
     session = get_session()
@@ -93,7 +93,8 @@ def spoken():
         error = None
     except TemplateError as exc:
         text, error = body, message_for(exc)
-    spoken_text = normalize(text, lexicon=lexicon.as_mapping(session))
+    report = normalize_report(text, lexicon=lexicon.as_mapping(session))
+    spoken_text = report.spoken
     try:
         profile, _engine = version_settings(_settings(), profile_name=data.get("profile") or None)
     except ProfileError:
@@ -102,6 +103,9 @@ def spoken():
         spoken=spoken_text,
         estimate_s=estimate_duration(spoken_text, speed=speed, repeat=repeat, profile=profile),
         error=error,
+        # Left out of the reading: offsets are into the text with its variables filled.
+        unreadable=[{"token": u.label, "start": u.start, "end": u.end} for u in report.unreadable],
+        marked=[[piece, unreadable] for piece, unreadable in report.marked],
     )
 
 

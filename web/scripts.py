@@ -45,7 +45,7 @@ from broadcaster.newsroom.workflow import (
     withdraw,
 )
 from broadcaster.speech import lexicon
-from broadcaster.speech.normalize import normalize
+from broadcaster.speech.normalize import normalize_report
 from web import script_hearing
 from web.auth import acting_user, roles_required
 from web.db import get_session
@@ -293,7 +293,9 @@ def show(script_id: int):
         ),
         action_form=ActionForm(),
         return_form=ReturnForm(),
-        spoken=normalize(current.body, lexicon=lexicon.as_mapping(session)) if current else "",
+        spoken=normalize_report(current.body, lexicon=lexicon.for_version(session, current))
+        if current
+        else None,
         stations=session.exec(select(Station).order_by(Station.code)).all(),
     )
 

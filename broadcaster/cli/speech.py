@@ -42,21 +42,42 @@ def _lexicon_or_none(ctx: click.Context) -> dict[str, str] | None:
 @click.command("normalize")
 @click.argument("text", required=False)
 @click.option("--no-lexicon", is_flag=True, help="Ignore the staff lexicon in the database.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 if anything cannot be read, naming each such token on stderr.",
+)
 @click.pass_context
-def normalize_cmd(ctx: click.Context, text: str | None, no_lexicon: bool) -> None:
+def normalize_cmd(ctx: click.Context, text: str | None, no_lexicon: bool, strict: bool) -> None:
     """Print TEXT as it will be read aloud (numbers, dates, abbreviations spelled out).
 
     Without TEXT, reads standard input and writes exactly one line per input line.
+    A token nothing can read (a stray symbol, emoji, a word in another script, a control
+    character) is left out and named on stderr as LINE:COLUMN (1-based); with --strict
+    the command then exits 1.
     """
-    from broadcaster.speech.normalize import normalize
+    from broadcaster.speech.normalize import normalize_report
 
     lexicon = None if no_lexicon else _lexicon_or_none(ctx)
     if text is not None:
         lines = text.splitlines() or [""]
     else:
         lines = (line.rstrip("\r\n") for line in sys.stdin)
-    for line in lines:
-        click.echo(normalize(line, lexicon=lexicon))
+    unreadable = []
+    for number, line in enumerate(lines, start=1):
+        report = normalize_report(line, lexicon=lexicon)
+        click.echo(report.spoken)
+        unreadable += [(number, token) for token in report.unreadable]
+    if not unreadable:
+        return
+    prefix = "error" if strict else "warning"
+    for number, token in unreadable:
+        click.echo(
+            f"{prefix}: cannot read {token.label!r} at {number}:{token.start + 1}; left out",
+            err=True,
+        )
+    if strict:
+        ctx.exit(1)
 
 
 @click.command("speak")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from broadcaster.speech import loanwords
 from broadcaster.speech.tokens import Dictionary, Line
 
 WEEKDAYS = {
@@ -213,7 +214,7 @@ ABBREVIATIONS: dict[str, str] = {
     "email": "i meo",
     "e-mail": "i meo",
     "website": "oép sai",
-    "online": "trực tuyến",
+    "online": "on lai",
     "internet": "in tơ nét",
     "Bluetooth": "blu tút",
     "iPhone": "ai phôn",
@@ -284,6 +285,11 @@ def compile_lexicon(items: tuple[tuple[str, str], ...]) -> Dictionary:
 
 def read_lexicon(text: str, line: Line, lex: Dictionary | None) -> str:
     return lex.apply(text, line) if lex is not None else text
+
+
+def read_loanwords(text: str, line: Line, lex: Dictionary | None) -> str:
+    # After the staff lexicon (it wins); not under a lexicon frozen at approval.
+    return loanwords.dictionary().apply(text, line) if line.loanwords else text
 
 
 def read_abbreviations(text: str, line: Line, lex: Dictionary | None) -> str:

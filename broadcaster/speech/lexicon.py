@@ -1,4 +1,11 @@
-"""The pronunciation lexicon staff edit: word or abbreviation -> how it is read aloud."""
+"""The pronunciation lexicon staff edit: word or abbreviation -> how it is read aloud.
+
+Two layers: the shipped loanword file (speech/loanwords.py) and the staff entries in the
+database, which win. ``as_mapping`` is the staff layer (what ``normalize`` takes as
+``lexicon``; it applies the shipped layer itself); ``frozen`` keeps both, merged, with a
+version at its approval, and ``for_version`` hands that back so nothing live can change
+an approved bulletin.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from broadcaster.core import audit
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import LexiconEntry, ScriptVersion, User
+from broadcaster.speech import loanwords
 
 MAX_TERM = 64
 MAX_READING = 200
@@ -44,25 +52,62 @@ def as_mapping(session: Session) -> dict[str, str]:
     return dict(session.exec(select(LexiconEntry.term, LexiconEntry.reading)).all())
 
 
+def merged(session: Session) -> dict[str, str]:
+    """Shipped loanwords overlaid by the staff entries: every reading in force today.
+
+    Read as one dictionary (longest term first) it must say what the two layers say
+    (staff first, then shipped), so a shipped term is left out when a staff term is
+    part of it: a staff "test" beats the shipped "test nhanh", as it does live.
+    """
+    staff = as_mapping(session)
+    staff_words = [_words(term) for term in staff]
+    shipped = {
+        term: reading
+        for term, reading in loanwords.shipped().items()
+        if not any(_contains(_words(term), words) for words in staff_words)
+    }
+    return {**shipped, **staff}
+
+
+def _words(term: str) -> tuple[str, ...]:
+    return tuple(term.lower().replace("-", " ").split())
+
+
+def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
+    n = len(inner)
+    return any(outer[i : i + n] == inner for i in range(len(outer) - n + 1))
+
+
 def frozen(session: Session) -> str:
-    """The whole lexicon as JSON, to keep with a version at its approval."""
-    return json.dumps(as_mapping(session), ensure_ascii=False, sort_keys=True)
+    """The whole lexicon, shipped loanwords included, as JSON, kept at approval."""
+    return json.dumps(merged(session), ensure_ascii=False, sort_keys=True)
 
 
 def for_version(session: Session, version: ScriptVersion) -> dict[str, str]:
     """The readings a version is spoken with: those frozen at its approval, if it has them.
 
-    A draft (heard by its editor or approver before approval) reads with today's lexicon;
-    an approved version never changes what it says on air after someone edits an entry.
+    A draft (heard by its editor or approver before approval) reads with today's lexicon
+    and loanword file; an approved version never changes what it says on air after
+    someone edits an entry or the loanword file: the frozen mapping is returned as a
+    ``FrozenLexicon``, over which ``normalize`` applies no live loanword layer.
     """
     if version.lexicon:
-        return json.loads(version.lexicon)
+        return loanwords.FrozenLexicon(json.loads(version.lexicon))
     return as_mapping(session)
+
+
+def shipped_entries(session: Session) -> list[tuple[str, str, LexiconEntry | None]]:
+    """(term, shipped reading, the staff entry overriding it or None), by term."""
+    staff = {e.term.lower(): e for e in session.exec(select(LexiconEntry)).all()}
+    return [
+        (term, reading, staff.get(term.lower()))
+        for term, reading in sorted(loanwords.shipped().items(), key=lambda i: i[0].lower())
+    ]
 
 
 def version(session: Session) -> str:
     """A short hash of the whole lexicon: changes whenever any reading would change."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(loanwords.digest().encode())
     for term, reading in sorted(as_mapping(session).items()):
         digest.update(f"{term}\t{reading}\n".encode())
     return digest.hexdigest()[:16]

@@ -62,6 +62,17 @@ spelled words, signs and punctuation), ``dates.py`` (dates, times), ``figures.py
 percent, "per"); ``numbers.py`` says the number words and ``tokens.py`` holds the
 parts they share. This module only says in which order they read a line.
 
+Nothing is dropped silently: every character is read (signs are named: "#" -> "thăng",
+"§" -> "mục", "^" -> "mũ", "$" -> "đô la mỹ", Greek letters by name), kept as a pause,
+dropped as markup that has no sound (quotes, "*", "_", invisible format characters), or
+left out and reported: ``normalize_report`` returns the spoken text with every token it
+could not read (emoji, words in other scripts, control characters, unknown signs) and
+its place, for ``broadcaster normalize --strict`` and the editor's preview.
+
+Loanwords ("app" -> "áp", "QR" -> "kiu a") come from the shipped, editable file
+broadcaster/data/loanwords.yaml (``loanwords.py``), applied right after the staff lexicon,
+except under a lexicon frozen at approval, which already holds them.
+
 Lexicon (staff pronunciation dictionary): applied before every rule, whole-word,
 longest key first. A key without any lower-case letter ("UBND", "5K", "TT&TT") is
 matched case-sensitively; a key containing lower case ("Bluezone", "Đ/c") is matched
@@ -74,12 +85,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from broadcaster.speech.abbreviations import (
     ABBREVIATIONS,
     compile_lexicon,
     read_abbreviations,
     read_lexicon,
+    read_loanwords,
 )
 from broadcaster.speech.contacts import read_phones, read_urls
 from broadcaster.speech.dates import read_date_words, read_dates, read_times
@@ -90,12 +103,20 @@ from broadcaster.speech.figures import (
     read_ordinals,
     read_roman,
 )
+from broadcaster.speech.loanwords import FrozenLexicon
 from broadcaster.speech.numbers import number_to_words
 from broadcaster.speech.symbols import read_alnum, read_doc_symbols, read_symbols, read_words
-from broadcaster.speech.tokens import SPACES, Dictionary, Line, Rule, clean
+from broadcaster.speech.tokens import FOREIGN, SPACES, Dictionary, Line, Rule, clean
 from broadcaster.speech.units import read_per, read_units
 
-__all__ = ["ABBREVIATIONS", "normalize", "number_to_words"]
+__all__ = [
+    "ABBREVIATIONS",
+    "Normalized",
+    "Unreadable",
+    "normalize",
+    "normalize_report",
+    "number_to_words",
+]
 
 # The readers, in the order they read a line, each with whether it only reads lines
 # that hold a digit (a line without digits skips those). Order matters: a reader
@@ -105,6 +126,7 @@ __all__ = ["ABBREVIATIONS", "normalize", "number_to_words"]
 _READERS: tuple[tuple[Rule, bool], ...] = (
     (read_urls, False),
     (read_lexicon, False),
+    (read_loanwords, False),
     (read_phones, True),
     (read_doc_symbols, True),
     (read_abbreviations, False),
@@ -151,31 +173,136 @@ def _tidy(text: str) -> str:
     return text.lower()
 
 
-def _normalize_line(raw: str, lex: Dictionary | None) -> str:
-    text = clean(raw)
+def _read_line(
+    raw: str, lex: Dictionary | None, loanwords: bool, mark: bool = False
+) -> tuple[str, Line]:
+    line = Line(loanwords=loanwords, mark=mark)
+    text = clean(raw, line.dropped)
     if not text:
-        return ""
-    line = Line()
+        return "", line
     rules = _RULES if _HAS_DIGIT.search(text) else _RULES_NO_DIGIT
     for rule in rules:
         text = rule(text, line, lex)
     text = line.expand(text)
-    return _tidy(text)
+    if not text.isascii() and FOREIGN.search(text):
+        # A reader passed a word of another script on (in a code such as "12你好").
+        text = FOREIGN.sub(lambda m: line.leave_out(m.group(), expanded=True), text)
+    return _tidy(text), line
+
+
+def _compiled(lexicon: Mapping[str, str] | None) -> Dictionary | None:
+    if not lexicon:
+        return None
+    # Cached on the items in the caller's order: the lexicon comes fresh from the
+    # database on every call, and hashing its items is far cheaper than compiling.
+    try:
+        return compile_lexicon(tuple(lexicon.items()))
+    except TypeError:
+        return compile_lexicon(tuple((str(k), str(v)) for k, v in lexicon.items()))
 
 
 def normalize(text: str, *, lexicon: Mapping[str, str] | None = None) -> str:
     """Return what a Vietnamese announcer would say for ``text``.
 
     One output line per input line ("\\n" only; other line-break characters are
-    treated as spaces). See the module docstring for the readings chosen.
+    treated as spaces). See the module docstring for the readings chosen. Anything
+    that cannot be read is left out; ``normalize_report`` says what and where.
     """
     text = unicodedata.normalize("NFC", text)
-    lex = None
-    if lexicon:
-        # Cached on the items in the caller's order: the lexicon comes fresh from the
-        # database on every call, and hashing its items is far cheaper than compiling.
-        try:
-            lex = compile_lexicon(tuple(lexicon.items()))
-        except TypeError:
-            lex = compile_lexicon(tuple((str(k), str(v)) for k, v in lexicon.items()))
-    return "\n".join(_normalize_line(raw, lex) for raw in text.split("\n"))
+    lex = _compiled(lexicon)
+    loanwords = not isinstance(lexicon, FrozenLexicon)
+    return "\n".join(_read_line(raw, lex, loanwords)[0] for raw in text.split("\n"))
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A token nothing could read, at ``text[start:end]`` of the NFC-normalized input."""
+
+    token: str
+    start: int
+    end: int
+
+    @property
+    def label(self) -> str:
+        """The token as it can be printed: invisible characters as U+XXXX."""
+        if self.token.isprintable():
+            return self.token
+        return " ".join(c if c.isprintable() else f"U+{ord(c):04X}" for c in self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """The spoken text, what was left out of it, and the spoken text with it marked.
+
+    ``marked`` is the spoken text as (text, unreadable) pieces: each unreadable token
+    written where it stood, flagged True, so a preview can highlight it in place.
+    """
+
+    spoken: str
+    unreadable: tuple[Unreadable, ...]
+    marked: tuple[tuple[str, bool], ...]
+
+
+# What a spoken line may contain once read: Latin letters, spaces and pauses.
+_SPEAKABLE = re.compile(r"[^\W\d_\x00-\u024f\u1e00-\u1eff]|[^\w ,.;:!?\x02\x03]|[_]")
+_MARK = re.compile("\x02([0-9]+)\x03")
+
+
+def _pieces(said: str, written: list[str]) -> list[tuple[str, bool]]:
+    pieces: list[tuple[str, bool]] = []
+    for i, part in enumerate(_MARK.split(said)):
+        if i % 2:
+            pieces.append((written[int(part)], True))
+        elif part:
+            pieces.append((part, False))
+    return pieces
+
+
+def _locate(raw: str, token: str, cursor: int) -> int:
+    for haystack, needle in ((raw, token), (raw.lower(), token.lower())):
+        at = haystack.find(needle, cursor)
+        if at < 0:
+            at = haystack.find(needle)
+        if at >= 0:
+            return at
+    return -1
+
+
+def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> Normalized:
+    """``normalize`` plus every token it could not read, with its place in ``text``.
+
+    Positions are offsets into the NFC form of ``text`` (what the editor shows).
+    """
+    text = unicodedata.normalize("NFC", text)
+    lex = _compiled(lexicon)
+    loanwords = not isinstance(lexicon, FrozenLexicon)
+    spoken: list[str] = []
+    found: list[Unreadable] = []
+    marked: list[tuple[str, bool]] = []
+    offset = 0
+    for number, raw in enumerate(text.split("\n")):
+        said, line = _read_line(raw, lex, loanwords)
+        spoken.append(said)
+        # Safety net: a character that reached the output unread is reported too.
+        written: list[str] = []
+        cursor = 0
+        for token in line.dropped + _SPEAKABLE.findall(said):
+            at = _locate(raw, token, cursor)
+            if at < 0:
+                at = cursor
+            else:
+                # A reader may have lower-cased it: report it as written.
+                token = raw[at : at + len(token)]
+                cursor = at + len(token)
+            written.append(token)
+            found.append(Unreadable(token, offset + at, offset + at + len(token)))
+        offset += len(raw) + 1
+        if number:
+            marked.append(("\n", False))
+        if line.dropped:
+            # Read again, marking: the marks move the spaces, so not the spoken text.
+            marked += _pieces(_read_line(raw, lex, loanwords, mark=True)[0], written)
+        elif said:
+            marked.append((said, False))
+    found.sort(key=lambda u: (u.start, u.end))
+    return Normalized("\n".join(spoken), tuple(found), tuple(marked))

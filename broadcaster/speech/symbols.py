@@ -14,6 +14,7 @@ import re
 from broadcaster.speech.abbreviations import ABBR_FOLDED, ABBREVIATIONS
 from broadcaster.speech.numbers import digits_to_words, int_words, number_to_words
 from broadcaster.speech.tokens import (
+    FOREIGN,
     PH,
     PH_RE,
     VOWELS,
@@ -163,6 +164,9 @@ def read_words(text: str, line: Line, lex: Dictionary | None) -> str:
 
 
 # --- symbols and punctuation ---------------------------------------------------------
+# Every character left at this point is read (a sign named), kept as a pause, dropped as
+# markup that carries no sound (quotes, "*" emphasis, "_", joining "-" and "/"), or
+# reported: line.dropped collects it and normalize_report says where it was.
 _SYMBOLS = {
     "&": " và ",
     "+": " cộng ",
@@ -175,21 +179,70 @@ _SYMBOLS = {
     "≥": " lớn hơn hoặc bằng ",
     "≤": " nhỏ hơn hoặc bằng ",
     "%": " phần trăm ",
+    "‰": " phần nghìn ",
     "°": " độ ",
     "×": " nhân ",
+    "÷": " chia ",
+    "±": " cộng trừ ",
+    "√": " căn ",
+    "^": " mũ ",
     "²": " bình phương ",
     "³": " lập phương ",
+    "#": " thăng ",
+    "№": " số ",
+    "§": " mục ",
+    "\\": " gạch chéo ngược ",
+    "→": " đến ",
+    "$": " đô la mỹ ",
+    "€": " ơ rô ",
+    "£": " bảng anh ",
+    "¥": " yên ",
+    "₫": " đồng ",
 }
+# "#3", "hạng mục # 3": a number sign; elsewhere (hashtags) "#" is read "thăng".
+_HASH_NUMBER = re.compile(rf"#(?=\s?(?:[0-9]|{PH}))")
+
+
+def _number_sign(m: re.Match[str]) -> str:
+    # "hồ sơ số #12" already says "số".
+    return " " if prev_word(m.string, m.start()) == "số" else " số "
+
+
 _SYMBOL_RE = re.compile("[" + "".join(map(re.escape, _SYMBOLS)) + "]")
 _SPACED_DASH = re.compile(r"(?:^|\s)-+(?:\s|$)")
 _WORD_SLASH = re.compile(rf"(?<=[^\W\d_]|{PH})\s*/\s*(?=[^\W\d_]|{PH})")
-_BRACKETS = re.compile(r"[()\[\]{}]")
-_JUNK = re.compile(rf"[^\w\s,.;:!?{PH[1:-1]}]|_")
+_BRACKETS = re.compile(r"[()\[\]{}|•·▪●◦]")
+_SILENT = re.compile("[\"'`´“”‘’„‟«»‹›*_/-]")
+_UNREADABLE = re.compile(rf"[^\w\s,.;:!?{PH[1:-1]}]+")
 _ELLIPSIS = re.compile(r"\.{2,}")
+
+# Greek letters met in health and science notices, by their Vietnamese names; a word in
+# another script (Cyrillic, Chinese, Thai...) cannot be read and is reported.
+_GREEK = {
+    "α": "an pha", "β": "bê ta", "γ": "gam ma", "δ": "đen ta", "Δ": "đen ta",
+    "ε": "ép xi lon", "λ": "lam đa", "μ": "muy", "π": "pi", "σ": "xích ma",
+    "Σ": "xích ma", "ω": "ô mê ga", "Ω": "ô mê ga",
+}  # fmt: skip
+# The micro sign is a Latin-1 letter, so no other rule sees it: "5 µg" in a health notice.
+_MICRO_UNITS = {"g": "micrô gam", "m": "micrô mét", "l": "micrô lít", "L": "micrô lít"}
+_MICRO = re.compile(r"(?<![^\W\d_])[µμ]([gmlL]?)(?![^\W\d_])")
+
+
+def _micro(m: re.Match[str]) -> str:
+    return " " + (_MICRO_UNITS[m.group(1)] if m.group(1) else "muy") + " "
+
+
+def _foreign(m: re.Match[str], line: Line) -> str:
+    word = m.group()
+    if word in _GREEK:
+        return " " + _GREEK[word] + " "
+    return line.leave_out(word)
 
 
 def read_symbols(text: str, line: Line, lex: Dictionary | None) -> str:
     # The membership tests skip whole regex scans on the common sentence.
+    if "#" in text:
+        text = _HASH_NUMBER.sub(_number_sign, text)
     text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group()], text)
     if "-" in text:
         text = _SPACED_DASH.sub(", ", text)
@@ -198,4 +251,9 @@ def read_symbols(text: str, line: Line, lex: Dictionary | None) -> str:
     text = _BRACKETS.sub(", ", text)
     if ".." in text:
         text = _ELLIPSIS.sub(".", text)
-    return _JUNK.sub(" ", text)
+    text = _SILENT.sub(" ", text)
+    if not text.isascii():
+        if "µ" in text or "μ" in text:
+            text = _MICRO.sub(_micro, text)
+        text = FOREIGN.sub(lambda m: _foreign(m, line), text)
+    return _UNREADABLE.sub(lambda m: line.leave_out(m.group()), text)

@@ -37,10 +37,33 @@ WORD = "w"
 
 
 class Line:
-    __slots__ = ("store",)
+    """One line being read: its placeholder store and what could not be read in it.
 
-    def __init__(self) -> None:
+    ``dropped`` lists, in the order found, the tokens taken out of the line because
+    nothing can read them (control characters, emoji, scripts other than Latin...);
+    ``normalize_report`` turns them into positions. ``loanwords`` says whether the
+    shipped loanword layer applies (not under a lexicon frozen at approval).
+    """
+
+    __slots__ = ("store", "dropped", "loanwords", "mark")
+
+    def __init__(self, *, loanwords: bool = True, mark: bool = False) -> None:
         self.store: list[tuple[str, str]] = []
+        self.dropped: list[str] = []
+        self.loanwords = loanwords
+        self.mark = mark
+
+    def leave_out(self, token: str, *, expanded: bool = False) -> str:
+        """Record ``token`` as unreadable; what stands in its place in the line.
+
+        Normally a space; when marking (the editor's preview), a reading "\\x02n\\x03"
+        that says where the n-th dropped token was.
+        """
+        self.dropped.append(token)
+        if self.mark:
+            mark = f"\x02{len(self.dropped) - 1}\x03"
+            return mark if expanded else self.protect(mark, WORD)
+        return " "
 
     def protect(self, reading: str, kind: str = NUM) -> str:
         if len(self.store) >= _PH_LIMIT:
@@ -183,11 +206,21 @@ class Dictionary:
 
 
 # --- cleanup of the raw line -------------------------------------------------
-_DROP_CHARS = re.compile(
-    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u00ad\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\ufeff\ue000-\uf8ff\U000f0000-\U0010ffff\ud800-\udfff]"
+# Invisible format characters (soft hyphen, zero-width space/joiners, direction marks,
+# byte-order mark) carry no sound and no meaning for a listener: removed silently.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+# Control characters, private-use characters (the placeholders live there) and lone
+# surrogates are garbage from a copy and paste: removed, and reported as unreadable.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ue000-\uf8ff\U000f0000-\U0010ffff\ud800-\udfff]+"
 )
-_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
+# Letters of other scripts (Cyrillic, Chinese, Thai...): nothing here can read them.
+FOREIGN = re.compile(r"[^\W\d_\x00-\u024f\u1e00-\u1eff]+")
+# Full-width and ideographic punctuation pasted from other documents is the same pause.
+_WIDE_PUNCT = {"。": ".", "，": ",", "、": ",", "：": ":", "；": ";", "！": "!", "？": "?"}
+_DASHES = str.maketrans(
+    {**{c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"}, **_WIDE_PUNCT}
+)
 SPACES = re.compile(r"\s+")
 _BULLET = re.compile(r"^(?:[•●○▪■◦►*]+\s*|[-+]+\s+|-(?=[^\W\d_]))")
 
@@ -199,8 +232,14 @@ def _ascii_digit(m: re.Match[str]) -> str:
     return str(unicodedata.decimal(m.group()))
 
 
-def clean(line: str) -> str:
-    line = _DROP_CHARS.sub("", line)
+def clean(line: str, dropped: list[str] | None = None) -> str:
+    """The raw line tidied for the readers; unreadable characters go to ``dropped``."""
+    if not line.isascii():
+        line = _INVISIBLE.sub("", line)
+    if _CONTROL.search(line):
+        if dropped is not None:
+            dropped.extend(_CONTROL.findall(line))
+        line = _CONTROL.sub("", line)
     if not line.isascii():
         line = _UNICODE_DIGIT.sub(_ascii_digit, line)
     line = line.translate(_DASHES).replace("…", "...").replace("º", "°").replace("˚", "°")

@@ -275,3 +275,32 @@ def test_render_warms_the_very_file_the_air_plays_for_a_version_with_its_own_pro
     assert on_air.profile == "loa-khong-chuong"
     assert on_air.key in keys_warmed
     assert json.loads(single.stdout)["sha256"] == on_air.sha256
+
+
+def test_normalize_strict_fails_naming_what_it_cannot_read(settings):
+    text = "Bà con ✈ gọi 你好 ngay\nTrời mưa\x07 to"
+    result = run_cli(settings, "normalize", "--strict", input=text + "\n")
+    assert result.returncode == 1
+    assert result.stdout == "bà con gọi ngay\ntrời mưa to\n"
+    errors = result.stderr.splitlines()
+    assert errors == [
+        "error: cannot read '✈' at 1:8; left out",
+        "error: cannot read '你好' at 1:14; left out",
+        "error: cannot read 'U+0007' at 2:9; left out",
+    ]
+
+
+def test_normalize_without_strict_warns_and_succeeds(settings):
+    result = run_cli(settings, "normalize", "--no-lexicon", "Giá 😀 tăng")
+    assert result.returncode == 0
+    assert result.stdout == "giá tăng\n"
+    assert "warning: cannot read '😀' at 1:5" in result.stderr
+
+
+def test_normalize_strict_passes_a_text_it_reads_whole(settings):
+    text = "Cài app Zalo, quét mã QR #1, giá 10$ & phí 2‰."
+    result = run_cli(settings, "normalize", "--strict", text)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "cài áp da lô, quét mã kiu a số một, giá mười đô la mỹ và phí hai phần nghìn.\n"
+    )

@@ -80,3 +80,25 @@ def test_an_editor_writes_hears_and_submits_and_an_approver_approves(live_server
     assert rows.count() == 2
     assert "(đang phát)" in rows.nth(1).inner_text()
     context.close()
+
+
+def test_an_editor_sees_what_the_machine_cannot_read_highlighted(live_server, page):
+    login(page, live_server, "editor")
+    page.goto(live_server + "/scripts/new")
+    note = page.locator("#unreadable-note")
+    body = page.get_by_label("Nội dung")
+    body.fill("Bà con quét mã QR trên app Zalo.")
+    page.locator("#spoken-form").filter(has_text="quét mã kiu a trên áp da lô").wait_for()
+    assert note.is_hidden()
+    body.fill("Bà con quét mã QR ✈ trên app Zalo.")
+    marked = page.locator("#spoken-form mark.unreadable")
+    marked.wait_for()
+    assert marked.inner_text() == "✈"
+    assert note.is_visible()
+    assert "Máy không đọc được:" in note.inner_text() and "✈" in note.inner_text()
+    background = marked.evaluate("m => getComputedStyle(m).backgroundColor")
+    assert background == "rgb(255, 213, 79)"
+    # written out in words, the note goes away before it is sent for approval
+    body.fill("Bà con quét mã QR trên app Zalo, đi máy bay.")
+    page.locator("#spoken-form").filter(has_text="đi máy bay").wait_for()
+    assert note.is_hidden() and marked.count() == 0

@@ -69,9 +69,24 @@ def test_an_entry_can_be_edited_and_deleted(client, auth, app):
     assert "Za lô" in client.get("/lexicon").get_data(as_text=True)
     token = auth.csrf_token("/lexicon")
     client.post(f"/lexicon/{entry_id}/delete", data={"csrf_token": token})
-    assert ">Zalo<" not in client.get("/lexicon").get_data(as_text=True)
+    staff_table = client.get("/lexicon").get_data(as_text=True).split('id="shipped"')[0]
+    assert ">Zalo<" not in staff_table
 
 
 def test_operators_cannot_see_the_lexicon(client, auth):
     auth.login("operator")
     assert client.get("/lexicon").status_code == 403
+
+
+def test_the_shipped_loanwords_are_listed_and_a_staff_entry_overrides_one(client, auth):
+    auth.login("editor")
+    page = client.get("/lexicon").get_data(as_text=True)
+    assert 'id="shipped-loanwords"' in page and "kiu a" in page
+    offer = client.get("/lexicon?term=QR&reading=kiu+a").get_data(as_text=True)
+    assert 'value="QR"' in offer and 'value="kiu a"' in offer
+    assert client.get("/lexicon?try=Quét+mã+QR").get_data(as_text=True).count("quét mã kiu a")
+    response = post_entry(client, auth, term="QR", reading="quy rờ")
+    assert response.status_code == 302
+    page = client.get("/lexicon?try=Quét+mã+QR").get_data(as_text=True)
+    assert 'id="spoken">quét mã quy rờ' in page
+    assert "đọc là “quy rờ”" in page

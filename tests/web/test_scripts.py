@@ -233,3 +233,34 @@ def test_operators_cannot_reach_the_newsroom(client, auth):
     auth.login("operator")
     assert client.get("/scripts").status_code == 403
     assert client.get("/scripts/new").status_code == 403
+
+
+def test_the_spoken_form_marks_what_the_machine_cannot_read(client, auth):
+    auth.login("editor")
+    token = csrf(client, "/scripts/new")
+    data = client.post(
+        "/scripts/spoken",
+        json={"body": "Bà con ✈ gọi 你好 số 112, quét mã QR.", "speed": 1, "repeat": 1},
+        headers={"X-CSRFToken": token},
+    ).get_json()
+    assert data["spoken"] == "bà con gọi số một một hai, quét mã kiu a."
+    assert data["unreadable"] == [
+        {"token": "✈", "start": 7, "end": 8},
+        {"token": "你好", "start": 13, "end": 15},
+    ]
+    assert ["✈", True] in data["marked"] and ["你好", True] in data["marked"]
+    assert "".join(p for p, bad in data["marked"] if not bad).split() == data["spoken"].split()
+    page = client.get("/scripts/new").get_data(as_text=True)
+    assert 'id="unreadable-note"' in page and "Máy không đọc được:" in page
+
+
+def test_the_version_page_shows_what_will_be_left_out(client, auth, app):
+    auth.login("editor")
+    write_script(client, title="Có ký tự lạ", body="Họp lúc 8h ☎ tại nhà văn hoá.")
+    script = script_by_title(app, "Có ký tự lạ")
+    page = client.get(f"/scripts/{script.id}").get_data(as_text=True)
+    assert "Máy không đọc được:" in page
+    assert '<mark class="unreadable">☎</mark>' in page
+    write_script(client)
+    clean = client.get(f"/scripts/{script_by_title(app, 'Bà con hãy cài Bluezone').id}")
+    assert 'id="unreadable-note" hidden' in clean.get_data(as_text=True)

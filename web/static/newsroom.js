@@ -41,6 +41,28 @@
   };
 
   // --- live spoken form and estimate -----------------------------------------------------
+  // What the machine cannot read is marked where it stood and listed in the note above.
+  const markedNode = (text, unreadable) => {
+    if (!unreadable) return document.createTextNode(text);
+    const mark = document.createElement("mark");
+    mark.className = "unreadable";
+    mark.textContent = text;
+    return mark;
+  };
+  const showSpoken = (data) => {
+    const pieces = data.marked || [[data.spoken, false]];
+    $("spoken-form").replaceChildren(...pieces.map(([text, bad]) => markedNode(text, bad)));
+    const note = $("unreadable-note");
+    if (!note) return;
+    const tokens = data.unreadable || [];
+    const list = [];
+    tokens.forEach((u, i) => {
+      if (i) list.push(document.createTextNode(", "));
+      list.push(markedNode(u.token, true));
+    });
+    $("unreadable-list").replaceChildren(...list);
+    note.hidden = tokens.length === 0;
+  };
   let timer = null;
   let sequence = 0;
   const refreshSpoken = async () => {
@@ -48,7 +70,7 @@
     try {
       const data = await postJSON(root.dataset.spokenUrl, values());
       if (mine !== sequence) return; // a newer request is on its way
-      $("spoken-form").textContent = data.spoken;
+      showSpoken(data);
       $("estimate").textContent = clock(data.estimate_s);
       const error = $("template-error");
       error.hidden = !data.error;
