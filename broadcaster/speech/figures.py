@@ -23,7 +23,7 @@ from broadcaster.speech.units import NUMTOK, SCALE
 
 # --- Roman numerals in context ----------------------------------------------------
 _ROMAN = r"(?=[IVX])X{0,3}(?:IX|IV|V?I{0,3})"
-_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 _ROMAN_HINT = re.compile(r"(?<![^\W_])[IVX]+(?![^\W_])")
 _ROMAN_CONTEXT = (
     "quý|thế kỷ|thế kỉ|đại hội|trung ương|khóa|khoá|thứ|kỳ|kì|phần|chương|mục|tập|đợt|"
@@ -33,8 +33,18 @@ _ROMAN_RE = re.compile(
     rf"(?i:\b(?P<w>{_ROMAN_CONTEXT}))\s+(?P<r>{_ROMAN})(?![\w])"
     r"(?:/(?P<y>[0-9]{4})(?![\w]))?"
 )
+# After the words that number parts of a text, centuries and years, any valid numeral up
+# to MMMCMXCIX, in upper or lower case ("thế kỉ xix", "mục XCIX", "năm MCMXCIX"); one of
+# C, D, L, M alone is a letter ("phần C", "khoản d"), and so is a unit ("năm mm").
+_FULL_ROMAN = r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
+_FULL_CONTEXT = "chương|mục|phần|đoạn|khoản|thế kỷ|thế kỉ|thứ|năm"
+_FULL_ROMAN_RE = re.compile(
+    rf"(?i:\b(?P<w>{_FULL_CONTEXT}))\s+(?P<r>[IVXLCDM]+|[ivxlcdm]+)(?![\w])"
+)
+_FULL_ROMAN_VALID = re.compile(_FULL_ROMAN)
 # Outline markers at the start of a line: "I.", "2.", "a)" -> "một,", "hai,", "a,".
 _HEADING = re.compile(rf"^(?:(?P<r>{_ROMAN})|(?P<n>[0-9]{{1,2}})|(?P<l>[a-zđ]))[.)]\s")
+_NOT_ROMAN = frozenset({"C", "D", "L", "M", "mm", "cm", "dm", "ml", "dl", "cl", "mi", "li"})
 
 
 def _roman_value(numeral: str) -> int:
@@ -48,19 +58,28 @@ def _roman_value(numeral: str) -> int:
     return total
 
 
+def _context_reading(word: str, value: int) -> str:
+    low = word.lower()
+    if low == "thứ":
+        return ordinal_to_words(value)
+    if low == "tháng":
+        return month_to_words(value)
+    return number_to_words(value)
+
+
 def read_roman(text: str, line: Line, lex: Dictionary | None) -> str:
+    def full(m: re.Match[str]) -> str:
+        numeral = m.group("r").upper()
+        if m.group("r") in _NOT_ROMAN or not _FULL_ROMAN_VALID.fullmatch(numeral):
+            return m.group()
+        reading = _context_reading(m.group("w"), _roman_value(numeral))
+        return f"{m.group('w')} " + line.protect(reading)
+
     def repl(m: re.Match[str]) -> str:
-        word, value = m.group("w"), _roman_value(m.group("r"))
-        low = word.lower()
-        if low == "thứ":
-            reading = ordinal_to_words(value)
-        elif low == "tháng":
-            reading = month_to_words(value)
-        else:
-            reading = number_to_words(value)
+        reading = _context_reading(m.group("w"), _roman_value(m.group("r")))
         if m.group("y"):
             reading += " năm " + number_to_words(int(m.group("y")))
-        return f"{word} " + line.protect(reading)
+        return f"{m.group('w')} " + line.protect(reading)
 
     def heading(m: re.Match[str]) -> str:
         if m.group("r"):
@@ -72,7 +91,25 @@ def read_roman(text: str, line: Line, lex: Dictionary | None) -> str:
         return line.protect(reading, WORD) + ", "
 
     text = _HEADING.sub(heading, text)
+    text = _FULL_ROMAN_RE.sub(full, text)
     return _ROMAN_RE.sub(repl, text) if _ROMAN_HINT.search(text) else text
+
+
+# --- minus signs ---------------------------------------------------------------------
+# A "-" right before a digit is a minus unless it joins two numbers ("5-10", "5 -10"),
+# or belongs to a word or code ("Covid-19", "NĐ-CP"); symbols, phones and dates were
+# read before this runs. "-2°C" -> "âm hai độ xê", "-0,007" -> "âm không phẩy ...".
+_MINUS_RE = re.compile(r"(?<![\w.,/$€£¥₫)\]-])-(?=[0-9])")
+_NUMBER_BEFORE = re.compile(rf"(?:[0-9%°]|{PH})\s*$")
+
+
+def read_minus(text: str, line: Line, lex: Dictionary | None) -> str:
+    def repl(m: re.Match[str]) -> str:
+        if _NUMBER_BEFORE.search(m.string, max(0, m.start() - 4), m.start()):
+            return m.group()
+        return line.protect("âm", WORD) + " "
+
+    return _MINUS_RE.sub(repl, text) if "-" in text else text
 
 
 # --- ordinals after "thứ" ------------------------------------------------------------

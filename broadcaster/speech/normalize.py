@@ -86,10 +86,12 @@ from broadcaster.speech.dates import read_date_words, read_dates, read_times
 from broadcaster.speech.figures import (
     read_joins,
     read_leftover_digits,
+    read_minus,
     read_numbers,
     read_ordinals,
     read_roman,
 )
+from broadcaster.speech.money import read_colloquial, read_money
 from broadcaster.speech.numbers import number_to_words
 from broadcaster.speech.symbols import read_alnum, read_doc_symbols, read_symbols, read_words
 from broadcaster.speech.tokens import SPACES, Dictionary, Line, Rule, clean
@@ -113,6 +115,9 @@ _READERS: tuple[tuple[Rule, bool], ...] = (
     (read_date_words, True),
     (read_roman, False),
     (read_ordinals, True),
+    (read_money, True),
+    (read_colloquial, True),
+    (read_minus, True),
     (read_units, True),
     (read_numbers, True),
     (read_per, False),

@@ -102,7 +102,7 @@ ISSUE_READINGS = [
     ("5 kg", "năm ki lô gam"),
     ("35°C", "ba mươi lăm độ xê"),
     ("50.000 đ/kg", "năm mươi nghìn đồng một ki lô gam"),
-    ("60 km/h", "sáu mươi ki lô mét một giờ"),
+    ("60 km/h", "sáu mươi ki lô mét trên giờ"),
     ("Covid-19", "cô vít mười chín"),
     ("5K", "năm ca"),
     ("nCoV", "en cô vi"),

@@ -1,0 +1,110 @@
+"""Readers of money: currency symbols and the colloquial amounts of price bulletins.
+
+Currency symbols before or after the amount ("$5", "10$", "10€", "£3", "100₫/kg"); a
+range with the symbol on both ends says it once ("10$-20$" -> "mười đến hai mươi đô la
+mỹ"); below one dollar or euro the amount is cents ("0,5$" -> "năm mươi xu").
+
+Colloquial amounts: "k" is nghìn ("100k"), "tr" triệu ("1tr"), "t" tỷ ("1t"); a digit
+after the letter is the next lower part, as people say it ("2tr5" -> "hai triệu năm trăm
+nghìn", "2t3" -> "hai tỷ ba trăm triệu", "1k5" -> "một nghìn năm trăm"). "5K" in the
+Ministry of Health's message (khẩu trang, khử khuẩn, khoảng cách, không tụ tập, khai báo
+y tế) stays "năm ca": upper-case "5K" is the dictionary's, and a lower-case "5k" is the
+message, not money, after the words that introduce it ("thông điệp 5k").
+"""
+
+from __future__ import annotations
+
+import re
+
+from broadcaster.speech.numbers import MAX_NUMBER_DIGITS, number_to_words, number_words
+from broadcaster.speech.tokens import Dictionary, Line, prev_words
+from broadcaster.speech.units import NUMTOK, SCALE, per_words
+
+CURRENCIES = {
+    "$": "đô la mỹ",
+    "US$": "đô la mỹ",
+    "€": "ơ rô",
+    "£": "bảng anh",
+    "¥": "yên",
+    "₫": "đồng",
+}
+# Currencies whose hundredth is said "xu" when the amount is below one.
+_CENTS = frozenset({"đô la mỹ", "ơ rô"})
+
+_SYM = r"(?:US\$|[$€£¥₫])"
+_SCALE_OPT = rf"(?:\s?(?P<scale{{i}}>{SCALE})(?![\w]))?"
+_AFTER = rf"(?P<num{{i}}>{NUMTOK}){_SCALE_OPT}\s?(?P<sa{{i}}>{_SYM})"
+_BEFORE = rf"(?P<sb{{i}}>{_SYM})\s?(?P<numb{{i}}>{NUMTOK}){_SCALE_OPT.replace('scale', 'scaleb')}"
+_ONE = rf"(?:{_AFTER}|{_BEFORE})"
+_MONEY_RE = re.compile(
+    rf"(?<![\w.,]){_ONE.format(i=1)}(?:\s*-\s*{_ONE.format(i=2)})?"
+    rf"(?P<per>(?:/[^\W\d_]+(?![\w]))*)(?![\w])"
+)
+_MONEY_HINT = re.compile("[$€£¥₫]")
+
+
+def _amount(num: str, scale: str | None, currency: str) -> str:
+    """One amount and its currency word, with cents below one dollar or euro."""
+    if not scale and currency in _CENTS:
+        whole, _, frac = num.partition(",")
+        if whole == "0" and frac and len(frac) <= 2 and int(frac):
+            return f"{number_to_words(int(frac.ljust(2, '0')))} xu"
+    words = [number_words(num, "phẩy")]
+    if scale:
+        words.append(scale)
+    return " ".join([*words, currency])
+
+
+def _parts(m: re.Match[str], i: int) -> tuple[str, str | None, str] | None:
+    if m.group(f"num{i}"):
+        return m.group(f"num{i}"), m.group(f"scale{i}"), CURRENCIES[m.group(f"sa{i}")]
+    if m.group(f"numb{i}"):
+        return m.group(f"numb{i}"), m.group(f"scaleb{i}"), CURRENCIES[m.group(f"sb{i}")]
+    return None
+
+
+def read_money(text: str, line: Line, lex: Dictionary | None) -> str:
+    def repl(m: re.Match[str]) -> str:
+        first, second = _parts(m, 1), _parts(m, 2)
+        assert first is not None
+        per = per_words(m.group("per"), first[2]) if m.group("per") else ""
+        if second is None:
+            return line.protect(" ".join(filter(None, [_amount(*first), per])))
+        one = _amount(*first)
+        two = _amount(*second)
+        if first[2] == second[2] and not one.endswith(" xu") and not two.endswith(" xu"):
+            one = one.removesuffix(" " + first[2])  # "10$-20$": the currency said once
+        return line.protect(" ".join(filter(None, [one, "đến", two, per])))
+
+    return _MONEY_RE.sub(repl, text) if _MONEY_HINT.search(text) else text
+
+
+# --- colloquial amounts: 100k, 1tr, 2tr5, 1t, 2t3 ---------------------------------
+_COLLOQUIAL_SCALES = {"k": 1_000, "K": 1_000, "tr": 1_000_000, "t": 1_000_000_000}
+_COLLOQUIAL_RE = re.compile(
+    r"(?<![\w.,])(?P<num>[0-9]{1,3}(?:\.[0-9]{3})*)(?P<unit>tr|k|K|t)(?P<tail>[0-9]{1,3})?"
+    r"(?P<dong>\s?(?:đ|đồng)(?![\w]))?(?![\w]|[.,][0-9])"
+)
+_COLLOQUIAL_HINT = re.compile(r"[0-9](?:tr|k|K|t)(?![^\W\d_])")
+# "thông điệp 5k", "thực hiện 5k", "tuân thủ 5k", "nguyên tắc 5k".
+_FIVE_K_BEFORE = frozenset({"điệp", "hiện", "thủ", "tắc"})
+
+
+def read_colloquial(text: str, line: Line, lex: Dictionary | None) -> str:
+    def repl(m: re.Match[str]) -> str:
+        num, unit, tail = m.group("num").replace(".", ""), m.group("unit"), m.group("tail")
+        if num == "5" and unit in "kK" and not tail:
+            if unit == "K" or prev_words(m.string, m.start(), 1) in _FIVE_K_BEFORE:
+                return line.protect("năm ca")  # the 5K message, not five thousand
+        scale = _COLLOQUIAL_SCALES[unit]
+        value = int(num) * scale
+        if tail:
+            value += int(tail) * scale // 10 ** len(tail)
+        if len(str(value)) > MAX_NUMBER_DIGITS:
+            return m.group()
+        reading = number_to_words(value)
+        if m.group("dong"):
+            reading += " đồng"
+        return line.protect(reading)
+
+    return _COLLOQUIAL_RE.sub(repl, text) if _COLLOQUIAL_HINT.search(text) else text
