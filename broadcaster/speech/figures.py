@@ -69,8 +69,11 @@ def _context_reading(word: str, value: int) -> str:
 
 def read_roman(text: str, line: Line, lex: Dictionary | None) -> str:
     def full(m: re.Match[str]) -> str:
-        numeral = m.group("r").upper()
-        if m.group("r") in _NOT_ROMAN or not _FULL_ROMAN_VALID.fullmatch(numeral):
+        raw = m.group("r")
+        numeral = raw.upper()
+        if raw in _NOT_ROMAN or (len(raw) == 1 and numeral in _NOT_ROMAN):
+            return m.group()
+        if not _FULL_ROMAN_VALID.fullmatch(numeral):
             return m.group()
         reading = _context_reading(m.group("w"), _roman_value(numeral))
         return f"{m.group('w')} " + line.protect(reading)

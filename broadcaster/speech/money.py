@@ -82,9 +82,11 @@ def read_money(text: str, line: Line, lex: Dictionary | None) -> str:
 # --- colloquial amounts: 100k, 1tr, 2tr5, 1t, 2t3 ---------------------------------
 _COLLOQUIAL_SCALES = {"k": 1_000, "K": 1_000, "tr": 1_000_000, "t": 1_000_000_000}
 _COLLOQUIAL_RE = re.compile(
-    r"(?<![\w.,])(?P<num>[0-9]{1,3}(?:\.[0-9]{3})*)(?P<unit>tr|k|K|t)(?P<tail>[0-9]{1,3})?"
-    r"(?P<dong>\s?(?:đ|đồng)(?![\w]))?(?![\w]|[.,][0-9])"
+    r"(?<![\w.,])(?P<num>[0-9]{1,3}(?:\.[0-9]{3})*)(?:,(?P<dec>[0-9]{1,2}))?"
+    r"(?P<unit>tr|k|K|t)(?P<tail>[0-9]{1,3})?"
+    r"(?P<dong>\s?(?:đ|đồng)(?![\w]))?(?P<per>(?:/[^\W\d_]+(?![\w]))*)(?![\w]|[.,][0-9])"
 )
+_SCALE_WORD = {"k": "nghìn", "K": "nghìn", "tr": "triệu", "t": "tỷ"}
 _COLLOQUIAL_HINT = re.compile(r"[0-9](?:tr|k|K|t)(?![^\W\d_])")
 # "thông điệp 5k", "thực hiện 5k", "tuân thủ 5k", "nguyên tắc 5k".
 _FIVE_K_BEFORE = frozenset({"điệp", "hiện", "thủ", "tắc"})
@@ -96,15 +98,22 @@ def read_colloquial(text: str, line: Line, lex: Dictionary | None) -> str:
         if num == "5" and unit in "kK" and not tail:
             if unit == "K" or prev_words(m.string, m.start(), 1) in _FIVE_K_BEFORE:
                 return line.protect("năm ca")  # the 5K message, not five thousand
-        scale = _COLLOQUIAL_SCALES[unit]
-        value = int(num) * scale
-        if tail:
-            value += int(tail) * scale // 10 ** len(tail)
-        if len(str(value)) > MAX_NUMBER_DIGITS:
-            return m.group()
-        reading = number_to_words(value)
+        if m.group("dec") and tail:
+            return m.group()  # "3,5tr5" is no amount; the later readers say it as written
+        if m.group("dec"):  # "3,5tr": read as written, "ba phẩy năm triệu"
+            reading = f"{number_words(num + ',' + m.group('dec'))} {_SCALE_WORD[unit]}"
+        else:
+            scale = _COLLOQUIAL_SCALES[unit]
+            value = int(num) * scale
+            if tail:
+                value += int(tail) * scale // 10 ** len(tail)
+            if len(str(value)) > MAX_NUMBER_DIGITS:
+                return m.group()
+            reading = number_to_words(value)
         if m.group("dong"):
             reading += " đồng"
+        if m.group("per"):
+            reading += " " + per_words(m.group("per"), "đồng")
         return line.protect(reading)
 
     return _COLLOQUIAL_RE.sub(repl, text) if _COLLOQUIAL_HINT.search(text) else text
