@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from broadcaster.speech.numbers import month_to_words, number_to_words
-from broadcaster.speech.tokens import PH, Dictionary, Line, next_word, prev_word
+from broadcaster.speech.tokens import PH, Dictionary, Line, next_word, prev_word, prev_words
 
 # --- times ---------------------------------------------------------------------
 _HOUR = r"(?:[01]?[0-9]|2[0-4])"
@@ -74,7 +74,7 @@ _DATE_CONTEXT = _DAY_PREFIX | {
     "hôm", "sáng", "trưa", "chiều", "tối", "đêm", "khuya", "hạn", "dịp", "lễ",
 }  # fmt: skip
 _FRACTION_BEFORE = frozenset(
-    "chiếm khoảng gần hơn trên dưới còn đạt bằng tăng giảm mất được thành".split()
+    "chiếm khoảng gần hơn trên dưới còn đạt bằng tăng giảm mất được thành góp".split()
 )
 _FRACTION_AFTER = frozenset(
     "số dân diện tổng lượng các những trong của phần quãng thời khối ngân sản giá lực "
@@ -83,7 +83,7 @@ _FRACTION_AFTER = frozenset(
 # A measure after "a/b" makes it a fraction whatever the figures ("1/2 kg", "3/4 lít").
 _MEASURE_AFTER = frozenset(
     "kg g mg l ml m cm mm km ha lít mét gam tấn tạ yến sào cân lạng cốc chén bát thìa "
-    "muỗng viên quả liều".split()
+    "muỗng viên quả liều gói túi chai hộp bao lớp hải dặm".split()
 )
 _ADDRESS_BEFORE = frozenset("số ngõ ngách hẻm kiệt nhà".split())
 # A whole number and a fraction: "5 1/2" -> "năm và một phần hai".
@@ -137,7 +137,9 @@ def read_dates(text: str, line: Line, lex: Dictionary | None) -> str:
             kind = "date"
         elif a and b > 1 and nxt in _MEASURE_AFTER:
             kind = "fraction"
-        elif prev in _FRACTION_BEFORE or (0 < a < b and nxt in _FRACTION_AFTER):
+        elif prev in _FRACTION_BEFORE or (
+            0 < a < b and (nxt in _FRACTION_AFTER or prev_words(s, m.start(), 2) == "trong đó")
+        ):
             kind = "fraction"
         elif is_date:
             kind = "date"

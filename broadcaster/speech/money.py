@@ -2,7 +2,8 @@
 
 Currency symbols before or after the amount ("$5", "10$", "10€", "£3", "100₫/kg"); a
 range with the symbol on both ends says it once ("10$-20$" -> "mười đến hai mươi đô la
-mỹ"); below one dollar or euro the amount is cents ("0,5$" -> "năm mươi xu").
+mỹ"); below one dollar or euro the amount is cents ("0,5$" -> "năm mươi xu"); a symbol
+alone is its name ("bằng €" -> "bằng ơ rô").
 
 Colloquial amounts: "k" is nghìn ("100k"), "tr" triệu ("1tr"), "t" tỷ ("1t"); a digit
 after the letter is the next lower part, as people say it ("2tr5" -> "hai triệu năm trăm
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 
 from broadcaster.speech.numbers import MAX_NUMBER_DIGITS, number_to_words, number_words
-from broadcaster.speech.tokens import Dictionary, Line, prev_words
+from broadcaster.speech.tokens import WORD, Dictionary, Line, prev_words
 from broadcaster.speech.units import NUMTOK, SCALE, per_words
 
 CURRENCIES = {
@@ -41,6 +42,7 @@ _MONEY_RE = re.compile(
     rf"(?P<per>(?:/[^\W\d_]+(?![\w]))*)(?![\w])"
 )
 _MONEY_HINT = re.compile("[$€£¥₫]")
+_BARE_SYM = re.compile(_SYM)
 
 
 def _amount(num: str, scale: str | None, currency: str) -> str:
@@ -76,7 +78,11 @@ def read_money(text: str, line: Line, lex: Dictionary | None) -> str:
             one = one.removesuffix(" " + first[2])  # "10$-20$": the currency said once
         return line.protect(" ".join(filter(None, [one, "đến", two, per])))
 
-    return _MONEY_RE.sub(repl, text) if _MONEY_HINT.search(text) else text
+    if not _MONEY_HINT.search(text):
+        return text
+    text = _MONEY_RE.sub(repl, text)
+    # A symbol without an amount ("định giá bằng €") is still said, never dropped.
+    return _BARE_SYM.sub(lambda m: " " + line.protect(CURRENCIES[m.group()], WORD) + " ", text)
 
 
 # --- colloquial amounts: 100k, 1tr, 2tr5, 1t, 2t3 ---------------------------------

@@ -115,7 +115,7 @@ _READERS: tuple[tuple[Rule, bool], ...] = (
     (read_date_words, True),
     (read_roman, False),
     (read_ordinals, True),
-    (read_money, True),
+    (read_money, False),
     (read_colloquial, True),
     (read_minus, True),
     (read_units, True),
