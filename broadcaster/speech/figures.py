@@ -12,13 +12,24 @@ from __future__ import annotations
 import re
 
 from broadcaster.speech.numbers import (
+    digits_to_words,
     int_words,
     month_to_words,
     number_to_words,
     number_words,
     ordinal_to_words,
 )
-from broadcaster.speech.tokens import NUM, PH, WORD, Dictionary, Line, next_word, prev_words, spell
+from broadcaster.speech.tokens import (
+    NUM,
+    PH,
+    WORD,
+    Dictionary,
+    Line,
+    is_syllable,
+    next_word,
+    prev_words,
+    spell,
+)
 from broadcaster.speech.units import NUMTOK, SCALE
 
 # --- Roman numerals in context ----------------------------------------------------
@@ -44,6 +55,7 @@ _FULL_ROMAN_RE = re.compile(
 _FULL_ROMAN_VALID = re.compile(_FULL_ROMAN)
 # Outline markers at the start of a line: "I.", "2.", "a)" -> "một,", "hai,", "a,".
 _HEADING = re.compile(rf"^(?:(?P<r>{_ROMAN})|(?P<n>[0-9]{{1,2}})|(?P<l>[a-zđ]))[.)]\s")
+_WORD_AFTER = re.compile(r"\s+[^\W\d_]")
 _NOT_ROMAN = frozenset({"C", "D", "L", "M", "mm", "cm", "dm", "ml", "dl", "cl", "mi", "li"})
 
 
@@ -75,6 +87,12 @@ def read_roman(text: str, line: Line, lex: Dictionary | None) -> str:
             return m.group()
         if not _FULL_ROMAN_VALID.fullmatch(numeral):
             return m.group()
+        # "phần di sản", "mục vi phạm", "PHẦN DI SẢN": a syllable that starts a word pair
+        # is that word; "chương vi," and "Phần VI của" are numerals.
+        word_like = numeral[0] != "I" and is_syllable(raw)  # "vi", "xi", "di"; not "ii"
+        if word_like and (raw.islower() or m.group("w").isupper()):
+            if _WORD_AFTER.match(m.string, m.end()):
+                return m.group()
         reading = _context_reading(m.group("w"), _roman_value(numeral))
         return f"{m.group('w')} " + line.protect(reading)
 
@@ -144,8 +162,22 @@ _NUMBER_RE = re.compile(rf"(?<![\w.,])(?P<num>{NUMTOK})(?![\w])")
 _SCALE_WORDS = frozenset(SCALE.split("|"))
 
 
+# A run of 16+ digits is a number ("triệu tỷ") unless it names an account, a card or a
+# code, which is read digit by digit as it must be copied down.
+_IDENTIFIER_WORDS = frozenset(
+    "khoản stk thẻ mã seri serial hiệu cccd cmnd danh đơn vận hợp".split()
+)
+
+
+def _long_identifier(text: str, pos: int) -> bool:
+    return not _IDENTIFIER_WORDS.isdisjoint(prev_words(text, pos, 3).split())
+
+
 def read_numbers(text: str, line: Line, lex: Dictionary | None) -> str:
     def repl(m: re.Match[str]) -> str:
+        num = m.group("num")
+        if len(num) > 15 and num.isdigit() and _long_identifier(m.string, m.start()):
+            return line.protect(digits_to_words(num))
         dot = "phẩy" if next_word(m.string, m.end()) in _SCALE_WORDS else "chấm"
         return line.protect(number_words(m.group("num"), dot))
 

@@ -94,6 +94,7 @@ _COLLOQUIAL_RE = re.compile(
 )
 _SCALE_WORD = {"k": "nghìn", "K": "nghìn", "tr": "triệu", "t": "tỷ"}
 _COLLOQUIAL_HINT = re.compile(r"[0-9](?:tr|k|K|t)(?![^\W\d_])")
+_LOAD_WORDS = frozenset({"xe", "tải", "trọng", "chở", "cẩu"})
 # "thông điệp 5k", "thực hiện 5k", "tuân thủ 5k", "nguyên tắc 5k".
 _FIVE_K_BEFORE = frozenset({"điệp", "hiện", "thủ", "tắc"})
 
@@ -104,6 +105,11 @@ def read_colloquial(text: str, line: Line, lex: Dictionary | None) -> str:
         if num == "5" and unit in "kK" and not tail:
             if unit == "K" or prev_words(m.string, m.start(), 1) in _FIVE_K_BEFORE:
                 return line.protect("năm ca")  # the 5K message, not five thousand
+        if unit == "t" and not _LOAD_WORDS.isdisjoint(prev_words(m.string, m.start(), 2).split()):
+            # "xe tải 5t", "xe 2t5": tonnes, not billions
+            decimals = m.group("dec") or tail
+            whole = number_words(f"{num},{decimals}" if decimals else num)
+            return line.protect(f"{whole} tấn")
         if m.group("dec") and tail:
             return m.group()  # "3,5tr5" is no amount; the later readers say it as written
         if m.group("dec"):  # "3,5tr": read as written, "ba phẩy năm triệu"

@@ -380,6 +380,21 @@ def test_issue_14_readings(text: str, expected: str) -> None:
         ("khoản d", "khoản dê"),
         ("năm mm", "năm mi li mét"),
         ("chương trình", "chương trình"),
+        ("phần di sản", "phần di sản"),
+        ("mục vi phạm", "mục vi phạm"),
+        ("PHẦN DI SẢN", "phần di sản"),
+        ("chương vi,", "chương sáu"),
+        ("Phần VI của luật", "phần sáu của luật"),
+        # "t" after a vehicle is tonnes; 16+ digits after an account word are digits.
+        ("xe tải 5t", "xe tải năm tấn"),
+        ("xe 2t5", "xe hai phẩy năm tấn"),
+        (
+            "số tài khoản 1903567890123456",
+            "số tài khoản "
+            + " ".join(
+                "một chín không ba năm sáu bảy tám chín không một hai ba bốn năm sáu".split()
+            ),
+        ),
         # A currency sign without an amount is still said.
         ("bằng €", "bằng ơ rô"),
         # Money for a rate of time stays "một"; a measured rate is "trên".
