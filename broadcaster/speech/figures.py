@@ -46,7 +46,8 @@ _ROMAN_RE = re.compile(
 )
 # After the words that number parts of a text, centuries and years, any valid numeral up
 # to MMMCMXCIX, in upper or lower case ("thế kỉ xix", "mục XCIX", "năm MCMXCIX"); one of
-# C, D, L, M alone is a letter ("phần C", "khoản d"), and so is a unit ("năm mm").
+# C, D, L, M alone is a letter ("phần C", "khoản d"), and so is a unit ("năm mm") or a
+# common abbreviation ("năm MC").
 _FULL_ROMAN = r"M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})"
 _FULL_CONTEXT = "chương|mục|phần|đoạn|khoản|thế kỷ|thế kỉ|thứ|năm"
 _FULL_ROMAN_RE = re.compile(
@@ -56,7 +57,8 @@ _FULL_ROMAN_VALID = re.compile(_FULL_ROMAN)
 # Outline markers at the start of a line: "I.", "2.", "a)" -> "một,", "hai,", "a,".
 _HEADING = re.compile(rf"^(?:(?P<r>{_ROMAN})|(?P<n>[0-9]{{1,2}})|(?P<l>[a-zđ]))[.)]\s")
 _WORD_AFTER = re.compile(r"\s+[^\W\d_]")
-_NOT_ROMAN = frozenset({"C", "D", "L", "M", "mm", "cm", "dm", "ml", "dl", "cl", "mi", "li"})
+# Letters, units and common capitals that happen to be valid numerals ("năm MC", "cỡ XL").
+_NOT_ROMAN = frozenset("C D L M mm cm dm ml dl cl mi li MC MV CD DC CC CM MD XL".split())
 
 
 def _roman_value(numeral: str) -> int:
