@@ -9,8 +9,10 @@ Colloquial amounts: "k" is nghìn ("100k"), "tr" triệu ("1tr"), "t" tỷ ("1t"
 after the letter is the next lower part, as people say it ("2tr5" -> "hai triệu năm trăm
 nghìn", "2t3" -> "hai tỷ ba trăm triệu", "1k5" -> "một nghìn năm trăm"). "5K" in the
 Ministry of Health's message (khẩu trang, khử khuẩn, khoảng cách, không tụ tập, khai báo
-y tế) stays "năm ca": upper-case "5K" is the dictionary's, and a lower-case "5k" is the
-message, not money, after the words that introduce it ("thông điệp 5k").
+y tế) stays "năm ca": upper-case "5K" is the message unless a price word, "đ" or "/kg"
+says money ("giá 5K/kg"); a lower-case "5k" is money unless the words that introduce the
+message come before it ("thông điệp 5k"). This reader runs before the dictionary so that
+the dictionary's "5K" does not claim a price.
 """
 
 from __future__ import annotations
@@ -97,13 +99,17 @@ _COLLOQUIAL_HINT = re.compile(r"[0-9](?:tr|k|K|t)(?![^\W\d_])")
 _LOAD_WORDS = frozenset({"xe", "tải", "trọng", "chở", "cẩu"})
 # "thông điệp 5k", "thực hiện 5k", "tuân thủ 5k", "nguyên tắc 5k".
 _FIVE_K_BEFORE = frozenset({"điệp", "hiện", "thủ", "tắc"})
+# ... but after a price word, or with "đ" or "/kg", "5K" is money: "giá 5K/kg".
+_PRICE_BEFORE = frozenset("giá phí bán mua nộp trả vé cước lương thưởng tặng góp chỉ còn".split())
 
 
 def read_colloquial(text: str, line: Line, lex: Dictionary | None) -> str:
     def repl(m: re.Match[str]) -> str:
         num, unit, tail = m.group("num").replace(".", ""), m.group("unit"), m.group("tail")
-        if num == "5" and unit in "kK" and not tail:
-            if unit == "K" or prev_words(m.string, m.start(), 1) in _FIVE_K_BEFORE:
+        if num == "5" and unit in "kK" and not tail and not m.group("dec"):
+            before = prev_words(m.string, m.start(), 1)
+            priced = m.group("dong") or m.group("per") or before in _PRICE_BEFORE
+            if not priced and (unit == "K" or before in _FIVE_K_BEFORE):
                 return line.protect("năm ca")  # the 5K message, not five thousand
         if unit == "t" and not _LOAD_WORDS.isdisjoint(prev_words(m.string, m.start(), 2).split()):
             # "xe tải 5t", "xe 2t5": tonnes, not billions
