@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from broadcaster.speech.money import CURRENCIES
 from broadcaster.speech.numbers import (
     digits_to_words,
     int_words,
@@ -187,6 +188,7 @@ def read_numbers(text: str, line: Line, lex: Dictionary | None) -> str:
 
 
 # --- joins between readings ---------------------------------------------------------
+_CURRENCY_WORDS = frozenset(CURRENCIES.values())
 _RANGE_JOIN = re.compile(rf"({PH})\s*-\s*(?=(?:(?i:thứ)\s+)?({PH}))")
 _OVER_JOIN = re.compile(rf"({PH})[/:](?=({PH}))")
 
@@ -197,6 +199,11 @@ def read_joins(text: str, line: Line, lex: Dictionary | None) -> str:
         if line.kind(a) == NUM and line.kind(b) == NUM:
             if prev_words(m.string, m.start(), 2) in ("tỷ số", "tỉ số"):
                 return f"{a} "
+            first, second = line.reading(a), line.reading(b)
+            for currency in _CURRENCY_WORDS:
+                # "60.000đ-65.000đ": the currency is said once, as in "10$-20$"
+                if first.endswith(" " + currency) and f" {currency}" in second:
+                    return line.protect(first.removesuffix(" " + currency)) + " đến "
             return f"{a} đến "
         return m.group()
 

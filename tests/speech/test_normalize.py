@@ -397,6 +397,9 @@ def test_issue_14_readings(text: str, expected: str) -> None:
                 "một chín không ba năm sáu bảy tám chín không một hai ba bốn năm sáu".split()
             ),
         ),
+        # A range of money says the currency once, whatever the sign.
+        ("60.000đ-65.000đ", "sáu mươi nghìn đến sáu mươi lăm nghìn đồng"),
+        ("2 triệu đồng - 3 triệu đồng", "hai triệu đến ba triệu đồng"),
         # A currency sign without an amount is still said.
         ("bằng €", "bằng ơ rô"),
         # Money for a rate of time stays "một"; a measured rate is "trên".
