@@ -96,6 +96,7 @@ _COLLOQUIAL_RE = re.compile(
 )
 _SCALE_WORD = {"k": "nghìn", "K": "nghìn", "tr": "triệu", "t": "tỷ"}
 _COLLOQUIAL_HINT = re.compile(r"[0-9](?:tr|k|K|t)(?![^\W\d_])")
+_RUN_WORDS = frozenset({"chạy", "ly"})  # "chạy 5k", "cự ly 10k"
 _LOAD_WORDS = frozenset({"xe", "tải", "trọng", "chở", "cẩu"})
 # "thông điệp 5k", "thực hiện 5k", "tuân thủ 5k", "nguyên tắc 5k".
 _FIVE_K_BEFORE = frozenset({"điệp", "hiện", "thủ", "tắc"})
@@ -106,7 +107,11 @@ _PRICE_BEFORE = frozenset("giá phí bán mua nộp trả vé cước lương th
 def read_colloquial(text: str, line: Line, lex: Dictionary | None) -> str:
     def repl(m: re.Match[str]) -> str:
         num, unit, tail = m.group("num").replace(".", ""), m.group("unit"), m.group("tail")
-        if num == "5" and unit in "kK" and not tail and not m.group("dec"):
+        dec = m.group("dec")
+        if unit in "kK" and not tail and prev_words(m.string, m.start(), 1) in _RUN_WORDS:
+            distance = number_words(f"{num},{dec}" if dec else num)
+            return line.protect(f"{distance} ki lô mét")  # "giải chạy 5k": a distance
+        if num == "5" and unit in "kK" and not tail and not dec:
             before = prev_words(m.string, m.start(), 1)
             priced = m.group("dong") or m.group("per") or before in _PRICE_BEFORE
             if not priced and (unit == "K" or before in _FIVE_K_BEFORE):

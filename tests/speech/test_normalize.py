@@ -371,6 +371,7 @@ def test_issue_14_readings(text: str, expected: str) -> None:
         ("giá 5k", "giá năm nghìn"),
         ("giá 5K/kg", "giá năm nghìn một ki lô gam"),
         ("phí 5K", "phí năm nghìn"),
+        ("giải chạy 5K", "giải chạy năm ki lô mét"),
         ("vé 50k", "vé năm mươi nghìn"),
         # A dash between two numbers is a range, before a lone number a minus.
         ("từ 5-10", "từ năm đến mười"),
