@@ -3,8 +3,11 @@
 Owns the readers of a bare figure ("183.620", "4,5 tỷ"), ordinals after "thứ" ("thứ 2,
 4, 6"), Roman numerals after a context word ("quý III"), outline markers ("I.", "a)"),
 the joins between two numeric readings ("a - b" -> "a đến b", "a/b" -> "a trên b") and
-the digits no other reader claimed. The number words themselves are ``numbers.py``'s.
-Minus signs and fractions (issue 14) are readers of this kind.
+minus signs ("-2°C" -> "âm hai độ xê") and the digits no other reader claimed. A range of
+money says its currency once ("60.000đ-65.000đ"). Roman numerals up to MMMCMXCIX, upper or
+lower case, are read after the words that number a part of a text, a century or a year
+("chương cccxlv", "thế kỉ xix", "năm MCMXCIX"). The number words are ``numbers.py``'s;
+fractions are read with dates (``dates.py``), as only the context tells them apart.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ nghìn", "2t3" -> "hai tỷ ba trăm triệu", "1k5" -> "một nghìn năm trăm
 Ministry of Health's message (khẩu trang, khử khuẩn, khoảng cách, không tụ tập, khai báo
 y tế) stays "năm ca": upper-case "5K" is the message unless a price word, "đ" or "/kg"
 says money ("giá 5K/kg"); a lower-case "5k" is money unless the words that introduce the
-message come before it ("thông điệp 5k"). This reader runs before the dictionary so that
-the dictionary's "5K" does not claim a price.
+message come before it ("thông điệp 5k"). After "chạy" or "cự ly" a "k" is a distance
+("giải chạy 5k" -> "năm ki lô mét"), after a vehicle a "t" is tonnes ("xe tải 5t" -> "năm
+tấn"). This reader runs before the dictionary so that its "5K" does not claim a price.
 """
 
 from __future__ import annotations
@@ -104,35 +105,33 @@ _FIVE_K_BEFORE = frozenset({"điệp", "hiện", "thủ", "tắc"})
 _PRICE_BEFORE = frozenset("giá phí bán mua nộp trả vé cước lương thưởng tặng góp chỉ còn".split())
 
 
+def _colloquial_words(m: re.Match[str]) -> str | None:
+    """The reading of one colloquial amount, or None to leave it as written."""
+    num, unit, tail = m.group("num").replace(".", ""), m.group("unit"), m.group("tail")
+    dec = m.group("dec")
+    before = prev_words(m.string, m.start(), 1)
+    if unit in "kK" and not tail and before in _RUN_WORDS:
+        return number_words(f"{num},{dec}" if dec else num) + " ki lô mét"
+    if num == "5" and unit in "kK" and not tail and not dec:
+        priced = m.group("dong") or m.group("per") or before in _PRICE_BEFORE
+        if not priced and (unit == "K" or before in _FIVE_K_BEFORE):
+            return "năm ca"  # the 5K message, not five thousand
+    if unit == "t" and not _LOAD_WORDS.isdisjoint(prev_words(m.string, m.start(), 2).split()):
+        decimals = dec or tail
+        return number_words(f"{num},{decimals}" if decimals else num) + " tấn"
+    if dec:
+        # "3,5tr" is read as written; "3,5tr5" is no amount, the later readers say it
+        return None if tail else f"{number_words(num + ',' + dec)} {_SCALE_WORD[unit]}"
+    scale = _COLLOQUIAL_SCALES[unit]
+    value = int(num) * scale + (int(tail) * scale // 10 ** len(tail) if tail else 0)
+    return number_to_words(value) if len(str(value)) <= MAX_NUMBER_DIGITS else None
+
+
 def read_colloquial(text: str, line: Line, lex: Dictionary | None) -> str:
     def repl(m: re.Match[str]) -> str:
-        num, unit, tail = m.group("num").replace(".", ""), m.group("unit"), m.group("tail")
-        dec = m.group("dec")
-        if unit in "kK" and not tail and prev_words(m.string, m.start(), 1) in _RUN_WORDS:
-            distance = number_words(f"{num},{dec}" if dec else num)
-            return line.protect(f"{distance} ki lô mét")  # "giải chạy 5k": a distance
-        if num == "5" and unit in "kK" and not tail and not dec:
-            before = prev_words(m.string, m.start(), 1)
-            priced = m.group("dong") or m.group("per") or before in _PRICE_BEFORE
-            if not priced and (unit == "K" or before in _FIVE_K_BEFORE):
-                return line.protect("năm ca")  # the 5K message, not five thousand
-        if unit == "t" and not _LOAD_WORDS.isdisjoint(prev_words(m.string, m.start(), 2).split()):
-            # "xe tải 5t", "xe 2t5": tonnes, not billions
-            decimals = m.group("dec") or tail
-            whole = number_words(f"{num},{decimals}" if decimals else num)
-            return line.protect(f"{whole} tấn")
-        if m.group("dec") and tail:
-            return m.group()  # "3,5tr5" is no amount; the later readers say it as written
-        if m.group("dec"):  # "3,5tr": read as written, "ba phẩy năm triệu"
-            reading = f"{number_words(num + ',' + m.group('dec'))} {_SCALE_WORD[unit]}"
-        else:
-            scale = _COLLOQUIAL_SCALES[unit]
-            value = int(num) * scale
-            if tail:
-                value += int(tail) * scale // 10 ** len(tail)
-            if len(str(value)) > MAX_NUMBER_DIGITS:
-                return m.group()
-            reading = number_to_words(value)
+        reading = _colloquial_words(m)
+        if reading is None:
+            return m.group()
         if m.group("dong"):
             reading += " đồng"
         if m.group("per"):
