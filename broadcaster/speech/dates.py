@@ -3,7 +3,9 @@
 "17h30", "17:30" -> "mười bảy giờ ba mươi phút"; "13/8/2020" -> "ngày mười ba tháng
 tám năm hai nghìn không trăm hai mươi" ("mồng" for days 1-10); "d/m" is a date unless
 the words around it say fraction or address; "m/yyyy" is a month; "ngày 5", "tháng 4"
-read the number as a day or a month.
+read the number as a day or a month. Fractions are read here too, since only the context
+tells them from a date: "1/2 kg", "3/4 số hộ" -> "một phần hai ...", "5 1/2" -> "năm và
+một phần hai".
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 
 from broadcaster.speech.numbers import month_to_words, number_to_words
-from broadcaster.speech.tokens import PH, Dictionary, Line, next_word, prev_word
+from broadcaster.speech.tokens import PH, Dictionary, Line, next_word, prev_word, prev_words
 
 # --- times ---------------------------------------------------------------------
 _HOUR = r"(?:[01]?[0-9]|2[0-4])"
@@ -72,13 +74,22 @@ _DATE_CONTEXT = _DAY_PREFIX | {
     "hôm", "sáng", "trưa", "chiều", "tối", "đêm", "khuya", "hạn", "dịp", "lễ",
 }  # fmt: skip
 _FRACTION_BEFORE = frozenset(
-    "chiếm khoảng gần hơn trên dưới còn đạt bằng tăng giảm mất được thành".split()
+    "chiếm khoảng gần hơn trên dưới còn đạt bằng tăng giảm mất được thành góp".split()
 )
 _FRACTION_AFTER = frozenset(
     "số dân diện tổng lượng các những trong của phần quãng thời khối ngân sản giá lực "
     "kế chỉ nhiệm công dự vốn quỹ".split()
 )
+# A measure after "a/b" makes it a fraction whatever the figures ("1/2 kg", "3/4 lít").
+_MEASURE_AFTER = frozenset(
+    "kg g mg l ml m cm mm km ha lít mét gam tấn tạ yến sào cân lạng cốc chén bát thìa "
+    "muỗng viên quả liều gói túi chai hộp bao lớp hải dặm".split()
+)
 _ADDRESS_BEFORE = frozenset("số ngõ ngách hẻm kiệt nhà".split())
+# A whole number and a fraction: "5 1/2" -> "năm và một phần hai".
+_MIXED_RE = re.compile(
+    r"(?<![\w.,/:-])(?P<w>[0-9]{1,4}) (?P<a>[0-9]{1,2})/(?P<b>[0-9]{1,2})(?![\w]|[/.,-][0-9])"
+)
 _DAY_LIST = re.compile(r"(?i:\b(?:ngày|mùng|mồng))\s+[0-9]{1,2}\s+(?:và|hoặc)\s*$")
 
 
@@ -124,7 +135,11 @@ def read_dates(text: str, line: Line, lex: Dictionary | None) -> str:
             kind = "over"
         elif is_date and prev in _DATE_CONTEXT:
             kind = "date"
-        elif prev in _FRACTION_BEFORE or (0 < a < b and nxt in _FRACTION_AFTER):
+        elif a and b > 1 and nxt in _MEASURE_AFTER:
+            kind = "fraction"
+        elif prev in _FRACTION_BEFORE or (
+            0 < a < b and (nxt in _FRACTION_AFTER or prev_words(s, m.start(), 2) == "trong đó")
+        ):
             kind = "fraction"
         elif is_date:
             kind = "date"
@@ -137,7 +152,19 @@ def read_dates(text: str, line: Line, lex: Dictionary | None) -> str:
         joiner = "phần" if kind == "fraction" else "trên"
         return line.protect(f"{number_to_words(a)} {joiner} {number_to_words(b)}")
 
-    return _DATE_RE.sub(repl, text) if _DATE_HINT.search(text) else text
+    def mixed(m: re.Match[str]) -> str:
+        a, b = int(m.group("a")), int(m.group("b"))
+        prev = prev_word(m.string, m.start())
+        if not 0 < a < b or prev in _DATE_CONTEXT or prev in _ADDRESS_BEFORE or prev == "tháng":
+            return m.group()
+        whole = number_to_words(int(m.group("w")))
+        return line.protect(f"{whole} và {number_to_words(a)} phần {number_to_words(b)}")
+
+    if not _DATE_HINT.search(text):
+        return text
+    if " " in text:
+        text = _MIXED_RE.sub(mixed, text)
+    return _DATE_RE.sub(repl, text)
 
 
 _DAY_WORD = re.compile(

@@ -14,12 +14,19 @@ Readings chosen (northern / standard broadcast), so the behaviour can be argued 
   "không phẩy không năm"). A dot that cannot be a thousands separator is read
   "chấm" ("4.0" -> "bốn chấm không", as people say it), or "phẩy" when a unit or
   "triệu"/"tỷ" follows ("4.5 tỷ" is a mistyped "4,5 tỷ"). Leading zeros are dropped
-  from one- or two-digit numbers ("05" -> "năm"); longer zero-led numbers and numbers
-  over 15 digits are read digit by digit.
+  from one- or two-digit numbers ("05" -> "năm"); longer zero-led numbers are read digit
+  by digit. Numbers up to 27 digits are read with "triệu tỷ", "tỷ tỷ" (10^15 -> "một
+  triệu tỷ"), except account and card numbers, which stay digit by digit. A minus sign
+  before a figure is "âm" ("-2°C" -> "âm hai độ xê"); between two figures it is a range.
 * Money and units: đ, đồng, VNĐ, VND -> "đồng"; USD, $ -> "đô la mỹ"; "%" -> "phần
   trăm"; km, m, m2/m², m3, ha, kg, °C ... -> "ki lô mét", "mét vuông", "héc ta",
   "độ xê". "/" meaning "per" is read "một": "50.000đ/kg" -> "năm mươi nghìn đồng một
-  ki lô gam", "km/h" -> "ki lô mét một giờ", "đồng/người/tháng".
+  ki lô gam", "đồng/người/tháng"; a measured quantity per unit of time is read "trên":
+  "km/h" -> "ki lô mét trên giờ". Currency signs before or after ($ € £ ¥ ₫) are said
+  once for a range ("10$-20$" -> "mười đến hai mươi đô la mỹ"); cents are "xu" ("0,5$"
+  -> "năm mươi xu"); colloquial k/tr/t ("2tr5" -> "hai triệu năm trăm nghìn") are money,
+  but the "5K" health message stays "năm ca" (money.py). Fractions outside a date are
+  "một phần hai", mixed numbers "năm và một phần hai".
 * Dates: "ngày mười ba tháng tám năm hai nghìn không trăm hai mươi". "ngày" is added
   when the text does not already say "ngày"/"mùng"/"mồng". Days 1-10 take "mồng"
   ("ngày mồng năm tháng sáu"), the form used in northern broadcasting; if the author
@@ -32,8 +39,10 @@ Readings chosen (northern / standard broadcast), so the behaviour can be argued 
   "2021-2026", "6h30-7h30", "thứ 2 - thứ 6"), except a score after "tỷ số".
 * Ordinals after "thứ": 1 -> "nhất", 4 -> "tư", others cardinal; weekday lists
   "thứ 2, 4, 6" repeat "thứ". Roman numerals are read only after a context word
-  (quý, thế kỷ, đại hội, khóa, lần thứ, cấp, ...), and only I/V/X forms up to 39 so
-  "hạng C" or "nhóm D" stay letters.
+  (quý, thế kỷ/kỉ, đại hội, khóa, lần thứ, cấp, chương, mục, phần, đoạn, khoản, năm ...),
+  in upper or lower case up to MMMCMXCIX; single letters (C, D, L, M), common capitals
+  (MC, CD, XL) and syllables followed by a word stay letters or words, so "hạng C" or
+  "phần di sản" are not numerals.
 * Document symbols "số 215/KH-UBND", "100/2019/NĐ-CP": the number as a cardinal,
   "/" as "trên", "-" as "gạch ngang"; known issuers are read in full (UBND ->
   "ủy ban nhân dân", CP -> "chính phủ", TTg -> "thủ tướng"), document-type codes
@@ -99,11 +108,13 @@ from broadcaster.speech.dates import read_date_words, read_dates, read_times
 from broadcaster.speech.figures import (
     read_joins,
     read_leftover_digits,
+    read_minus,
     read_numbers,
     read_ordinals,
     read_roman,
 )
 from broadcaster.speech.loanwords import FrozenLexicon
+from broadcaster.speech.money import read_colloquial, read_money
 from broadcaster.speech.numbers import number_to_words
 from broadcaster.speech.symbols import read_alnum, read_doc_symbols, read_symbols, read_words
 from broadcaster.speech.tokens import FOREIGN, SPACES, Dictionary, Line, Rule, clean
@@ -129,12 +140,15 @@ _READERS: tuple[tuple[Rule, bool], ...] = (
     (read_loanwords, False),
     (read_phones, True),
     (read_doc_symbols, True),
+    (read_colloquial, True),
     (read_abbreviations, False),
     (read_times, True),
     (read_dates, True),
     (read_date_words, True),
     (read_roman, False),
     (read_ordinals, True),
+    (read_money, False),
+    (read_minus, True),
     (read_units, True),
     (read_numbers, True),
     (read_per, False),

@@ -13,8 +13,9 @@ Readings chosen, and why:
 * Inner zero groups are read out in full ("một nghìn không trăm linh năm",
   "một triệu không trăm linh năm"), which is how amounts are read aloud, while
   all-zero groups are skipped ("hai triệu một trăm").
-* Above 999 999 999 the "tỷ" block recurses: 10^12 is "một nghìn tỷ", 10^18 is
-  "một tỷ tỷ".
+* Above 999 999 999 the "tỷ" block recurses: 10^12 is "một nghìn tỷ", 10^15 is
+  "một triệu tỷ", 10^18 is "một tỷ tỷ". Digit strings up to 27 digits are read this
+  way (issue 14); longer ones, and zero-led ones, are identifiers read digit by digit.
 
 The package ``vn-numberwords`` was measured and not used: it reads 65, 75, 85
 and 95 as "... mươi năm" instead of "... mươi lăm" and converts through float,
@@ -122,9 +123,12 @@ def fraction_digits_to_words(frac: str) -> str:
     return digits_to_words(frac)
 
 
+MAX_NUMBER_DIGITS = 27
+
+
 def int_words(digits: str) -> str:
     """Integer token: zero-padded short numbers drop the zero ("05" -> "năm")."""
-    if len(digits) > 15 or (len(digits) > 2 and digits[0] == "0"):
+    if len(digits) > MAX_NUMBER_DIGITS or (len(digits) > 2 and digits[0] == "0"):
         return digits_to_words(digits)
     return number_to_words(int(digits))
 

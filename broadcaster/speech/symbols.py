@@ -224,7 +224,7 @@ _GREEK = {
     "Σ": "xích ma", "ω": "ô mê ga", "Ω": "ô mê ga",
 }  # fmt: skip
 # The micro sign is a Latin-1 letter, so no other rule sees it: "5 µg" in a health notice.
-_MICRO_UNITS = {"g": "micrô gam", "m": "micrô mét", "l": "micrô lít", "L": "micrô lít"}
+_MICRO_UNITS = {"g": "mi crô gam", "m": "mi crô mét", "l": "mi crô lít", "L": "mi crô lít"}
 _MICRO = re.compile(r"(?<![^\W\d_])[µμ]([gmlL]?)(?![^\W\d_])")
 
 

@@ -1,8 +1,9 @@
 """Readers of quantities: numbers with a unit, money, percent, and "per" ("/").
 
 Owns the unit and currency tables (``UNITS``, ``PER_UNITS``): "50.000đ/kg" -> "năm mươi
-nghìn đồng một ki lô gam", "$5" -> "năm đô la mỹ", "-5 độ" -> "âm năm độ". New currencies
-and units (issue 14) are one entry in ``UNITS``.
+nghìn đồng một ki lô gam", "60 km/h" -> "sáu mươi ki lô mét trên giờ" (a rate per unit of
+time is "trên"). Currency symbols and colloquial amounts are ``money.py``'s, minus signs
+``figures.py``'s.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from broadcaster.speech.tokens import WORD, Dictionary, Line
 UNITS = {
     "%": "phần trăm",
     "‰": "phần nghìn",
-    "km/h": "ki lô mét một giờ",
-    "km/giờ": "ki lô mét một giờ",
-    "m/s": "mét một giây",
+    "km/h": "ki lô mét trên giờ",
+    "km/giờ": "ki lô mét trên giờ",
+    "m/s": "mét trên giây",
+    "m/min": "mét trên phút",
     "°C": "độ xê",
     "°c": "độ xê",
     "oC": "độ xê",
@@ -29,6 +31,8 @@ UNITS = {
     "m2": "mét vuông",
     "m³": "mét khối",
     "m3": "mét khối",
+    "cm³": "xen ti mét khối",
+    "cm3": "xen ti mét khối",
     "cm": "xen ti mét",
     "mm": "mi li mét",
     "km": "ki lô mét",
@@ -36,6 +40,8 @@ UNITS = {
     "ha": "héc ta",
     "kg": "ki lô gam",
     "mg": "mi li gam",
+    "mcg": "mi crô gam",
+    "µg": "mi crô gam",
     "g": "gam",
     "ml": "mi li lít",
     "l": "lít",
@@ -45,6 +51,19 @@ UNITS = {
     "kV": "ki lô vôn",
     "W": "oát",
     "V": "vôn",
+    "mV": "mi li vôn",
+    "Hz": "héc",
+    "kHz": "ki lô héc",
+    "MHz": "mê ga héc",
+    "GHz": "gi ga héc",
+    "KB": "ki lô bai",
+    "MB": "mê ga bai",
+    "GB": "gi ga bai",
+    "TB": "tê ra bai",
+    "Mbps": "mê ga bít trên giây",
+    "Gbps": "gi ga bít trên giây",
+    "hp": "mã lực",
+    "HP": "mã lực",
     "đ": "đồng",
     "Đ": "đồng",
     "đồng": "đồng",
@@ -52,11 +71,16 @@ UNITS = {
     "VND": "đồng",
     "vnđ": "đồng",
     "vnd": "đồng",
+    "₫": "đồng",
     "USD": "đô la mỹ",
     "usd": "đô la mỹ",
 }
 # Units reached after "/" ("đ/kg", "người/tháng") besides UNITS.
-PER_UNITS = {**UNITS, "h": "giờ", "s": "giây"}
+PER_UNITS = {**UNITS, "h": "giờ", "s": "giây", "min": "phút"}
+# A measured quantity per unit of time is a rate, read "trên" ("m³/s" -> "mét khối trên
+# giây", as "km/h" is "ki lô mét trên giờ"); anything else per unit is "một" ("đồng/kg").
+_TIME_UNITS = frozenset({"h", "giờ", "s", "giây", "min", "phút"})
+_MONEY_WORDS = frozenset({"đồng", "đô la mỹ"})
 
 # --- numbers with units, money, percent --------------------------------------------
 NUMTOK = r"[0-9]+(?:[.,][0-9]+)*"
@@ -64,18 +88,18 @@ _UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=lambda u: (-len(u),
 PER_ALT = "|".join(re.escape(u) for u in sorted(PER_UNITS, key=lambda u: (-len(u), u)))
 SCALE = r"nghìn|ngàn|triệu|tỷ|tỉ"
 _UNIT_RE = re.compile(
-    rf"(?<![\w.,])(?P<neg>-)?(?P<num>{NUMTOK})(?:\s?(?P<scale>{SCALE})(?![\w]))?"
+    rf"(?<![\w.,])(?P<num>{NUMTOK})(?:\s?(?P<scale>{SCALE})(?![\w]))?"
     rf"\s?(?P<unit>{_UNIT_ALT})(?P<per>(?:/(?:{PER_ALT}|[^\W\d_]+)(?![\w]))*)(?![\w])"
 )
 _PER_ITEM = re.compile(rf"/({PER_ALT}|[^\W\d_]+)(?![\w])")
-_DOLLAR = re.compile(rf"(?<![\w.,])(?:US)?\$\s?(?P<num>{NUMTOK})(?:\s?(?P<scale>{SCALE})\b)?")
-_NEG_TEMP = re.compile(rf"(?<![\w.,)-])-(?P<num>{NUMTOK})(?=\s?độ\b)")
 
 
-def _per_words(per: str) -> str:
+def per_words(per: str, head: str = "") -> str:
+    """The "/unit" tail after a quantity whose unit reads ``head``."""
     words = []
+    rate = head not in _MONEY_WORDS
     for unit in _PER_ITEM.findall(per):
-        words += ["một", PER_UNITS.get(unit, unit)]
+        words += ["trên" if rate and unit in _TIME_UNITS else "một", PER_UNITS.get(unit, unit)]
     return " ".join(words)
 
 
@@ -83,28 +107,13 @@ def read_units(text: str, line: Line, lex: Dictionary | None) -> str:
     def repl(m: re.Match[str]) -> str:
         unit = m.group("unit")
         words = [number_words(m.group("num"), "phẩy")]
-        lead = ""
-        if m.group("neg"):
-            if unit.startswith(("°", "oC")):
-                words.insert(0, "âm")
-            else:
-                lead = "-"
         if m.group("scale"):
             words.append(m.group("scale"))
         words.append(UNITS[unit])
         if m.group("per"):
-            words.append(_per_words(m.group("per")))
-        return lead + line.protect(" ".join(words))
+            words.append(per_words(m.group("per"), UNITS[unit]))
+        return line.protect(" ".join(words))
 
-    if "-" in text:
-        text = _NEG_TEMP.sub(lambda m: line.protect("âm " + number_words(m.group("num"))), text)
-    if "$" in text:
-        text = _DOLLAR.sub(
-            lambda m: line.protect(
-                " ".join(filter(None, [number_words(m.group("num")), m.group("scale"), "đô la mỹ"]))
-            ),
-            text,
-        )
     return _UNIT_RE.sub(repl, text)
 
 

@@ -59,7 +59,7 @@ def test_the_marked_form_puts_each_token_where_it_stood():
         ("Dao động ±2 độ", "dao động cộng trừ hai độ"),
         ("Tỷ lệ 5‰", "tỷ lệ năm phần nghìn"),
         ("Chợ → trường", "chợ đến trường"),
-        ("400 µg axit folic", "bốn trăm micrô gam axit folic"),
+        ("400 µg axit folic", "bốn trăm mi crô gam axit folic"),
         ("Tia α, tia β, tia γ", "tia an pha, tia bê ta, tia gam ma"),
         ("Bà con “không được” vào", "bà con không được vào"),
         ("Lưu ý*: mang căn cước", "lưu ý: mang căn cước"),

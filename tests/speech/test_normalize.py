@@ -102,7 +102,7 @@ ISSUE_READINGS = [
     ("5 kg", "năm ki lô gam"),
     ("35°C", "ba mươi lăm độ xê"),
     ("50.000 đ/kg", "năm mươi nghìn đồng một ki lô gam"),
-    ("60 km/h", "sáu mươi ki lô mét một giờ"),
+    ("60 km/h", "sáu mươi ki lô mét trên giờ"),
     ("Covid-19", "cô vít mười chín"),
     ("5K", "năm ca"),
     ("nCoV", "en cô vi"),
@@ -305,3 +305,108 @@ def test_dot_separated_numbers_read_like_plain_digits(n: int) -> None:
         plain = normalize(template.format(n))
         assert normalize(template.format(_dotted(n))) == plain
         assert number_to_words(n) in plain
+
+
+# --- issue 14: readers ----------------------------------------------------------------
+ISSUE_14_READINGS = [
+    ("-25", "âm hai mươi lăm"),
+    ("nhiệt độ -2°C", "nhiệt độ âm hai độ xê"),
+    ("-0,007", "âm không phẩy không không bảy"),
+    ("-12,5", "âm mười hai phẩy năm"),
+    ("10$", "mười đô la mỹ"),
+    ("10€", "mười ơ rô"),
+    ("10£", "mười bảng anh"),
+    ("10$-20$", "mười đến hai mươi đô la mỹ"),
+    ("100₫/kg", "một trăm đồng một ki lô gam"),
+    ("0,5$", "năm mươi xu"),
+    ("100k", "một trăm nghìn"),
+    ("1tr", "một triệu"),
+    ("2tr5", "hai triệu năm trăm nghìn"),
+    ("1t", "một tỷ"),
+    ("2t3", "hai tỷ ba trăm triệu"),
+    ("1k-5k", "một nghìn đến năm nghìn"),
+    ("thế kỉ xix", "thế kỉ mười chín"),
+    ("mục XCIX", "mục chín mươi chín"),
+    ("năm MCMXCIX", "năm một nghìn chín trăm chín mươi chín"),
+    ("chương cccxlv", "chương ba trăm bốn mươi lăm"),
+    ("220V", "hai trăm hai mươi vôn"),
+    ("5mV", "năm mi li vôn"),
+    ("50Hz", "năm mươi héc"),
+    ("10kHz", "mười ki lô héc"),
+    ("100MHz", "một trăm mê ga héc"),
+    ("16GB", "mười sáu gi ga bai"),
+    ("2TB", "hai tê ra bai"),
+    ("512KB", "năm trăm mười hai ki lô bai"),
+    ("150hp", "một trăm năm mươi mã lực"),
+    ("5cm³", "năm xen ti mét khối"),
+    ("3m³", "ba mét khối"),
+    ("60km/h", "sáu mươi ki lô mét trên giờ"),
+    ("5m/min", "năm mét trên phút"),
+    ("1000000000000000", "một triệu tỷ"),
+    ("1000000000000000000", "một tỷ tỷ"),
+    ("1/2 kg", "một phần hai ki lô gam"),
+    ("3/4 số hộ", "ba phần bốn số hộ"),
+    ("5 1/2", "năm và một phần hai"),
+    ("23 1/5", "hai mươi ba và một phần năm"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), ISSUE_14_READINGS, ids=[t for t, _ in ISSUE_14_READINGS]
+)
+def test_issue_14_readings(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "1/2": a date after "ngày", a fraction before a measure or a noun of quantity.
+        ("ngày 1/2", "ngày mồng một tháng hai"),
+        ("1/2 số hộ", "một phần hai số hộ"),
+        ("1/2 lít", "một phần hai lít"),
+        # "5K": the health message, upper case or after the words that introduce it.
+        ("thực hiện 5K", "thực hiện năm ca"),
+        ("thông điệp 5k", "thông điệp năm ca"),
+        ("giá 5k", "giá năm nghìn"),
+        ("giá 5K/kg", "giá năm nghìn một ki lô gam"),
+        ("phí 5K", "phí năm nghìn"),
+        ("giải chạy 5K", "giải chạy năm ki lô mét"),
+        ("vé 50k", "vé năm mươi nghìn"),
+        # A dash between two numbers is a range, before a lone number a minus.
+        ("từ 5-10", "từ năm đến mười"),
+        ("từ 5 -10 độ", "từ năm đến mười độ"),
+        ("từ -5 đến -2°C", "từ âm năm đến âm hai độ xê"),
+        ("Covid-19", "cô vít mười chín"),
+        # Roman numerals only where the word before numbers a part; letters stay letters.
+        ("phần C", "phần xê"),
+        ("khoản d", "khoản dê"),
+        ("năm mm", "năm mi li mét"),
+        ("chương trình", "chương trình"),
+        ("phần di sản", "phần di sản"),
+        ("mục vi phạm", "mục vi phạm"),
+        ("PHẦN DI SẢN", "phần di sản"),
+        ("chương vi,", "chương sáu"),
+        ("Phần VI của luật", "phần sáu của luật"),
+        # "t" after a vehicle is tonnes; 16+ digits after an account word are digits.
+        ("xe tải 5t", "xe tải năm tấn"),
+        ("xe 2t5", "xe hai phẩy năm tấn"),
+        (
+            "số tài khoản 1903567890123456",
+            "số tài khoản "
+            + " ".join(
+                "một chín không ba năm sáu bảy tám chín không một hai ba bốn năm sáu".split()
+            ),
+        ),
+        # A range of money says the currency once, whatever the sign.
+        ("60.000đ-65.000đ", "sáu mươi nghìn đến sáu mươi lăm nghìn đồng"),
+        ("2 triệu đồng - 3 triệu đồng", "hai triệu đến ba triệu đồng"),
+        # A currency sign without an amount is still said.
+        ("bằng €", "bằng ơ rô"),
+        # Money for a rate of time stays "một"; a measured rate is "trên".
+        ("20k/tháng", "hai mươi nghìn một tháng"),
+        ("500 m³/s", "năm trăm mét khối trên giây"),
+    ],
+)
+def test_issue_14_context_decides(text: str, expected: str) -> None:
+    assert normalize(text) == expected

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from broadcaster.speech.numbers import (
     digits_to_words,
     fraction_digits_to_words,
+    int_words,
     month_to_words,
     number_to_words,
     ordinal_to_words,
@@ -138,3 +139,19 @@ def test_helpers() -> None:
 def test_large_ints_stay_exact() -> None:
     n = 123_456_789_012_345_678_901
     assert words_to_number(number_to_words(n)) == n
+
+
+def test_it_reads_sixteen_digits_and_more_as_a_number() -> None:
+    assert int_words("1" + "0" * 15) == "một triệu tỷ"
+    assert int_words("1" + "0" * 18) == "một tỷ tỷ"
+    assert int_words("25" + "0" * 15) == "hai mươi lăm triệu tỷ"
+    assert int_words("1234567890123456") == (
+        "một triệu hai trăm ba mươi bốn nghìn năm trăm sáu mươi bảy tỷ "
+        "tám trăm chín mươi triệu một trăm hai mươi ba nghìn bốn trăm năm mươi sáu"
+    )
+    assert words_to_number(int_words("9" * 27)) == 10**27 - 1
+
+
+def test_identifiers_stay_digit_by_digit() -> None:
+    assert int_words("1" * 28) == " ".join(["một"] * 28)
+    assert int_words("0123456789012345") == digits_to_words("0123456789012345")
