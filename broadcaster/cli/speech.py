@@ -14,6 +14,7 @@ from broadcaster.cli.context import (
     get_settings,
 )
 from broadcaster.core import db
+from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.voices import DEFAULT_VOICE, ENGINE_NAMES, VOICES
 
 
@@ -117,9 +118,7 @@ def speak_cmd(
         speech = speak_to_file(
             spoken, output, engine=engine_for(settings, engine), voice=voice, speed=speed
         )
-    # ValueError, not only BroadcasterError: speak_to_file checks the user's own text,
-    # voice, speed and file suffix with plain ValueError (speech.engines).
-    except (EngineError, ValueError, OSError) as exc:
+    except (EngineError, BroadcasterError, OSError) as exc:
         raise UserFacingError(str(exc)) from exc
     click.echo(
         json.dumps(

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# speak_to_file writes through core's write_atomically; the name stays importable from
-# here for the CLI until it imports it from core.
 from broadcaster.core.fsutil import write_atomically
 from broadcaster.core.voices import DEFAULT_ENGINE, ENGINE_NAMES, VOICES
 from broadcaster.speech.espeak import EspeakEngine
@@ -37,6 +35,7 @@ from broadcaster.speech.synthesis import (
     Engine,
     EngineError,
     Speech,
+    SpeechRequestError,
     check_request,
     import_pydub,
     run_tool,
@@ -59,12 +58,12 @@ __all__ = [
     "GttsEngine",
     "PiperEngine",
     "Speech",
+    "SpeechRequestError",
     "build_engine",
     "engine_for",
     "engine_settings",
     "import_pydub",
     "speak_to_file",
-    "write_atomically",
 ]
 
 log = logging.getLogger(__name__)
@@ -252,7 +251,7 @@ def speak_to_file(
     out = Path(out)
     target = _SUFFIX_FORMATS.get(out.suffix.lower())
     if target is None:
-        raise ValueError(f"cannot tell the audio format of {str(out)!r}: use .wav or .mp3")
+        raise SpeechRequestError(f"cannot tell the audio format of {str(out)!r}: use .wav or .mp3")
     # Fail before spending a network round trip on a file we cannot write.
     if not out.parent.is_dir():
         raise FileNotFoundError(f"directory {str(out.parent)!r} does not exist")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.voices import VOICES
 
 if TYPE_CHECKING:
@@ -93,15 +94,21 @@ class Engine(Protocol):
     def synthesize(self, text: str, *, voice: str, speed: float) -> Speech: ...
 
 
+class SpeechRequestError(BroadcasterError):
+    """What was asked to be spoken cannot be: no text, an unknown voice, a bad speed or file."""
+
+    code = "bad_speech_request"
+
+
 def check_request(text: str, voice: str, speed: float) -> None:
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("nothing to speak: text is empty")
+        raise SpeechRequestError("nothing to speak: text is empty")
     if voice not in VOICES:
-        raise ValueError(f"unknown voice {voice!r}; expected one of {', '.join(VOICES)}")
+        raise SpeechRequestError(f"unknown voice {voice!r}; expected one of {', '.join(VOICES)}")
     if not (isinstance(speed, int | float) and math.isfinite(speed)):
-        raise ValueError(f"speed must be a number, got {speed!r}")
+        raise SpeechRequestError(f"speed must be a number, got {speed!r}")
     if not SPEED_MIN <= speed <= SPEED_MAX:
-        raise ValueError(f"speed {speed} outside {SPEED_MIN}..{SPEED_MAX}")
+        raise SpeechRequestError(f"speed {speed} outside {SPEED_MIN}..{SPEED_MAX}")
 
 
 def positive_number(name: str, value: float) -> float:
