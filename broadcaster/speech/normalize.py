@@ -272,14 +272,33 @@ def _pieces(said: str, written: list[str]) -> list[tuple[str, bool]]:
     return pieces
 
 
-def _locate(raw: str, token: str, cursor: int) -> int:
+def _locate(raw: str, token: str, cursor: int) -> tuple[int, int] | None:
+    """Where `token` stands in the line as written: (start, end), or None."""
     for haystack, needle in ((raw, token), (raw.lower(), token.lower())):
         at = haystack.find(needle, cursor)
         if at < 0:
             at = haystack.find(needle)
         if at >= 0:
-            return at
-    return -1
+            return at, at + len(needle)
+    # The line is cleaned before it is read: invisible characters that stood between the
+    # token's own characters are gone from it, so the token spans more of the line.
+    return _locate_spread(raw, token, cursor) or _locate_spread(raw, token, 0)
+
+
+def _locate_spread(raw: str, token: str, start: int) -> tuple[int, int] | None:
+    wanted = token.lower()
+    for begin in range(start, len(raw)):
+        i, j = begin, 0
+        while i < len(raw) and j < len(wanted):
+            if raw[i].lower() == wanted[j]:
+                i, j = i + 1, j + 1
+            elif j and unicodedata.category(raw[i]) in ("Cf", "Cc"):
+                i += 1
+            else:
+                break
+        if j == len(wanted):
+            return begin, i
+    return None
 
 
 def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> Normalized:
@@ -301,15 +320,18 @@ def normalize_report(text: str, *, lexicon: Mapping[str, str] | None = None) -> 
         written: list[str] = []
         cursor = 0
         for token in line.dropped + _SPEAKABLE.findall(said):
-            at = _locate(raw, token, cursor)
-            if at < 0:
-                at = cursor
+            place = _locate(raw, token, cursor)
+            if place is None:
+                at = end = cursor
             else:
                 # A reader may have lower-cased it: report it as written.
-                token = raw[at : at + len(token)]
-                cursor = at + len(token)
-            written.append(token)
-            found.append(Unreadable(token, offset + at, offset + at + len(token)))
+                at, end = place
+                cursor = end
+            as_written = raw[at:end]
+            # The marks go where the reading shows the token, without the invisible
+            # characters cleaning took out; the report names what the editor typed.
+            written.append(as_written if len(as_written) == len(token) else token)
+            found.append(Unreadable(as_written or token, offset + at, offset + end))
         offset += len(raw) + 1
         if number:
             marked.append(("\n", False))

@@ -112,3 +112,19 @@ def test_every_character_is_read_or_reported(pieces):
         assert isinstance(u, Unreadable) and text[u.start : u.end] == u.token
     marked_out = "".join(piece for piece, bad in report.marked if bad)
     assert all(u.token in marked_out or not u.token.isprintable() for u in report.unreadable)
+
+
+@pytest.mark.parametrize(
+    ("text", "token", "start"),
+    [
+        ("😀\u200b😀", "😀\u200b😀", 0),  # a zero-width space between two unreadable signs
+        ("a😀\ufeff😀", "😀\ufeff😀", 1),
+        ("\u200b\u200b😀😀", "😀😀", 2),
+    ],
+)
+def test_an_unreadable_token_is_placed_where_it_was_typed_around_invisible_characters(
+    text, token, start
+):
+    (found,) = normalize_report(text).unreadable
+    assert (found.token, found.start, found.end) == (token, start, start + len(token))
+    assert text[found.start : found.end] == found.token
