@@ -100,5 +100,8 @@ def test_parallel_guesses_on_several_workers_get_no_more_tries_than_one_at_a_tim
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert len(statuses) == guesses and set(statuses) == {401, 429}
+    # Every guess was answered, none let in; at most MAX_FAILURES were checked. A burst may
+    # be cut off before any is checked (all 429): the guarantee is the upper bound.
+    assert len(statuses) == guesses and set(statuses) <= {401, 429}
     assert statuses.count(401) <= MAX_FAILURES
+    assert statuses.count(429) >= guesses - MAX_FAILURES
