@@ -154,6 +154,7 @@ def render_cmd(
                     session=session, store=store, request=request, engine=engine, lexicon=lexicon
                 )
             else:
+                assert script_ref is not None  # exactly one of the three was given
                 script = find_script(session, script_ref)
                 version = (
                     latest_version(session, script) if draft else latest_approved(session, script)
@@ -220,7 +221,7 @@ def _render_all_approved(session, settings, store, profile_name, engine_name, to
     Each renders as it will go on air (render_version), so this warms exactly the files
     the scheduler and the agents will ask for.
     """
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from broadcaster.audio.render import RenderError, render_version
     from broadcaster.core.models import Script, Station
@@ -228,7 +229,7 @@ def _render_all_approved(session, settings, store, profile_name, engine_name, to
     from broadcaster.newsroom.workflow import latest_approved
 
     jobs = []
-    stations = session.exec(select(Station).where(Station.is_active.is_(True))).all()
+    stations = session.exec(select(Station).where(col(Station.is_active).is_(True))).all()
     for script in session.exec(select(Script).order_by(Script.slug)):
         version = latest_approved(session, script)
         if version is None:

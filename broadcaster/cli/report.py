@@ -68,8 +68,8 @@ def report_compliance(
         ranked = totals(compliance(session, first=start, last=end, area=area))
         if fmt == "json":
             payload = compliance_records(ranked)
-            data: str | bytes = "\n".join(json.dumps(row, ensure_ascii=False) for row in payload)
-            data += "\n" if payload else ""
+            lines = [json.dumps(row, ensure_ascii=False) + "\n" for row in payload]
+            data: str | bytes = "".join(lines)
         elif fmt == "csv":
             data = to_csv(COMPLIANCE_HEADERS, compliance_rows(ranked))
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -60,6 +61,7 @@ def normalize_cmd(ctx: click.Context, text: str | None, no_lexicon: bool, strict
     from broadcaster.speech.normalize import normalize_report
 
     lexicon = None if no_lexicon else _lexicon_or_none(ctx)
+    lines: Iterable[str]
     if text is not None:
         lines = text.splitlines() or [""]
     else:

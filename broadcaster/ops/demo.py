@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from broadcaster.core.areas import communes_of, define_group, get_area, import_divisions
 from broadcaster.core.config import PROJECT_ROOT
+from broadcaster.core.db import saved_id
 from broadcaster.core.models import Area, OperatorStation, PlayoutMode, Role, Station, User
 from broadcaster.core.text import slugify
 from broadcaster.newsroom.scriptfiles import import_scripts
@@ -87,7 +88,9 @@ DEMO_OPERATOR_STATIONS = ("HUE-A-LUOI-1", "HUE-A-LUOI-2")
 def create_demo_users(session: Session) -> dict[str, str]:
     """One editor, approver and operator with generated passwords (returned, shown once)."""
     created: dict[str, str] = {}
-    stations = session.exec(select(Station).where(Station.code.in_(DEMO_OPERATOR_STATIONS))).all()
+    stations = session.exec(
+        select(Station).where(col(Station.code).in_(DEMO_OPERATOR_STATIONS))
+    ).all()
     for username, role, full_name in DEMO_USERS:
         if session.exec(select(User).where(User.username == username)).first():
             continue
@@ -97,7 +100,7 @@ def create_demo_users(session: Session) -> dict[str, str]:
         )
         if role == Role.OPERATOR:
             for station in stations:
-                session.add(OperatorStation(user_id=user.id, station_id=station.id))
+                session.add(OperatorStation(user_id=saved_id(user), station_id=saved_id(station)))
         created[username] = password
     session.flush()
     return created

@@ -49,7 +49,10 @@ def head_revision() -> str:
 
     from broadcaster.core.db import alembic_config
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations shipped with this code")
+    return head
 
 
 def database_status(engine: Engine) -> Status:
@@ -58,7 +61,7 @@ def database_status(engine: Engine) -> Status:
         with engine.connect() as connection:
             current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         if "alembic_version" in reason:
             return Status(False, "database not migrated: run `broadcaster db upgrade`")
         return Status(False, f"database unavailable: {reason}")

@@ -113,15 +113,15 @@ class DatabaseCollector(Collector):
         # 100,000 stations and a scrape every 15 s must not load them all.
         state = case(
             (col(StationBeat.seen_at).is_(None), "never"),
-            (StationBeat.seen_at < now - OFFLINE_AFTER, "offline"),
-            (StationBeat.seen_at < now - LATE_AFTER, "late"),
+            (col(StationBeat.seen_at) < now - OFFLINE_AFTER, "offline"),
+            (col(StationBeat.seen_at) < now - LATE_AFTER, "late"),
             else_="online",
         )
         counts = dict(
             session.exec(
                 select(state, func.count())
                 .select_from(Station)
-                .outerjoin(StationBeat, StationBeat.station_id == Station.id)
+                .outerjoin(StationBeat, col(StationBeat.station_id) == col(Station.id))
                 .where(Station.mode == PlayoutMode.AGENT, col(Station.is_active).is_(True))
                 .group_by(state)
             ).all()

@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from sqlalchemy import func, inspect
 from sqlalchemy.exc import SQLAlchemyError
@@ -82,10 +83,17 @@ def _counts(settings: Settings) -> Summary:
     return summary
 
 
+def _open_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    """A regular file of the archive, opened; anything else is not a file we wrote."""
+    stream = archive.extractfile(member)
+    if stream is None:
+        raise BackupError(f"{member.name} in the archive is not a regular file")
+    return stream
+
+
 def _read_manifest(archive: tarfile.TarFile, source: Path) -> dict:
     try:
-        member = archive.getmember(MANIFEST)
-        manifest = json.load(archive.extractfile(member))
+        manifest = json.load(_open_member(archive, archive.getmember(MANIFEST)))
     except KeyError:
         raise BackupError(f"{source} is not a Broadcaster backup (no {MANIFEST})") from None
     except (ValueError, UnicodeDecodeError):
@@ -132,7 +140,7 @@ def _stage(archive: tarfile.TarFile, manifest: dict, staging: Path, source: Path
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         size = 0
-        with archive.extractfile(member) as stream, target.open("wb") as out:
+        with _open_member(archive, member) as stream, target.open("wb") as out:
             for chunk in iter(lambda: stream.read(CHUNK), b""):
                 digest.update(chunk)
                 size += len(chunk)

@@ -75,14 +75,14 @@ def supervise(children: list[Child], *, poll_s: float = 0.5) -> int:
 
 
 def _stop_all(children: list[Child]) -> None:
-    running = [c for c in children if c.process and c.process.poll() is None]
-    for child in running:
-        child.process.terminate()
+    running = [(c, c.process) for c in children if c.process and c.process.poll() is None]
+    for _child, process in running:
+        process.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
-    for child in running:
+    for child, process in running:
         try:
-            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             log.warning("up: %s did not stop in time; killing it", child.name)
-            child.process.kill()
-            child.process.wait()
+            process.kill()
+            process.wait()
