@@ -95,13 +95,8 @@ def apscheduler_plan(station_list: list, end: datetime) -> list[tuple[datetime, 
 def main() -> int:
     # Running as a script puts bench/ on sys.path, not the repository root.
     sys.path.insert(0, str(ROOT))
-    from broadcaster.onair.recurrence import (
-        Priority,
-        Recurrence,
-        ScheduleSpec,
-        StationTZ,
-        occurrences,
-    )
+    from broadcaster.onair.planner import occurrences
+    from broadcaster.onair.recurrence import Priority, Recurrence, ScheduleSpec, StationTZ
 
     end = START + timedelta(days=DAYS)
     ok = True

@@ -155,7 +155,8 @@ def restore_cmd(ctx: click.Context, archive: Path, force: bool) -> None:
     Stop the web and the scheduler first. Every file is checked against the manifest's
     sha256 before anything is changed.
     """
-    from broadcaster.ops.backup import BackupError, restore
+    from broadcaster.ops.backup import BackupError
+    from broadcaster.ops.restore import restore
 
     settings = get_settings(ctx)
     try:

@@ -25,7 +25,7 @@ def schedules_group() -> None:
 @click.pass_context
 def schedules_import(ctx: click.Context, file: Path) -> None:
     """Create or update (by name) the schedules in FILE; all or nothing."""
-    from broadcaster.onair.schedules import import_yaml
+    from broadcaster.onair.schedulefiles import import_yaml
 
     with open_session(ctx) as session:
         saved = import_yaml(session, file.read_text(encoding="utf-8"))
@@ -36,7 +36,7 @@ def schedules_import(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def schedules_export(ctx: click.Context) -> None:
     """Print every schedule as YAML (the shape `schedules import` reads)."""
-    from broadcaster.onair.schedules import export_yaml
+    from broadcaster.onair.schedulefiles import export_yaml
 
     with open_session(ctx) as session:
         click.echo(export_yaml(session), nl=False)

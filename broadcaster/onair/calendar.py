@@ -19,7 +19,8 @@ from sqlmodel import Session, col, select
 from broadcaster.core.areas import communes_of
 from broadcaster.core.models import Area, Occurrence, Schedule, Script, ScriptVersion, Station
 from broadcaster.onair.occurrences import GRACE, OPEN
-from broadcaster.onair.recurrence import PlannedPlay, conflicts
+from broadcaster.onair.planner import conflicts
+from broadcaster.onair.recurrence import PlannedPlay
 from broadcaster.onair.schedules import plan
 from broadcaster.onair.wording import DAY_NAMES
 

@@ -322,21 +322,3 @@ def stored_recurrence(
     if kind == "once":
         return Recurrence.once(datetime.fromisoformat(once_at))
     raise ValueError(f"unknown recurrence {kind!r}; use weekly, every_n_days or once")
-
-
-# The public face of recurrences: the planner and the wording are found here too. Looked up
-# on first use (PEP 562), because both modules import the values above.
-_ELSEWHERE = {
-    "conflicts": "broadcaster.onair.planner",
-    "occurrences": "broadcaster.onair.planner",
-    "slot_order": "broadcaster.onair.planner",
-    "describe": "broadcaster.onair.wording",
-}
-
-
-def __getattr__(name: str):
-    if name in _ELSEWHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,7 @@ from broadcaster.core.models import (
     VersionStatus,
 )
 from broadcaster.newsroom.workflow import REVIEWERS, latest_approved
+from broadcaster.onair.planner import occurrences
 from broadcaster.onair.recurrence import (
     PlannedPlay,
     Priority,
@@ -34,12 +35,11 @@ from broadcaster.onair.recurrence import (
     ScheduleSpec,
     StationTZ,
     TimeOfDayError,
-    describe,
     format_times,
-    occurrences,
     parse_times,
     stored_recurrence,
 )
+from broadcaster.onair.wording import describe
 
 KINDS = ("weekly", "every_n_days", "once")
 PRIORITY_NAMES = {
@@ -361,16 +361,3 @@ def broadcast_now(
         targets_all=targets_all,
     )
     return save_schedule(session=session, data=data, actor=actor)
-
-
-# The YAML files (schedules/) are read and written by onair.schedulefiles; found here too, on
-# first use (PEP 562), because that module builds on this one.
-_ELSEWHERE = {"import_yaml", "export_yaml"}
-
-
-def __getattr__(name: str):
-    if name in _ELSEWHERE:
-        from broadcaster.onair import schedulefiles
-
-        return getattr(schedulefiles, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

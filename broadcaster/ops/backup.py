@@ -3,8 +3,7 @@
 An archive is a gzip'd tar holding a consistent database snapshot (SQLite's online backup
 API, or pg_dump's custom format for PostgreSQL), every audio file the snapshot refers to,
 the generated secret key, uploaded chimes and profile files, and last a manifest.json
-with the size and sha256 of every member. Restoring it is broadcaster.ops.restore;
-`restore` is importable from here too, as this module is the face of backups.
+with the size and sha256 of every member. Restoring it is broadcaster.ops.restore.
 """
 
 from __future__ import annotations
@@ -243,13 +242,3 @@ def backup(settings: Settings, output: Path) -> Summary:
                 archive.addfile(info, io.BytesIO(data))
     summary.files = len(entries)
     return summary
-
-
-def __getattr__(name: str):
-    # restore lives in its own module, which imports this one: offered here lazily so
-    # `from broadcaster.ops.backup import restore` keeps working without an import cycle.
-    if name == "restore":
-        from broadcaster.ops.restore import restore
-
-        return restore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -145,7 +145,7 @@ def import_demo_adoption(session: Session) -> int:
 
 
 def import_demo_schedules(session: Session) -> int:
-    from broadcaster.onair.schedules import import_yaml
+    from broadcaster.onair.schedulefiles import import_yaml
 
     count = 0
     for path in sorted(SCHEDULES_DIR.glob("*.yaml")):

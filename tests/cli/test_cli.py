@@ -130,13 +130,13 @@ def test_a_new_station_token_is_printed_once_and_never_on_a_suggested_command_li
 
 
 def test_it_lets_a_bug_in_the_core_be_a_traceback_not_a_clean_error(settings, monkeypatch):
-    from broadcaster.onair import schedules
+    from broadcaster.onair import schedulefiles
     from tests.helpers import env_for
 
     def broken(session):
         raise ValueError("bug")
 
-    monkeypatch.setattr(schedules, "export_yaml", broken)
+    monkeypatch.setattr(schedulefiles, "export_yaml", broken)
     result = CliRunner().invoke(main, ["schedules", "export"], env=env_for(settings))
     assert result.exit_code == 1
     assert type(result.exception) is ValueError and str(result.exception) == "bug"

@@ -7,7 +7,7 @@ from broadcaster.core import db
 from broadcaster.core.config import PROJECT_ROOT
 from broadcaster.core.models import Schedule, ScriptVersion, User, VersionStatus
 from broadcaster.newsroom.workflow import approve, submit
-from broadcaster.onair.schedules import import_yaml
+from broadcaster.onair.schedulefiles import import_yaml
 from tests.conftest import PERSONA_PASSWORD
 
 pytestmark = pytest.mark.e2e

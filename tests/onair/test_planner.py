@@ -10,15 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broadcaster.onair import planner
-from broadcaster.onair.recurrence import (
-    PlannedPlay,
-    Priority,
-    Recurrence,
-    StationTZ,
-    conflicts,
-    occurrences,
-    slot_order,
-)
+from broadcaster.onair.planner import conflicts, occurrences, slot_order
+from broadcaster.onair.recurrence import PlannedPlay, Priority, Recurrence, StationTZ
 from tests.onair.planning import EVERY_DAY, HUE, PROPERTY, instants, spec, utc
 
 # --------------------------------------------------------------------------- UTC day boundary

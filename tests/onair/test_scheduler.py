@@ -10,7 +10,8 @@ from sqlmodel import select
 from broadcaster.core.models import Occurrence, OccurrenceStatus, PlayEvent
 from broadcaster.onair import localplayout
 from broadcaster.onair import occurrences as onair
-from broadcaster.onair.recurrence import Recurrence, ScheduleSpec, StationTZ, occurrences
+from broadcaster.onair.planner import occurrences
+from broadcaster.onair.recurrence import Recurrence, ScheduleSpec, StationTZ
 from broadcaster.onair.trigger import RecurrenceTrigger
 from tests.onair.test_occurrences import (
     _runtime,

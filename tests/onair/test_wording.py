@@ -6,10 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from broadcaster.onair.recurrence import (
-    Recurrence,
-    describe,
-)
+from broadcaster.onair.recurrence import Recurrence
+from broadcaster.onair.wording import describe
 from tests.onair.planning import EVERY_DAY
 
 # --------------------------------------------------------------------------- describe

@@ -22,7 +22,7 @@ from broadcaster.core.models import (
 )
 from broadcaster.core.priority import Priority
 from broadcaster.newsroom.workflow import approve, create_script, latest_approved, submit
-from broadcaster.onair.schedules import import_yaml
+from broadcaster.onair.schedulefiles import import_yaml
 from tests.helpers import csrf
 
 BLUEZONE = "Bluezone - nhắc cài đặt hằng ngày"

@@ -433,4 +433,3 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat_interval=args.heartbeat_interval,
     )
     return 0
-
