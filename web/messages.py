@@ -39,6 +39,26 @@ MESSAGES: dict[str, Any] = {
     "wrong_status": _l("Thao tác không phù hợp với trạng thái hiện tại của phiên bản."),
     "not_latest": _l("Chỉ thao tác được trên phiên bản mới nhất."),
     "not_allowed": _NOT_ALLOWED,
+    "unknown_voice": _l("Giọng đọc không hợp lệ; hãy chọn giọng miền Bắc, Trung hoặc Nam."),
+    "bad_version_repeat": _l("Số lần đọc phải từ 1 đến 5."),
+    "bad_speed": _l("Tốc độ đọc phải từ 0,5 đến 2,0."),
+    "unknown_engine": _l("Bộ đọc không hợp lệ; hãy chọn một bộ đọc trong danh sách."),
+    "title_too_long": _l("Tiêu đề dài quá 200 ký tự."),
+    "bad_speech_request": _l("Không đọc thử được: nội dung, giọng hoặc tốc độ đọc không hợp lệ."),
+    "unknown_role": _l("Vai trò không hợp lệ; hãy chọn một vai trò trong danh sách."),
+    # Stations and areas (stations.registry, core.areas).
+    "bad_station_code": _l("Mã đài gồm 2–32 ký tự: chữ in hoa không dấu, số hoặc '-'."),
+    "station_exists": _l("Đã có đài mang mã %(station)s."),
+    "not_a_commune": _l("%(area)s không phải là xã hoặc phường."),
+    "unknown_mode": _l(
+        "Cách phát không hợp lệ; hãy chọn đầu thu tự động, tải thủ công hoặc phát tại chỗ."
+    ),
+    "unknown_timezone": _l("Múi giờ “%(timezone)s” không tồn tại."),
+    "unknown_province": _l("Không có tỉnh, thành phố nào tên “%(name)s”."),
+    "unknown_area": _l("Không có khu vực nào tên “%(name)s”."),
+    "ambiguous_area": _l("Có nhiều khu vực cùng tên này; hãy dùng mã khu vực."),
+    "not_in_province": _l("Có xã, phường không thuộc tỉnh đã chọn."),
+    "province_not_imported": _l("Tỉnh này chưa được nhập danh sách xã, phường."),
     # Users (newsroom.users).
     "username_taken": _l("Tên đăng nhập này đã có người dùng."),
     "bad_username": _l(

@@ -46,3 +46,17 @@ def test_a_short_password_is_refused_with_the_length_it_needs(app):
         with pytest.raises(ValueError) as caught:
             validate_password("ngắn")
         assert message_for(caught.value) == f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự."
+
+
+def test_every_code_the_core_raises_has_a_vietnamese_sentence():
+    # A new refusal without its sentence would reach a form as the generic one.
+    import re
+
+    from broadcaster.core.config import PROJECT_ROOT
+    from web.messages import BUILDERS, MESSAGES
+
+    raised = set()
+    for path in (PROJECT_ROOT / "broadcaster").rglob("*.py"):
+        raised |= set(re.findall(r'\bcode\s*=\s*"([a-z_]+)"', path.read_text(encoding="utf-8")))
+    raised.discard("invalid")  # BroadcasterError's own default: the generic sentence
+    assert sorted(raised - set(MESSAGES) - set(BUILDERS)) == []
