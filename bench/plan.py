@@ -169,7 +169,7 @@ def playout_lateness() -> bool:
     from broadcaster.onair import localplayout
     from broadcaster.onair import occurrences as onair
     from broadcaster.onair import scheduler as scheduling
-    from broadcaster.onair.playout import NullPlayer
+    from broadcaster.onair.players import NullPlayer
     from broadcaster.onair.schedules import ScheduleInput, save_schedule
     from broadcaster.ops.demo import seed_demo
     from broadcaster.stations.registry import create_station

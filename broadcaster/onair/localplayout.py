@@ -37,7 +37,7 @@ class Runtime:
     def __init__(
         self, settings: Settings, player_name: str = "auto", player_factory=None, clock=None
     ) -> None:
-        from broadcaster.onair.playout import make_player
+        from broadcaster.onair.players import make_player
 
         self.settings = settings
         self.clock = clock or utcnow  # injected in tests to replay a day in seconds

@@ -258,7 +258,7 @@ def test_a_play_past_its_grace_window_is_missed_with_a_reason(session):
 
 
 def _runtime(settings, clock=None):
-    from broadcaster.onair.playout import NullPlayer
+    from broadcaster.onair.players import NullPlayer
     from broadcaster.onair.scheduler import Runtime
 
     return Runtime(settings, player_factory=lambda: NullPlayer(time_scale=0.01), clock=clock)
@@ -376,7 +376,8 @@ def test_schedule_changes_reach_the_running_scheduler(settings, session):
 
 
 def test_items_due_together_play_back_to_back_by_priority_and_emergency_interrupts(tmp_path):
-    from broadcaster.onair.playout import Cue, NullPlayer, PlayoutQueue
+    from broadcaster.onair.players import NullPlayer
+    from broadcaster.onair.playout import Cue, PlayoutQueue
 
     path = tmp_path / "a.mp3"
     path.write_bytes(b"x")

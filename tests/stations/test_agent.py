@@ -28,7 +28,7 @@ from broadcaster.core import db
 from broadcaster.core.config import PROJECT_ROOT, Settings
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import AudioFile, Occurrence, OccurrenceStatus, StationBeat
-from broadcaster.onair.playout import NullPlayer
+from broadcaster.onair.players import NullPlayer
 from broadcaster.stations import api as stationapi
 from broadcaster.stations.agent import runner as agent
 from broadcaster.stations.agent import store as agentstore

@@ -26,7 +26,7 @@ commune's own box next to the amplifier.
 The parts beside this module: plan (manifest items, grace, the timer), store (agent.db),
 client (the API client, Retry-After, the audio cache) and report (uploads, heartbeats,
 backing off). This module is the loop that ties them together and
-the command line; it runs on stdlib, broadcaster.onair.playout and broadcaster.core's
+the command line; it runs on stdlib, broadcaster.onair.playout, players and broadcaster.core's
 fsutil and events only (a test checks that no Flask, SQLAlchemy or pydantic comes in).
 Somewhat over 400 lines: the Agent's loop and the state its threads share are one piece.
 """
@@ -47,7 +47,8 @@ from typing import Any
 
 from broadcaster import __version__
 from broadcaster.core.events import EventKind
-from broadcaster.onair.playout import PLAYERS, Cue, NullPlayer, Player, PlayoutQueue, make_player
+from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
+from broadcaster.onair.playout import Cue, PlayoutQueue
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
 from broadcaster.stations.agent.plan import (
     GRACE,
