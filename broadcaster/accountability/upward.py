@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, exists, func, or_
 from sqlmodel import Session, col, select
 
 from broadcaster.core.areas import communes_of, get_area
+from broadcaster.core.db import saved_id
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.events import EventKind
 from broadcaster.core.models import (
@@ -270,14 +271,14 @@ def _window(first: date, last: date, timezone: str) -> tuple[datetime, datetime]
 def _grouped(session: Session, station_ids: list[int], start: datetime, end: datetime, campaign):
     """One row per (station, script, type, version, status, reason): counts and instants."""
     delivered = exists().where(
-        PlayEvent.occurrence_id == Occurrence.id, col(PlayEvent.kind).in_(DELIVERY_EVENTS)
+        col(PlayEvent.occurrence_id) == col(Occurrence.id), col(PlayEvent.kind).in_(DELIVERY_EVENTS)
     )
     received = case(
         (
             or_(
                 col(Occurrence.status).in_(AT_STATION),
                 # The server plays a local station itself: rendered audio is in its hands.
-                and_(Station.mode == PlayoutMode.LOCAL, col(Occurrence.audio_id).is_not(None)),
+                and_(col(Station.mode) == PlayoutMode.LOCAL, col(Occurrence.audio_id).is_not(None)),
                 delivered,
             ),
             1,
@@ -339,7 +340,7 @@ def upward_report(
         .where(col(Station.area_id).in_([c.id for c in communes]))
         .order_by(Station.code)
     ).all()
-    commune_of = {station_id: area_id for station_id, _, area_id in stations}
+    commune_of = {sid: area_id for sid, _, area_id in stations if sid is not None}
     codes: dict[int, list[str]] = {}
     for _, code, area_id in stations:
         codes.setdefault(area_id, []).append(code)
@@ -383,9 +384,9 @@ def upward_report(
             CommuneRow(
                 code=commune.code,
                 name=commune.name,
-                stations=codes.get(commune.id, []),
+                stations=codes.get(saved_id(commune), []),
                 lines=sorted(
-                    per_commune.get(commune.id, []),
+                    per_commune.get(saved_id(commune), []),
                     key=lambda li: (order[li.bulletin.type], li.bulletin.title),
                 ),
             )

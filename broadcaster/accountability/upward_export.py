@@ -23,6 +23,7 @@ from broadcaster.accountability.upward import (
     Tally,
     UpwardReport,
 )
+from broadcaster.core.models import OccurrenceStatus
 from broadcaster.core.text import slugify
 from broadcaster.onair.reasons import reason_vi
 
@@ -86,13 +87,17 @@ def file_stem(report: UpwardReport) -> str:
     )
 
 
+def _status_vi(status: str) -> str:
+    return STATUS_VI.get(OccurrenceStatus(status), status)
+
+
 def _versions(tally: Tally) -> str:
     return ", ".join(f"v{n}" for n in sorted(tally.versions))
 
 
 def _reasons(line: CommuneLine) -> str:
     return "; ".join(
-        f"{STATUS_VI.get(status, status)}: {reason_vi(reason) if reason else '-'} ({count})"
+        f"{_status_vi(status)}: {reason_vi(reason) if reason else '-'} ({count})"
         for (status, reason), count in sorted(line.reasons.items())
     )
 
@@ -183,8 +188,8 @@ def title_lines(report: UpwardReport) -> list[str]:
 
 
 def to_xlsx(report: UpwardReport) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
+    from openpyxl import Workbook  # type: ignore[import-untyped]
+    from openpyxl.styles import Alignment, Font  # type: ignore[import-untyped]
 
     workbook = Workbook()
     workbook.remove(workbook.active)
@@ -258,7 +263,7 @@ def _commune(commune: CommuneRow) -> dict[str, Any]:
                 "not_aired_reasons": [
                     {
                         "status": status,
-                        "status_vi": STATUS_VI.get(status, status),
+                        "status_vi": _status_vi(status),
                         "reason": reason,
                         "reason_vi": reason_vi(reason) if reason else "",
                         "count": count,
