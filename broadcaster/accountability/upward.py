@@ -66,6 +66,9 @@ DELIVERY_EVENTS = (
     EventKind.CONFIRMED,
 )
 _PREFIXES = ("tinh ", "thanh pho ", "phuong ", "xa ", "dac khu ")
+# Provinces renamed in 2025 whose old name people still use (the 2020 Bluezone letters say
+# "tỉnh Thừa Thiên Huế"). Merged provinces are not here: an old name there is part of an area.
+FORMER_NAMES = {"thua thien hue": "thanh pho hue", "tinh thua thien hue": "thanh pho hue"}
 
 
 class UpwardError(BroadcasterError):
@@ -121,6 +124,7 @@ def find_area(session: Session, text: str) -> Area:
     if len(exact) == 1:
         return exact[0]
     folded = _fold(wanted)
+    folded = FORMER_NAMES.get(folded, folded)
     areas = exact or session.exec(select(Area)).all()
     matches = [a for a in areas if _fold(a.name) == folded]
     if not matches:

@@ -166,8 +166,10 @@ def report_upward(
         write_atomically(output, data if isinstance(data, bytes) else data.encode("utf-8"))
     except OSError as exc:
         raise UserFacingError(f"cannot write {output}: {exc}") from exc
+    # Says which area a typed name resolved to, so a wrong guess is seen before it is sent.
     click.echo(
-        f"wrote {output} ({len(report.bulletins)} bulletins, {len(report.communes)} communes)"
+        f"wrote {output}: {area.name} ({area.code}), {start:%d/%m/%Y}-{end:%d/%m/%Y}, "
+        f"{len(report.bulletins)} bulletins, {len(report.communes)} communes"
     )
 
 
