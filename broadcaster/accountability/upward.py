@@ -109,10 +109,22 @@ def _fold(text: str) -> str:
     return " ".join(ascii_fold(text).casefold().split())
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _forms(name: str, normal) -> set[str]:
+    """The name whole and without its prefix ("Xã Phú Lộc" and "Phú Lộc"), normalized."""
+    whole = normal(name)
+    prefix = next((p for p in _PREFIXES if _fold(whole).startswith(p)), "")
+    return {whole, whole[len(prefix) :]}
+
+
 def find_area(session: Session, text: str) -> Area:
     """An area by code, or by name with or without accents and prefix ("hue", "Phú Vang").
 
-    A name several areas share is refused with their codes, never guessed.
+    A name several areas answer to is refused with their codes, never guessed: accents,
+    when typed, tell apart names that differ only by them.
     """
     wanted = text.strip()
     if not wanted:
@@ -120,25 +132,15 @@ def find_area(session: Session, text: str) -> Area:
     by_code = session.exec(select(Area).where(col(Area.code).in_([wanted, wanted.upper()]))).first()
     if by_code is not None:
         return by_code
-    exact = session.exec(select(Area).where(Area.name == wanted)).all()
-    if len(exact) == 1:
-        return exact[0]
-    folded = _fold(wanted)
-    folded = FORMER_NAMES.get(folded, folded)
-    areas = exact or session.exec(select(Area)).all()
-    matches = [a for a in areas if _fold(a.name) == folded]
+    areas = session.exec(select(Area)).all()
+    matches = [a for a in areas if _plain(wanted) in _forms(a.name, _plain)]
     if not matches:
-        matches = [a for a in areas if _fold(a.name).removeprefix(_prefix(a.name)) == folded]
+        folded = FORMER_NAMES.get(_fold(wanted), _fold(wanted))
+        matches = [a for a in areas if folded in _forms(a.name, _fold)]
     if len(matches) == 1:
         return matches[0]
     if matches:
-        parents = dict(
-            session.exec(
-                select(Area.id, Area.name).where(
-                    col(Area.id).in_([a.parent_id for a in matches if a.parent_id])
-                )
-            ).all()
-        )
+        parents = {a.id: a.name for a in areas if a.id in {m.parent_id for m in matches}}
         listed = ", ".join(
             f"{a.name} ({a.code}{', ' + parents[a.parent_id] if a.parent_id in parents else ''})"
             for a in sorted(matches, key=lambda a: a.code)
@@ -155,11 +157,6 @@ def find_area(session: Session, text: str) -> Area:
         if exc.code != "unknown_area":
             raise
     raise UpwardError(f"no area named {wanted!r}", code="unknown_area", name=wanted)
-
-
-def _prefix(name: str) -> str:
-    folded = _fold(name)
-    return next((p for p in _PREFIXES if folded.startswith(p)), "")
 
 
 def find_campaign(session: Session, slug: str) -> Campaign:
