@@ -92,6 +92,14 @@ MESSAGES: dict[str, Any] = {
     "bad_repeat": _l("Số lần phát liền nhau phải từ 1 đến 10."),
     "unknown_recurrence": _l("Cách lặp lại không hợp lệ."),
     "bad_recurrence": _l("Cách lặp lại không hợp lệ."),
+    # The report upward (accountability.upward, web/reports.py).
+    "bad_date": _l("Ngày không hợp lệ: “%(text)s”. Hãy viết theo dạng 13/08/2020."),
+    "period_reversed": _l("Ngày kết thúc đang trước ngày bắt đầu."),
+    "period_too_long": _l("Một báo cáo bao gồm tối đa %(n)d ngày."),
+    "unknown_campaign": _l("Không có chiến dịch này."),
+    "no_area": _l("Hãy chọn tỉnh, cụm xã hoặc xã, phường."),
+    "unknown_format": _l("Hãy chọn định dạng XLSX, CSV hoặc JSON."),
+    "unknown_table": _l("Tệp CSV chứa một bảng: hãy chọn bảng theo bản tin hoặc theo xã."),
     # Chimes (audio.customjingles).
     "too_large": _l("Tệp quá lớn (tối đa 2 MB)."),
     "empty": _l("Tệp tải lên không có nội dung."),

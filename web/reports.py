@@ -1,4 +1,4 @@
-"""The broadcast log and the compliance report, with CSV/XLSX exports and a print view."""
+"""The broadcast log, the compliance report and the report upward, with their exports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, render_template, request, st
 from flask_babel import gettext as _
 from sqlmodel import func, select
 
+from broadcaster.accountability import upward_export
 from broadcaster.accountability.adoption import parse_day
 from broadcaster.accountability.reports import (
     COMPLIANCE_HEADERS,
@@ -24,10 +25,18 @@ from broadcaster.accountability.reports import (
     totals,
     trend,
 )
+from broadcaster.accountability.upward import (
+    TYPE_VI,
+    UpwardError,
+    UpwardReport,
+    parse_period,
+    upward_report,
+)
 from broadcaster.core.config import local_today
 from broadcaster.core.models import Area, AreaKind, Campaign, Role, Script, Station
 from web.auth import roles_required
 from web.db import get_session
+from web.messages import message_for
 
 bp = Blueprint("reports", __name__)
 READERS = (Role.ADMIN, Role.APPROVER)
@@ -83,7 +92,9 @@ def _int_arg(name: str) -> int | None:
 
 def _download(data: bytes | str, name: str, mimetype: str) -> Response:
     return Response(
-        data, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={name}"}
+        data,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -188,4 +199,91 @@ def log():
         kinds=EVENT_LABELS,
         headers=LOG_HEADERS,
         args=request.args,
+    )
+
+
+# --- the report upward (TT39) ------------------------------------------------------------------
+
+UPWARD_FORMATS = {
+    "xlsx": upward_export.XLSX_TYPE,
+    "csv": "text/csv; charset=utf-8",
+    "json": "application/json",
+}
+
+
+def _upward_areas() -> list[Area]:
+    """Provinces and groups with stations, then the communes that have one."""
+    session = get_session()
+    communes = session.exec(
+        select(Area).where(Area.id.in_(select(Station.area_id))).order_by(Area.name)
+    ).all()
+    return [*_areas_with_stations(), *communes]
+
+
+def _upward_request() -> UpwardReport:
+    """The report the form asks for; refusals are UpwardError with a code (never English)."""
+    session = get_session()
+    args = request.args
+    first, last = parse_period(args.get("from", ""), args.get("to", ""))
+    area = _area()
+    if area is None:
+        raise UpwardError("no area chosen", code="no_area")
+    campaign = None
+    if args.get("campaign"):
+        campaign_id = _int_arg("campaign")
+        campaign = session.get(Campaign, campaign_id) if campaign_id else None
+        if campaign is None:
+            raise UpwardError("no such campaign", code="unknown_campaign", slug="")
+    return upward_report(
+        session,
+        area=area,
+        first=first,
+        last=last,
+        timezone=current_app.config["SETTINGS"].timezone,
+        campaign=campaign,
+    )
+
+
+@bp.get("/reports/upward")
+@roles_required(*READERS)
+def upward():
+    session = get_session()
+    today = local_today(current_app.config["SETTINGS"])
+    report = error = None
+    status = 200
+    fmt = request.args.get("format", "")
+    table = request.args.get("table", "")
+    if request.args.get("from") or request.args.get("to") or fmt:
+        try:
+            if fmt and fmt not in UPWARD_FORMATS:
+                raise UpwardError("unknown format", code="unknown_format")
+            if fmt == "csv" and table not in upward_export.TABLES:
+                raise UpwardError("a CSV holds one table", code="unknown_table")
+            report = _upward_request()
+        except UpwardError as exc:
+            error, status = message_for(exc), 400
+    if report is not None and fmt:
+        stem = upward_export.file_stem(report)
+        if fmt == "xlsx":
+            data: str | bytes = upward_export.to_xlsx(report)
+        elif fmt == "csv":
+            data, stem = upward_export.to_csv(report, table), f"{stem}-{table}"
+        else:
+            data = upward_export.to_json(report)
+        return _download(data, f"{stem}.{fmt}", UPWARD_FORMATS[fmt])
+    default_last = today - timedelta(days=1)
+    return (
+        render_template(
+            "reports/upward.html",
+            report=report,
+            error=error,
+            args=request.args,
+            default_first=default_last.replace(day=1),
+            default_last=default_last,
+            areas=_upward_areas(),
+            campaigns=session.exec(select(Campaign).order_by(Campaign.name)).all(),
+            type_vi=TYPE_VI,
+            status_vi=upward_export.STATUS_VI,
+        ),
+        status,
     )

@@ -1,4 +1,4 @@
-"""What was broadcast: `report compliance`, `report summary` and `logs purge`."""
+"""What was broadcast: `report compliance`, `report upward`, `report summary`, `logs purge`."""
 
 from __future__ import annotations
 
@@ -84,6 +84,93 @@ def report_compliance(
     except OSError as exc:
         raise UserFacingError(f"cannot write {output}: {exc}") from exc
     click.echo(f"wrote {output} ({len(ranked)} stations)")
+
+
+@report_group.command("upward")
+@click.option("--from", "first", required=True, help="First day (YYYY-MM-DD or dd/mm/yyyy).")
+@click.option("--to", "last", required=True, help="Last day, inclusive (local days).")
+@click.option(
+    "--area",
+    "area_name",
+    required=True,
+    help="Province, group or commune: code or name, accents and prefix optional.",
+)
+@click.option("--campaign", "campaign_slug", help="Only this campaign's scripts (its slug).")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "json"]), required=True)
+@click.option(
+    "--table",
+    type=click.Choice(["bulletins", "communes"]),
+    help="The table a CSV holds (required with --format csv): one CSV per table.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here, atomically (required for xlsx); default standard output.",
+)
+@click.pass_context
+def report_upward(
+    ctx: click.Context,
+    first: str,
+    last: str,
+    area_name: str,
+    campaign_slug: str | None,
+    fmt: str,
+    table: str | None,
+    output: Path | None,
+) -> None:
+    """What the communes of an area aired, per bulletin and per commune (TT39 report upward)."""
+    from broadcaster.accountability import upward_export
+    from broadcaster.accountability.upward import (
+        UpwardError,
+        find_area,
+        find_campaign,
+        parse_period,
+        upward_report,
+    )
+
+    if fmt == "csv" and table is None:
+        raise UserFacingError("a CSV holds one table: add --table bulletins or --table communes")
+    if fmt != "csv" and table is not None:
+        raise UserFacingError("--table chooses a CSV's table; xlsx and json hold both")
+    if fmt == "xlsx" and output is None:
+        raise UserFacingError("--format xlsx needs --output FILE")
+    try:
+        start, end = parse_period(first, last)
+    except UpwardError as exc:
+        raise UserFacingError(str(exc)) from exc
+    settings = get_settings(ctx)
+    with open_session(ctx) as session:
+        area = find_area(session, area_name)
+        campaign = find_campaign(session, campaign_slug) if campaign_slug else None
+        report = upward_report(
+            session,
+            area=area,
+            first=start,
+            last=end,
+            timezone=settings.timezone,
+            campaign=campaign,
+        )
+    if fmt == "xlsx":
+        data: str | bytes = upward_export.to_xlsx(report)
+    elif fmt == "csv":
+        data = upward_export.to_csv(report, table or "")
+    else:
+        data = upward_export.to_json(report)
+    if output is None:
+        click.echo(data, nl=False)
+        return
+    from broadcaster.core.fsutil import write_atomically
+
+    try:
+        write_atomically(output, data if isinstance(data, bytes) else data.encode("utf-8"))
+    except OSError as exc:
+        raise UserFacingError(f"cannot write {output}: {exc}") from exc
+    # Says which area a typed name resolved to, so a wrong guess is seen before it is sent.
+    click.echo(
+        f"wrote {output}: {area.name} ({area.code}), {start:%d/%m/%Y}-{end:%d/%m/%Y}, "
+        f"{len(report.bulletins)} bulletins, {len(report.communes)} communes"
+    )
 
 
 @report_group.command("summary")
