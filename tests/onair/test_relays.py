@@ -82,7 +82,7 @@ def test_a_schedule_plays_a_script_or_a_stream_never_both_nor_neither(session):
         (StreamStatus.RETIRED, {}, "stream_not_approved"),
         (StreamStatus.APPROVED, {"duration_min": 0}, "bad_relay_duration"),
         (StreamStatus.APPROVED, {"duration_min": None}, "bad_relay_duration"),
-        (StreamStatus.APPROVED, {"repeat": 2}, "bad_repeat"),
+        (StreamStatus.APPROVED, {"repeat": 2}, "relay_repeat"),
     ],
 )
 def test_a_relay_of_an_unapproved_stream_or_without_a_length_is_refused(
