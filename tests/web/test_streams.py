@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel import select
 
 from broadcaster.core.models import AuditEntry, StreamSource
@@ -76,3 +78,88 @@ def test_editors_and_operators_do_not_reach_the_streams(client, auth):
     auth.login("approver")
     assert client.get("/streams").status_code == 200
     assert client.get("/streams/new").status_code == 403  # registering is an admin's job
+
+
+def approved_stream(app, name="VOV1"):
+    from broadcaster.core.models import User
+    from web.db import get_session
+
+    with app.test_request_context(method="POST"):
+        session = get_session()
+        approver = session.exec(select(User).where(User.username == "approver")).one()
+        stream = StreamSource(
+            name=name, url="http://127.0.0.1:9/vov1.mp3", check_ok=True, kind="mp3"
+        )
+        session.add(stream)
+        session.flush()
+        from broadcaster.onair.streams import approve_stream
+
+        approve_stream(session=session, stream=stream, actor=approver)
+        session.commit()
+        return stream.id
+
+
+def relay_form(client, app, **fields):
+    from broadcaster.core.models import Station
+    from web.db import get_session
+
+    with app.test_request_context():
+        station_id = (
+            get_session().exec(select(Station.id).where(Station.code == "HUE-THUAN-AN")).one()
+        )
+    return {
+        "csrf_token": csrf(client, "/schedules/new"),
+        "name": "Tiếp sóng VOV1 buổi sáng",
+        "source": "relay",
+        "script": "",
+        "version": "",
+        "stream": "",
+        "duration_min": "45",
+        "fallback": "",
+        "kind": "weekly",
+        "weekdays": [str(d) for d in range(7)],
+        "times": "05:30",
+        "every_days": "2",
+        "valid_from": "2026-11-30",
+        "valid_until": "",
+        "priority": "0",
+        "repeat": "1",
+        "stations": [str(station_id)],
+        **fields,
+    }
+
+
+def test_an_editor_schedules_a_daily_relay_of_an_approved_stream(app, client, auth):
+    from broadcaster.core.models import Schedule
+
+    stream_id = approved_stream(app)
+    auth.login("editor")
+    page = client.get("/schedules/new").get_data(as_text=True)
+    assert "Tiếp sóng" in page and "VOV1" in page
+    response = client.post("/schedules/new", data=relay_form(client, app, stream=str(stream_id)))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.test_request_context():
+        from web.db import get_session
+
+        schedule = (
+            get_session()
+            .exec(select(Schedule).where(Schedule.name == "Tiếp sóng VOV1 buổi sáng"))
+            .one()
+        )
+    assert (schedule.stream_id, schedule.script_id, schedule.duration_min) == (stream_id, None, 45)
+    listing = client.get("/schedules").get_data(as_text=True)
+    assert "VOV1 · 45 phút" in listing
+    edit = client.get(f"/schedules/{schedule.id}").get_data(as_text=True)
+    relay_choice = re.search(r'<input[^>]*value="relay"[^>]*>', edit)
+    assert relay_choice and "checked" in relay_choice.group(0), relay_choice
+
+
+def test_a_relay_without_a_stream_or_of_an_unknown_one_is_refused_in_vietnamese(app, client, auth):
+    approved_stream(app)
+    auth.login("editor")
+    for stream, message in (
+        ("", "Vui lòng chọn luồng tiếp sóng."),
+        ("999", "Chỉ tiếp sóng được luồng đã được duyệt."),
+    ):
+        response = client.post("/schedules/new", data=relay_form(client, app, stream=stream))
+        assert response.status_code == 400 and message in response.get_data(as_text=True)
