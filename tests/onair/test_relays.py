@@ -299,7 +299,7 @@ def test_migration_0011_keeps_schedules_plays_and_targets_and_goes_back_down(
             sa.text(
                 "INSERT INTO station (id, code, name, area_id, timezone, mode, is_active, "
                 "created_at, token_hash) VALUES (1, 'S-1', 'S', 1, 'Asia/Ho_Chi_Minh', 'agent', "
-                f"1, '{stamp}', '')"
+                f"TRUE, '{stamp}', '')"
             )
         )
         connection.execute(
@@ -312,7 +312,7 @@ def test_migration_0011_keeps_schedules_plays_and_targets_and_goes_back_down(
             sa.text(
                 "INSERT INTO schedule (id, name, script_id, kind, weekdays, times, every_days, "
                 "once_at, priority, repeat, targets_all, is_active, created_at, updated_at) "
-                f"VALUES (1, 'x', 1, 'weekly', '0', '06:00', 1, '', 0, 1, 0, 1, '{stamp}', "
+                f"VALUES (1, 'x', 1, 'weekly', '0', '06:00', 1, '', 0, 1, FALSE, TRUE, '{stamp}', "
                 f"'{stamp}')"
             )
         )
@@ -322,7 +322,7 @@ def test_migration_0011_keeps_schedules_plays_and_targets_and_goes_back_down(
         connection.execute(
             sa.text(
                 "INSERT INTO occurrence (schedule_id, station_id, at, priority, status, late, "
-                f"reason) VALUES (1, 1, '{stamp}', 0, 'played', 0, '')"
+                f"reason) VALUES (1, 1, '{stamp}', 0, 'played', FALSE, '')"
             )
         )
     engine.dispose()
