@@ -14,6 +14,7 @@ writer waits on a radio stream.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -23,7 +24,17 @@ from broadcaster.core import audit
 from broadcaster.core.db import saved_id
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
-from broadcaster.core.models import Role, Schedule, StreamSource, StreamStatus, User
+from broadcaster.core.models import (
+    AudioFile,
+    Occurrence,
+    Role,
+    Schedule,
+    ScriptVersion,
+    StreamSource,
+    StreamStatus,
+    User,
+    VersionStatus,
+)
 from broadcaster.newsroom.workflow import REVIEWERS
 
 MAX_NAME = 120
@@ -277,4 +288,42 @@ def approved_streams(session: Session) -> list[StreamSource]:
             .where(StreamSource.status == StreamStatus.APPROVED)
             .order_by(StreamSource.name)
         )
+    )
+
+
+@dataclass(frozen=True)
+class Relay:
+    """What a playout needs to relay an occurrence: the stream, the slot, the fallback."""
+
+    stream_id: int
+    name: str
+    url: str
+    duration_s: float
+    fallback: AudioFile | None  # an approved version's audio; None: silence
+
+
+def relay_of(session: Session, occurrence: Occurrence) -> Relay | None:
+    """The relay an occurrence plays, if its stream is approved at this moment; else None.
+
+    For local playout, read as the occurrence is dispatched: a stream retired or sent back
+    to review after the occurrence was planned is refused then too, as the manifest does.
+    (None also for an occurrence that is not a relay: check `Schedule.stream_id` first.)
+    """
+    schedule = session.get(Schedule, occurrence.schedule_id)
+    if schedule is None or schedule.stream_id is None:
+        return None
+    stream = session.get(StreamSource, schedule.stream_id)
+    if stream is None or stream.status != StreamStatus.APPROVED:
+        return None
+    fallback = None
+    if occurrence.audio_id and occurrence.version_id:
+        version = session.get(ScriptVersion, occurrence.version_id)
+        if version is not None and version.status == VersionStatus.APPROVED:
+            fallback = session.get(AudioFile, occurrence.audio_id)
+    return Relay(
+        stream_id=saved_id(stream),
+        name=stream.name,
+        url=stream.url,
+        duration_s=60.0 * (schedule.duration_min or 0),
+        fallback=fallback,
     )

@@ -345,3 +345,26 @@ def test_migration_0011_keeps_schedules_plays_and_targets_and_goes_back_down(
     tables = set(sa.inspect(engine).get_table_names())
     engine.dispose()
     assert "streamsource" not in tables
+
+
+def test_local_playout_reads_a_relay_only_while_its_stream_is_approved(session, settings):
+    from broadcaster.onair.streams import relay_of
+
+    now = utcnow()
+    stream = a_stream(session)
+    fallback = support.approved(session, support.DAILY)
+    schedule = save_relay(session, stream, fallback=fallback)
+    onair.materialize(session, now=now, hours=48, schedule_ids=[schedule.id])
+    occurrence = session.exec(
+        select(Occurrence).where(Occurrence.schedule_id == schedule.id)
+    ).first()
+    assert relay_of(session, occurrence).fallback is None  # not rendered yet: silence
+    onair.render_due(session, settings, now=now, hours=48)
+    session.refresh(occurrence)
+    relay = relay_of(session, occurrence)
+    assert (relay.url, relay.duration_s) == (stream.url, 1800)
+    assert relay.fallback is not None and relay.fallback.id == occurrence.audio_id
+    stream.status = StreamStatus.RETIRED
+    session.add(stream)
+    session.flush()
+    assert relay_of(session, occurrence) is None
