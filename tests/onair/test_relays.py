@@ -240,6 +240,15 @@ def test_a_script_less_schedule_survives_the_calendar_and_the_miss_sweep(session
     relay_rows = [r for r in rows if r.schedule_id == schedule.id]
     assert {(r.script_title, r.relay) for r in relay_rows} == {("VOV1", True)}
     assert {r.status for r in relay_rows} == {"missed", "upcoming"}
+    from broadcaster.accountability.reports import compliance
+
+    local_day = local.date()
+    (day,) = [
+        d
+        for d in compliance(session, first=local_day, last=local_day)
+        if d.station.id == station.id
+    ]
+    assert "VOV1" in [title for _at, title, _reason in day.misses], day.misses
 
 
 RELAY_YAML = """
