@@ -143,6 +143,8 @@ class ScriptVersion(SQLModel, table=True):
     # of an approved version read it exactly as the approver heard it, whatever anyone
     # edits in the lexicon later. Empty until approval.
     lexicon: str = ""
+    # The approver lets residents hear it again on the public pages once it has aired.
+    public: bool = False
 
 
 class OperatorStation(SQLModel, table=True):
@@ -350,3 +352,16 @@ class ManifestChange(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     station_id: int | None = None
+
+
+# --- public listen-again, podcast feeds and calendars (issue 17)
+
+
+class CommuneCalendar(SQLModel, table=True):
+    """The secret in a commune's calendar URL: plans ahead are for officials, not the public."""
+
+    area_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("area.id", ondelete="CASCADE"), primary_key=True)
+    )
+    secret: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _created()
