@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         jingles,
         lexicon,
         portal,
+        public,
         reports,
         schedules,
         scripts,
@@ -75,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(stations.bp)
     app.register_blueprint(jingles.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(public.bp)
 
     app.after_request(security.page_headers)
 

@@ -358,10 +358,14 @@ class ManifestChange(SQLModel, table=True):
 
 
 class CommuneCalendar(SQLModel, table=True):
-    """The secret in a commune's calendar URL: plans ahead are for officials, not the public."""
+    """How many times a commune's calendar URL was replaced (its secret derives from it).
+
+    The URL's secret is an HMAC of the app's secret key, the commune and this generation:
+    nothing secret is stored, and showing the URL never writes. No row: generation 0.
+    """
 
     area_id: int = Field(
         sa_column=Column(Integer, ForeignKey("area.id", ondelete="CASCADE"), primary_key=True)
     )
-    secret: str = Field(max_length=64, unique=True, index=True)
-    created_at: datetime = _created()
+    generation: int = 0
+    rotated_at: datetime = _created()

@@ -1,4 +1,4 @@
-"""public listen-again: a version's public flag, communes' calendar secrets
+"""public listen-again: a version's public flag, communes' calendar URL generations
 
 Revision ID: 0011
 Revises: 0010
@@ -28,20 +28,16 @@ def upgrade() -> None:
     op.create_table(
         "communecalendar",
         sa.Column("area_id", sa.Integer(), nullable=False),
-        sa.Column("secret", sa.String(length=64), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column(
-            "created_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
+            "rotated_at", broadcaster.core.dbtypes.UTCDateTime(timezone=True), nullable=False
         ),
         sa.ForeignKeyConstraint(["area_id"], ["area.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("area_id"),
     )
-    op.create_index(
-        op.f("ix_communecalendar_secret"), "communecalendar", ["secret"], unique=True
-    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_communecalendar_secret"), table_name="communecalendar")
     op.drop_table("communecalendar")
     # DROP COLUMN (SQLite 3.35+) rather than a copy, for the same triggers.
     with op.batch_alter_table("scriptversion", schema=None, recreate="never") as batch_op:
