@@ -40,10 +40,8 @@ def test_approving_leaves_a_version_off_the_public_pages_unless_ticked(
 ):
     auth.login("approver")
     page = client.get(f"/scripts/{submitted.id}").get_data(as_text=True)
-    assert (
-        'id="approve-public"' in page
-        and "checked" not in page.split('id="approve-public"')[0][-80:]
-    )
+    [checkbox] = re.findall(r'<input[^>]*id="approve-public"[^>]*>', page)
+    assert "checked" not in checkbox
     _post(client, submitted, "approve")
     version = _version(session, submitted)
     assert version.status == VersionStatus.APPROVED and version.public is False
