@@ -22,6 +22,7 @@ from icalendar import Calendar, Event, vRecur
 from sqlmodel import Session, col, select
 
 from broadcaster.core import audit
+from broadcaster.core.db import saved_id
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import Area, CommuneCalendar, Schedule, Script, Station, User
 from broadcaster.core.priority import Priority
@@ -53,7 +54,7 @@ def secret_matches(session: Session, commune: Area, secret: str, *, key: str) ->
 
 def rotate_secret(session: Session, commune: Area, *, actor: User | None) -> None:
     """A new URL for the commune's calendar; the old one stops working at once."""
-    row = session.get(CommuneCalendar, commune.id) or CommuneCalendar(area_id=commune.id)
+    row = session.get(CommuneCalendar, commune.id) or CommuneCalendar(area_id=saved_id(commune))
     row.generation += 1
     row.rotated_at = utcnow()
     session.add(row)
@@ -99,7 +100,7 @@ def _events(schedule: Schedule, title: str, zone: str, commune: Area, now: datet
             schedule.valid_until and day > schedule.valid_until
         ):
             return
-        starts = [(recurrence.once_at, None)]
+        starts: list[tuple[datetime, vRecur | None]] = [(recurrence.once_at, None)]
     else:
         begin = schedule.valid_from or schedule.created_at.astimezone(tz).date()
         if recurrence.kind == "every_n_days":
@@ -116,7 +117,7 @@ def _events(schedule: Schedule, title: str, zone: str, commune: Area, now: datet
         if until is not None:
             rule["until"] = until
         starts = [(datetime.combine(first, t), rule) for t in recurrence.times]
-    for wall, rule in starts:
+    for wall, repeats in starts:
         event = Event()
         event.add(
             "uid",
@@ -129,8 +130,8 @@ def _events(schedule: Schedule, title: str, zone: str, commune: Area, now: datet
         event.add("summary", summary)
         event.add("description", schedule.name)
         event.add("x-broadcaster-schedule", str(schedule.id))
-        if rule is not None:
-            event.add("rrule", rule)
+        if repeats is not None:
+            event.add("rrule", repeats)
         yield event
 
 
@@ -148,7 +149,7 @@ def commune_calendar(session: Session, commune: Area, *, now: datetime) -> bytes
         )
     }
     schedules = session.exec(
-        select(Schedule).where(col(Schedule.is_active).is_(True)).order_by(Schedule.id)
+        select(Schedule).where(col(Schedule.is_active).is_(True)).order_by(col(Schedule.id))
     ).all()
     for schedule in schedules if stations else ():
         if version_for(session, schedule) is None:

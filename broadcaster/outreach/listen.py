@@ -86,7 +86,7 @@ def aired_items(
             aired >= now - WINDOW,
             aired <= now,
         )
-        .group_by(Station.area_id, Occurrence.audio_id)
+        .group_by(col(Station.area_id), col(Occurrence.audio_id))
         .order_by(func.max(aired).desc())
         .limit(limit)
     )
@@ -108,7 +108,7 @@ def aired_items(
                 col(Station.area_id).in_(list(communes)),
                 Occurrence.status == OccurrenceStatus.PLAYED,
             )
-            .group_by(Station.area_id, Occurrence.audio_id)
+            .group_by(col(Station.area_id), col(Occurrence.audio_id))
         )
     }
     titles = dict(
