@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         lexicon,
         portal,
         public,
+        public_admin,
         reports,
         schedules,
         scripts,
@@ -77,6 +78,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(jingles.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(public_admin.bp)
 
     app.after_request(security.page_headers)
 

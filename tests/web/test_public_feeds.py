@@ -50,3 +50,25 @@ def test_staff_see_the_qr_poster_and_calendar_links_on_the_station_page(client, 
     assert f"/lich/{commune.code}/" in html
     auth.logout()
     assert client.get(f"/stations/{STATION}").status_code in (302, 401)
+
+
+def test_an_admin_replaces_a_leaked_calendar_url(client, auth, session):
+    import re
+
+    from tests.helpers import csrf
+
+    auth.login("admin")
+    page = client.get(f"/stations/{STATION}").get_data(as_text=True)
+    [old] = re.findall(r'id="calendar-url">https?://[^/]+(/lich/[^<]+)<', page)
+    assert client.get(old).status_code == 200
+    token = csrf(client, f"/stations/{STATION}")
+    client.post(f"/stations/{STATION}/calendar/rotate", data={"csrf_token": token})
+    page = client.get(f"/stations/{STATION}").get_data(as_text=True)
+    [new] = re.findall(r'id="calendar-url">https?://[^/]+(/lich/[^<]+)<', page)
+    assert new != old
+    assert client.get(old).status_code == 404 and client.get(new).status_code == 200
+    auth.logout()
+    auth.login("editor")
+    token = csrf(client, f"/stations/{STATION}")
+    refused = client.post(f"/stations/{STATION}/calendar/rotate", data={"csrf_token": token})
+    assert refused.status_code == 403
