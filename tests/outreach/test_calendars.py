@@ -120,3 +120,16 @@ def test_the_calendar_url_needs_its_secret_and_a_new_one_retires_the_old(client,
     fresh = calendars.calendar_secret(session, commune, key=key)
     assert fresh != secret
     assert client.get(f"/lich/{commune.code}/{fresh}.ics").status_code == 200
+
+
+def test_the_public_base_url_is_read_strictly(tmp_path):
+    import pytest
+
+    from broadcaster.core.config import ConfigError, load_settings
+
+    base = {"BROADCASTER_INSTANCE_DIR": str(tmp_path)}
+    assert load_settings(base).public_url is None
+    given = load_settings({**base, "BROADCASTER_PUBLIC_URL": "https://loa.hue.gov.vn/"})
+    assert given.public_url == "https://loa.hue.gov.vn"
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        load_settings({**base, "BROADCASTER_PUBLIC_URL": "loa.hue.gov.vn"})
