@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from broadcaster.core.events import EventKind
-from broadcaster.core.models import Area, Occurrence, Station
+from broadcaster.core.models import Area, AudioFile, Occurrence, Station
 from broadcaster.newsroom.workflow import set_public
 from broadcaster.onair.playlog import Outcome, apply_outcome
 from tests.stationapi_support import (
@@ -29,11 +29,19 @@ def publish(session: Session, schedule, public: bool = True) -> None:
 
 
 def aired(
-    session: Session, settings, slug: str, code: str, at: datetime, *, played: bool = True
+    session: Session,
+    settings,
+    slug: str,
+    code: str,
+    at: datetime,
+    *,
+    played: bool = True,
+    audio: AudioFile | None = None,
 ) -> Occurrence:
-    """A play of `slug` at station `code` at `at`, rendered, and (if `played`) aired."""
+    """A play of `slug` at station `code` at `at`, rendered (or with `audio`), and (if
+    `played`) aired."""
     schedule = schedule_for(session, slug, [code])
-    occurrence = add_occurrence(session, settings, schedule, code, at)
+    occurrence = add_occurrence(session, settings, schedule, code, at, audio=audio)
     if played:
         apply_outcome(session, occurrence, Outcome(EventKind.STARTED), at=at, actor="test")
         apply_outcome(session, occurrence, Outcome(EventKind.FINISHED), at=at, actor="test")
