@@ -34,7 +34,9 @@ from web.db import get_session
 
 bp = Blueprint("public", __name__)
 PAGE_AGE = 300  # a new airing shows within five minutes
-AUDIO_AGE = 7 * 24 * 3600  # content-addressed: the bytes behind a URL never change
+# The bytes behind an audio URL never change, but an approver may take the bulletin off:
+# then no cache should go on handing it out for long.
+AUDIO_AGE = 3600
 EXCERPT = 280
 
 

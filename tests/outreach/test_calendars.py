@@ -133,3 +133,22 @@ def test_the_public_base_url_is_read_strictly(tmp_path):
     assert given.public_url == "https://loa.hue.gov.vn"
     with pytest.raises(ConfigError, match="PUBLIC_URL"):
         load_settings({**base, "BROADCASTER_PUBLIC_URL": "loa.hue.gov.vn"})
+
+
+def test_a_station_in_a_dst_zone_gets_the_same_gap_and_fold_rules(session):
+    """Europe/Berlin: 02:30 does not exist on the last Sunday of March (it plays at 03:30)
+    and happens twice on the last Sunday of October (it plays once, the first time)."""
+    berlin = station(session, CODE)
+    berlin.timezone = "Europe/Berlin"
+    session.add(berlin)
+    today = utcnow().astimezone(HUE).date()
+    _save(session, DAILY, kind="weekly", weekdays=[6], times=["02:30"], valid_from=today)
+    session.commit()
+    commune = commune_of(session, CODE)
+    start = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    end = start + timedelta(days=400)
+    ics = calendars.commune_calendar(session, commune, now=utcnow())
+    expected = {(p.schedule.id, p.at) for p in plan(session, start, end, station_ids=[berlin.id])}
+    assert _expand(ics, start, end) == expected
+    march = [at for _, at in expected if at.month == 3 and at.day > 24]
+    assert [at.astimezone(ZoneInfo("Europe/Berlin")).hour for at in march] == [3]
