@@ -82,3 +82,33 @@ def test_editors_cannot_publish_and_drafts_cannot_be_public(client, auth, sessio
             public=True,
         )
     assert refused.value.code == "not_approved"
+
+
+def test_an_older_approved_version_can_be_taken_off_from_the_history(
+    client, auth, session, submitted
+):
+    from broadcaster.newsroom.workflow import add_version, approve
+
+    auth.login("approver")
+    _post(client, submitted, "approve", public="y")
+    session.rollback()
+    newer = add_version(
+        session=session,
+        script=submitted,
+        body="Bà con nhớ cài Bluezone.",
+        voice="central",
+        actor=user(session, "editor"),
+    )
+    submit(session=session, version=newer, actor=user(session, "editor"))
+    approve(session=session, version=newer, actor=user(session, "approver"))
+    session.commit()
+    page = client.get(f"/scripts/{submitted.id}").get_data(as_text=True)
+    assert f'/scripts/{submitted.id}/versions/1/public"' in page
+    _post(client, submitted, "public")
+    session.rollback()
+    first = session.exec(
+        select(ScriptVersion).where(
+            ScriptVersion.script_id == submitted.id, ScriptVersion.number == 1
+        )
+    ).one()
+    assert first.public is False
