@@ -59,6 +59,7 @@ def loopback_site(folder: Path, *, app_port: int, http_port: int, https_port: in
         "/etc/letsencrypt/live/broadcaster.example.vn/privkey.pem": str(folder / "key.pem"),
         "/var/log/nginx/": f"{folder}/",
         "/var/lib/broadcaster/audio/": f"{audio}/",
+        "/var/cache/broadcaster-public": f"{folder}/public-cache",
         "/opt/broadcaster/": f"{PROJECT_ROOT}/",
         "/var/www/letsencrypt": str(folder),
     }
