@@ -83,6 +83,13 @@ def _cached(response: Response, max_age: int = PAGE_AGE, *, private: bool = Fals
     return response.make_conditional(request)
 
 
+def _shareable(response: Response) -> Response:
+    """Audio, feeds and QR codes may be embedded elsewhere (a web podcast player, the
+    commune's own website); the app-wide default would let only our pages load them."""
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
 def absolute(endpoint: str, **values) -> str:
     """An absolute URL on the public base (BROADCASTER_PUBLIC_URL, else this request's host)."""
     base = _settings().public_url or request.host_url.rstrip("/")
@@ -153,7 +160,7 @@ def audio(code: str, item: str):
     )
     if response is None:
         abort(404)
-    return response
+    return _shareable(response)
 
 
 @_route("/nghe-lai/<code>/podcast.xml")
@@ -172,7 +179,7 @@ def podcast(code: str):
     )
     response = make_response(body)
     response.mimetype = "application/rss+xml"
-    return _cached(response)
+    return _shareable(_cached(response))
 
 
 @_route("/nghe-lai/<code>/qr.png")
@@ -180,7 +187,7 @@ def qr(code: str):
     commune = _commune(code)
     response = make_response(qr_png(absolute("public.area", code=commune.code)))
     response.mimetype = "image/png"
-    return _cached(response, 24 * 3600)
+    return _shareable(_cached(response, 24 * 3600))
 
 
 @_route("/nghe-lai/<code>/ap-phich")

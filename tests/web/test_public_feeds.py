@@ -22,6 +22,8 @@ def test_a_podcast_client_can_subscribe_to_a_commune_and_its_province(client, se
     for area in (commune, province):
         response = client.get(f"/nghe-lai/{area.code}/podcast.xml")
         assert response.mimetype == "application/rss+xml"
+        # Web podcast players elsewhere may fetch the feed and play the audio.
+        assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
         feed = feedparser.parse(response.data)
         assert feed.bozo == 0, feed.get("bozo_exception")
         assert feed.version == "rss20"
@@ -33,6 +35,7 @@ def test_a_podcast_client_can_subscribe_to_a_commune_and_its_province(client, se
         with client.get(enclosure.href.removeprefix("http://localhost")) as audio:
             assert audio.status_code == 200
             assert int(enclosure.length) == len(audio.data)
+            assert audio.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
         assert entry.itunes_duration.count(":") == 2
         assert entry.guidislink is False
         guids.append(entry.id)
