@@ -129,16 +129,23 @@ bp.add_app_template_global(item_url, "public_item_url")
 bp.add_app_template_global(audio_url, "public_audio_url")
 
 
+@_route("/nghe-lai")
+def index():
+    return _cached(_page("public/index.html", provinces=listen.served_areas(get_session())))
+
+
 @_route("/nghe-lai/<code>")
 def area(code: str):
+    session = get_session()
     area = _area(code)
-    items = listen.aired_items(get_session(), area, now=utcnow())
+    province = area.kind == AreaKind.PROVINCE
     return _cached(
         _page(
             "public/area.html",
             area=area,
-            items=items,
-            province=area.kind == AreaKind.PROVINCE,
+            items=listen.aired_items(session, area, now=utcnow()),
+            province=province,
+            communes=listen.served_areas(session, area) if province else [],
             excerpt=EXCERPT,
         )
     )

@@ -60,6 +60,19 @@ def public_area(session: Session, code: str) -> Area | None:
     return area
 
 
+def served_areas(session: Session, province: Area | None = None) -> list[Area]:
+    """Provinces with a station (None), or a province's communes with one: what residents
+    can choose from on the index and province pages."""
+    communes = select(Area).join(Station, col(Station.area_id) == col(Area.id))
+    communes = communes.where(col(Station.is_active).is_(True))
+    if province is not None:
+        query = communes.where(Area.parent_id == province.id).distinct().order_by(Area.name)
+        return list(session.exec(query))
+    parents = {a.parent_id for a in session.exec(communes.distinct())}
+    query = select(Area).where(col(Area.id).in_(parents), Area.kind == AreaKind.PROVINCE)
+    return list(session.exec(query.order_by(Area.name)))
+
+
 def aired_items(
     session: Session, area: Area, *, now: datetime, limit: int = MAX_ITEMS
 ) -> list[AiredItem]:

@@ -176,6 +176,15 @@ def test_a_page_is_under_50_kb_with_a_month_of_long_bulletins(client, session, s
     [first, *_] = _items(html.decode())
     item = client.get(f"/nghe-lai/{commune.code}/{first}").data
     assert len(item) + len(css) < 50_000
+    province = client.get(f"/nghe-lai/{_province(session, commune)}").data
+    assert len(_items(province.decode())) == listen.MAX_ITEMS
+    assert len(province) + len(css) < 50_000
+
+
+def _province(session, commune):
+    from broadcaster.core.models import Area
+
+    return session.get(Area, commune.parent_id).code
 
 
 def test_requests_beyond_the_rate_limit_are_refused(settings, tmp_path):
@@ -205,3 +214,15 @@ def test_the_qr_code_on_the_poster_reads_as_the_page_url(client, on_air, tmp_pat
         ["zbarimg", "--quiet", "--raw", str(png)], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert decoded == f"https://loa.hue.gov.vn/nghe-lai/{commune.code}"
+
+
+def test_a_resident_without_the_qr_code_finds_the_commune_from_the_index(client, session):
+    commune = commune_of(session, STATION)
+    from broadcaster.core.models import Area
+
+    province = session.get(Area, commune.parent_id)
+    index = client.get("/nghe-lai").get_data(as_text=True)
+    assert f'href="/nghe-lai/{province.code}"' in index
+    page = client.get(f"/nghe-lai/{province.code}").get_data(as_text=True)
+    assert f'href="/nghe-lai/{commune.code}"' in page
+    assert len(re.findall(r'<li><a href="/nghe-lai/', page)) == 40  # the demo's 40 stations
