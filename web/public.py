@@ -183,6 +183,7 @@ def podcast(code: str):
         items=items,
         audio_url=lambda i: absolute("public.audio", code=i.commune.code, item=i.id),
         item_url=lambda i: absolute("public.item", code=i.commune.code, item=i.id),
+        image_url=absolute("public.cover", code=area.code),
     )
     response = make_response(body)
     response.mimetype = "application/rss+xml"
@@ -193,6 +194,15 @@ def podcast(code: str):
 def qr(code: str):
     commune = _commune(code)
     response = make_response(qr_png(absolute("public.area", code=commune.code)))
+    response.mimetype = "image/png"
+    return _shareable(_cached(response, 24 * 3600))
+
+
+@_route("/nghe-lai/<code>/cover.png")
+def cover(code: str):
+    """The podcast's artwork: the area's QR code, big enough for podcast apps."""
+    area = _area(code)
+    response = make_response(qr_png(absolute("public.area", code=area.code), scale=None))
     response.mimetype = "image/png"
     return _shareable(_cached(response, 24 * 3600))
 

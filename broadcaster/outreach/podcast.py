@@ -40,6 +40,7 @@ def podcast_rss(
     items: Sequence[AiredItem],
     audio_url: Callable[[AiredItem], str],
     item_url: Callable[[AiredItem], str],
+    image_url: str | None = None,
 ) -> bytes:
     """The feed as UTF-8 bytes. GUIDs are the items' ids: a client never sees one twice."""
     rss = ET.Element("rss", {"version": "2.0"})
@@ -54,6 +55,12 @@ def podcast_rss(
     _sub(channel, f"{{{ITUNES}}}explicit", "false")
     _sub(channel, f"{{{ITUNES}}}type", "episodic")
     _sub(channel, f"{{{ITUNES}}}category", text="Government")
+    if image_url:
+        _sub(channel, f"{{{ITUNES}}}image", href=image_url)
+        image = _sub(channel, "image")
+        _sub(image, "url", image_url)
+        _sub(image, "title", title)
+        _sub(image, "link", page_url)
     if items:
         _sub(channel, "lastBuildDate", format_datetime(max(i.last_aired for i in items)))
     for item in items:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import timedelta
 
 import feedparser
@@ -28,7 +29,12 @@ def test_a_podcast_client_can_subscribe_to_a_commune_and_its_province(client, se
         assert feed.bozo == 0, feed.get("bozo_exception")
         assert feed.version == "rss20"
         assert area.name in feed.feed.title
-        assert not feed.feed.itunes_explicit  # "false": Apple's spelling, None to feedparser
+        assert not feed.feed.itunes_explicit
+        cover = client.get(feed.feed.image.href.removeprefix("http://localhost")).data
+        width, height = struct.unpack(">II", cover[16:24])  # the PNG's IHDR
+        assert (
+            width == height and 1400 <= width <= 3000
+        )  # "false": Apple's spelling, None to feedparser
         [entry] = feed.entries
         [enclosure] = entry.enclosures
         assert enclosure.type == "audio/mpeg"
