@@ -59,6 +59,7 @@ def loopback_site(folder: Path, *, app_port: int, http_port: int, https_port: in
         "/etc/letsencrypt/live/broadcaster.example.vn/privkey.pem": str(folder / "key.pem"),
         "/var/log/nginx/": f"{folder}/",
         "/var/lib/broadcaster/audio/": f"{audio}/",
+        "/var/cache/broadcaster-public": f"{folder}/public-cache",
         "/opt/broadcaster/": f"{PROJECT_ROOT}/",
         "/var/www/letsencrypt": str(folder),
     }
@@ -389,3 +390,33 @@ def test_the_portal_download_goes_through_nginx_with_its_vietnamese_file_name(st
     browser.cookies.clear()
     anonymous = browser.get(url, allow_redirects=False)
     assert anonymous.status_code in (302, 401) and b"ID3" not in anonymous.content
+
+
+def test_nginx_caches_the_residents_pages_and_sends_their_audio(stack):
+    """deploy/nginx/public*.conf: a page is served from nginx's cache the second time,
+    its audio comes from nginx by Range, and nothing but GET and HEAD gets through."""
+    from sqlmodel import Session, select
+
+    from broadcaster.core import db
+    from broadcaster.core.models import AudioFile, Schedule
+    from tests.outreach.support import aired, commune_of, publish
+
+    engine = db.make_engine(stack.settings.database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        shown = aired(session, stack.settings, support.DAILY, OTHER, utcnow() - timedelta(days=1))
+        publish(
+            session, session.exec(select(Schedule).where(Schedule.id == shown.schedule_id)).one()
+        )
+        audio = session.get(AudioFile, shown.audio_id)
+        commune = commune_of(session, OTHER)
+    engine.dispose()
+    page = f"/nghe-lai/{commune.code}"
+    first, second = stack.get(page), stack.get(page)
+    assert first.status_code == 200 and second.content == first.content
+    assert (first.headers["X-Cache-Status"], second.headers["X-Cache-Status"]) == ("MISS", "HIT")
+    [mp3] = re.findall(r'src="(/nghe-lai/[^"]+\.mp3)"', first.text)
+    part = stack.get(mp3, Range="bytes=0-99")
+    assert part.status_code == 206 and len(part.content) == 100
+    assert part.headers["Content-Range"] == f"bytes 0-99/{audio.size}"
+    refused = requests.post(stack.url + page, verify=str(stack.folder / "ca.pem"), timeout=30)
+    assert refused.status_code == 403

@@ -27,6 +27,7 @@ ALLOWED = {
     "accountability": {"core", "onair", "stations", "newsroom"},
     "ops": {"core", "speech", "newsroom", "audio", "onair", "stations", "accountability"},
     "cli": {"core", "speech", "newsroom", "audio", "onair", "stations", "accountability", "ops"},
+    "outreach": {"core", "onair"},
     "migrations": {"core"},
 }
 

@@ -47,6 +47,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         jingles,
         lexicon,
         portal,
+        public,
+        public_admin,
         reports,
         schedules,
         scripts,
@@ -77,6 +79,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(jingles.bp)
     app.register_blueprint(streams.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(public_admin.bp)
 
     app.after_request(security.page_headers)
 

@@ -154,6 +154,8 @@ MESSAGES: dict[str, Any] = {
     ),
     "not_audio": _NOT_AUDIO,
     "not_found": _NOT_AUDIO,
+    # Listen-again (newsroom.workflow.set_public; issue 17).
+    "not_approved": _l("Chỉ phiên bản đã duyệt mới được đưa lên trang Nghe lại."),
 }
 
 

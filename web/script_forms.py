@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import select
 from wtforms import (
+    BooleanField,
     DecimalField,
     IntegerField,
     SelectChoice,
@@ -66,6 +67,12 @@ class ScriptForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """CSRF only: submit, withdraw, approve."""
+
+
+class PublicForm(FlaskForm):
+    """Approve (or later change) with the listen-again choice; off unless ticked."""
+
+    public = BooleanField(_l("Cho người dân nghe lại trên trang Nghe lại sau khi phát"))
 
 
 class ReturnForm(FlaskForm):

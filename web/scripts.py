@@ -46,7 +46,7 @@ from broadcaster.newsroom.workflow import (
 )
 from broadcaster.speech import lexicon
 from broadcaster.speech.normalize import normalize_report
-from web import script_hearing
+from web import script_hearing, script_public
 from web.auth import acting_user, roles_required
 from web.db import get_session
 from web.messages import message_for
@@ -55,6 +55,7 @@ from web.script_forms import (
     STATUS_LABELS,
     VOICE_LABELS,
     ActionForm,
+    PublicForm,
     ReturnForm,
     ScriptForm,
     script_form,
@@ -64,6 +65,12 @@ bp = Blueprint("scripts", __name__)
 bp.add_url_rule("/scripts/spoken", view_func=script_hearing.spoken, methods=["POST"])
 bp.add_url_rule("/scripts/preview", view_func=script_hearing.preview, methods=["POST"])
 bp.add_url_rule("/audio/<key>.mp3", view_func=script_hearing.audio, methods=["GET"])
+bp.add_url_rule(
+    "/scripts/<int:script_id>/versions/<int:number>/public",
+    endpoint="set_public",
+    view_func=script_public.set_public_view,
+    methods=["POST"],
+)
 
 
 def _settings():
@@ -292,6 +299,7 @@ def show(script_id: int):
             and can_review(actor, current, allow_self_approval=_settings().allow_self_approval)
         ),
         action_form=ActionForm(),
+        public_form=PublicForm(),
         return_form=ReturnForm(),
         spoken=normalize_report(current.body, lexicon=lexicon.for_version(session, current))
         if current
@@ -312,7 +320,7 @@ def act(script_id: int, number: int, action: str):
     script = _get_script(script_id)
     version = _get_version(script, number)
     actor = acting_user()
-    form = ReturnForm() if action == "return" else ActionForm()
+    form = {"return": ReturnForm, "approve": PublicForm}.get(action, ActionForm)()
     if not form.validate_on_submit():
         if action == "return":
             flash(_("Vui lòng ghi nhận xét để người viết biết cần sửa gì."), "error")
@@ -327,7 +335,13 @@ def act(script_id: int, number: int, action: str):
             withdraw(session=session, version=version, actor=actor)
             message = _("Đã rút lại phiên bản %(n)d về bản nháp.", n=number)
         elif action == "approve":
-            approve(session=session, version=version, actor=actor, allow_self_approval=allow_self)
+            approve(
+                session=session,
+                version=version,
+                actor=actor,
+                allow_self_approval=allow_self,
+                public=bool(form.public.data),
+            )
             message = _("Đã duyệt phiên bản %(n)d: bản này được phép phát.", n=number)
         else:
             return_version(

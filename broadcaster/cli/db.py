@@ -53,9 +53,11 @@ def init_cmd(ctx: click.Context) -> None:
 
     The admin's generated password is printed once; it is never stored in clear.
     """
+    from broadcaster.core.dbtypes import utcnow
     from broadcaster.core.models import Role
     from broadcaster.newsroom.users import create_user, generate_password, has_admin
     from broadcaster.ops.demo import (
+        air_demo_yesterday,
         approve_demo_campaign,
         create_demo_users,
         import_demo_adoption,
@@ -74,9 +76,11 @@ def init_cmd(ctx: click.Context) -> None:
             approved = approve_demo_campaign(session)
             schedules = import_demo_schedules(session)
             import_demo_adoption(session)
+            aired = air_demo_yesterday(session, settings, now=utcnow())
             click.echo(
                 f"demo loaded: {report.communes} communes of Thành phố Huế, "
-                f"{approved} approved scripts, {schedules} schedules"
+                f"{approved} approved scripts, {schedules} schedules, "
+                f"{aired} of yesterday's bulletins to hear again"
             )
         password = None
         if not has_admin(session):

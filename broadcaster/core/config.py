@@ -182,6 +182,11 @@ class Settings:
         default_factory=lambda: tuple(ipaddress.ip_network(n) for n in LOOPBACK_NETWORKS.split(","))
     )
     audio_accel_redirect: str | None = None
+    # The residents' pages: absolute URL printed in QR codes and feeds (None: the request's
+    # host), and the per-address request limit per worker process.
+    public_url: str | None = None
+    public_rate_per_minute: int = 60
+    public_burst: int = 30
     audio_store_url: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
@@ -340,6 +345,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         metrics_token=_metrics_token(env),
         metrics_networks=env_networks(env, "METRICS_ALLOW", LOOPBACK_NETWORKS),
         audio_accel_redirect=env_accel_prefix(env, "AUDIO_ACCEL_REDIRECT"),
+        public_url=(env_http_url(env, "PUBLIC_URL") or "").rstrip("/") or None,
+        public_rate_per_minute=env_int(env, "PUBLIC_RATE_PER_MINUTE", 60, minimum=1),
+        public_burst=env_int(env, "PUBLIC_BURST", 30, minimum=1),
         **_s3_settings(env),
     )
 

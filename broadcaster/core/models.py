@@ -143,6 +143,8 @@ class ScriptVersion(SQLModel, table=True):
     # of an approved version read it exactly as the approver heard it, whatever anyone
     # edits in the lexicon later. Empty until approval.
     lexicon: str = ""
+    # The approver lets residents hear it again on the public pages once it has aired.
+    public: bool = False
 
 
 class OperatorStation(SQLModel, table=True):
@@ -395,3 +397,20 @@ class StreamSource(SQLModel, table=True):
     reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     review_comment: str = ""
+
+
+# --- public listen-again, podcast feeds and calendars (issue 17)
+
+
+class CommuneCalendar(SQLModel, table=True):
+    """How many times a commune's calendar URL was replaced (its secret derives from it).
+
+    The URL's secret is an HMAC of the app's secret key, the commune and this generation:
+    nothing secret is stored, and showing the URL never writes. No row: generation 0.
+    """
+
+    area_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("area.id", ondelete="CASCADE"), primary_key=True)
+    )
+    generation: int = 0
+    rotated_at: datetime = _created()

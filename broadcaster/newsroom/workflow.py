@@ -211,7 +211,12 @@ def _transition(
         entity_type="script",
         entity_id=script.slug if script else version.script_id,
         before={"version": version.number, "status": before},
-        after={"version": version.number, "status": to, "comment": version.review_comment},
+        after={
+            "version": version.number,
+            "status": to,
+            "comment": version.review_comment,
+            **({"public": version.public} if to == VersionStatus.APPROVED else {}),
+        },
     )
 
 
@@ -257,9 +262,18 @@ def can_review(actor: User, version: ScriptVersion, *, allow_self_approval: bool
 
 
 def approve(
-    *, session: Session, version: ScriptVersion, actor: User, allow_self_approval: bool = False
+    *,
+    session: Session,
+    version: ScriptVersion,
+    actor: User,
+    allow_self_approval: bool = False,
+    public: bool = False,
 ) -> None:
-    """Four eyes: the author of a version never approves it (unless an admin is allowed to)."""
+    """Four eyes: the author of a version never approves it (unless an admin is allowed to).
+
+    `public`: residents may hear it again on the public pages once it has aired; off
+    unless the approver says so.
+    """
     if actor.role not in REVIEWERS:
         raise WorkflowError("only approvers and admins approve scripts", code="not_allowed")
     if not can_review(actor, version, allow_self_approval=allow_self_approval):
@@ -269,6 +283,7 @@ def approve(
     version.reviewed_by_id = actor.id
     version.reviewed_at = utcnow()
     version.lexicon = lexicon.frozen(session)
+    version.public = public
     _transition(
         session,
         version,
@@ -308,4 +323,32 @@ def return_version(
         action="return",
         allowed_from=(VersionStatus.SUBMITTED,),
         to=VersionStatus.RETURNED,
+    )
+
+
+def set_public(*, session: Session, version: ScriptVersion, actor: User, public: bool) -> None:
+    """An approver puts an approved version on the residents' pages, or takes it off."""
+    if actor.role not in REVIEWERS:
+        raise WorkflowError(
+            "only approvers and admins decide what residents may hear again", code="not_allowed"
+        )
+    if version.status != VersionStatus.APPROVED:
+        raise WorkflowError(
+            f"version {version.number} is {version.status}; only an approved version can be public",
+            code="not_approved",
+            version=version.number,
+        )
+    if version.public == public:
+        return
+    version.public = public
+    session.add(version)
+    script = session.get(Script, version.script_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="publish" if public else "unpublish",
+        entity_type="script",
+        entity_id=script.slug if script else version.script_id,
+        before={"version": version.number, "public": not public},
+        after={"version": version.number, "public": public},
     )

@@ -122,7 +122,8 @@ def approve_demo_campaign(session: Session) -> int:
         select(ScriptVersion).where(ScriptVersion.status == VersionStatus.DRAFT)
     ):
         submit(session=session, version=version, actor=approver)
-        approve(session=session, version=version, actor=approver)
+        # The campaign was meant for everyone: residents may hear it again once it aired.
+        approve(session=session, version=version, actor=approver, public=True)
         approved += 1
     return approved
 
@@ -151,3 +152,42 @@ def import_demo_schedules(session: Session) -> int:
     for path in sorted(SCHEDULES_DIR.glob("*.yaml")):
         count += len(import_yaml(session, path.read_text(encoding="utf-8")))
     return count
+
+
+# A commune whose page has something to play on the first run (its agent would report it).
+LISTEN_AGAIN_STATION = "HUE-THUAN-HOA"
+
+
+def air_demo_yesterday(session: Session, settings, *, now) -> int:
+    """Yesterday's slots of the demo schedules at one commune station, rendered and logged
+    as played, so its "Nghe lại" page (and the QR code to it) plays yesterday's bulletin."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from broadcaster.core.events import EventKind
+    from broadcaster.core.models import Occurrence
+    from broadcaster.onair.playlog import Outcome, apply_outcome
+    from broadcaster.onair.prerender import render_occurrence
+    from broadcaster.onair.schedules import plan
+
+    station = session.exec(select(Station).where(Station.code == LISTEN_AGAIN_STATION)).first()
+    if station is None:
+        return 0
+    zone = ZoneInfo(station.timezone)
+    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    aired = 0
+    for play in plan(session, today - timedelta(days=1), today, station_ids=[saved_id(station)]):
+        occurrence = Occurrence(
+            schedule_id=saved_id(play.schedule),
+            station_id=saved_id(station),
+            at=play.at,
+            priority=play.priority,
+            version_id=play.version.id,
+        )
+        session.add(occurrence)
+        session.flush()
+        occurrence.audio_id = render_occurrence(session, settings, occurrence).id
+        for kind in (EventKind.STARTED, EventKind.FINISHED):
+            apply_outcome(session, occurrence, Outcome(kind), at=play.at, actor="demo")
+        aired += 1
+    return aired

@@ -26,3 +26,29 @@ def test_seeding_again_adds_nothing(session):
     session.commit()
     assert report.stations_created == 0
     assert len(session.exec(select(Station)).all()) == 40
+
+
+def test_the_demo_has_yesterdays_bulletin_to_hear_again(session, settings):
+    """What `make run` seeds: a Huế commune's Nghe lại page plays yesterday's bulletin."""
+    from datetime import timedelta
+
+    from broadcaster.core.dbtypes import utcnow
+    from broadcaster.core.models import Area, Station
+    from broadcaster.newsroom.users import create_user
+    from broadcaster.ops.demo import (
+        LISTEN_AGAIN_STATION,
+        air_demo_yesterday,
+        approve_demo_campaign,
+        import_demo_schedules,
+    )
+    from broadcaster.outreach.listen import aired_items
+
+    create_user(session=session, username="lanhdao", role="approver", password="x" * 12)
+    approve_demo_campaign(session)
+    import_demo_schedules(session)
+    now = utcnow()
+    assert air_demo_yesterday(session, settings, now=now) == 2  # 06:00 and 17:00
+    session.commit()
+    station = session.exec(select(Station).where(Station.code == LISTEN_AGAIN_STATION)).one()
+    [item] = aired_items(session, session.get(Area, station.area_id), now=now)
+    assert item.plays == 2 and now - timedelta(days=2) < item.last_aired < now

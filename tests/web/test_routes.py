@@ -14,8 +14,9 @@ def routes(app):
 
         for rule in app.url_map.iter_rules():
             # The station API is gated by station tokens, not roles: tests/web/test_api.py;
-            # health and metrics by address or token: tests/web/test_health.py.
-            if rule.endpoint in PUBLIC or rule.endpoint.startswith(("api.", "health.")):
+            # health and metrics by address or token: tests/web/test_health.py; the
+            # residents' pages need no login by design: tests/web/test_public.py.
+            if rule.endpoint in PUBLIC or rule.endpoint.startswith(("api.", "health.", "public.")):
                 continue
             values = {name: SAMPLE_ARGUMENTS.get(name, 1) for name in rule.arguments}
             url = url_for(rule.endpoint, **values)
