@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from broadcaster.core.config import Settings
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.stations import api as stationapi
+from broadcaster.stations import commands
 from broadcaster.stations.heartbeats import HeartbeatBuffer
 from broadcaster.stations.manifestcache import ManifestCache
 from broadcaster.stations.ratelimit import StationLimiter, retry_after
@@ -249,4 +250,25 @@ def heartbeat():
     now = utcnow()
     beat = stationapi.heartbeat_values(_json_body(), now=now)
     current_app.extensions[HEARTBEATS].add(station.id, beat)  # written within a second
-    return jsonify(server_time=now.astimezone(UTC).isoformat())
+    # The province's commands ride on the answer: the agent needs no extra request.
+    pending = commands.pending_for(current_app.extensions["engine"], station.id, now=now)
+    return jsonify(server_time=now.astimezone(UTC).isoformat(), commands=pending)
+
+
+@bp.get("/commands")
+def station_commands():
+    """The station's pending commands (what the heartbeat's answer carries), at once."""
+    station = _station()
+    now = utcnow()
+    pending = commands.pending_for(current_app.extensions["engine"], station.id, now=now)
+    return jsonify(server_time=now.astimezone(UTC).isoformat(), commands=pending)
+
+
+@bp.post("/commands/<int:command_id>/result")
+def command_result(command_id: int):
+    station = _station()
+    payload = _json_body()
+    session = get_session()
+    result = commands.record_result(session, station, command_id, payload, now=utcnow())
+    session.commit()
+    return jsonify(result)

@@ -33,6 +33,7 @@ from broadcaster.core.models import (
     VersionStatus,
 )
 from broadcaster.core.priority import Priority
+from broadcaster.onair.collision import order_column
 from broadcaster.onair.occurrences import GRACE
 from broadcaster.stations.schemas import API_VERSION, SHA256_RE
 from broadcaster.stations.sqlread import instant, read_rows
@@ -80,6 +81,7 @@ _ITEM_COLUMNS = (
     AudioFile.size,
     AudioFile.duration_s,
     Schedule.repeat,
+    order_column(Occurrence.station_id, Schedule.level),
 )
 
 
@@ -202,6 +204,7 @@ def _manifest(station: StationRef, rows) -> Manifest:
             "size": row[7],
             "duration_s": round(row[8], 3),
             "repeat": max(1, row[9]),
+            "order": row[10],
         }
         for row in rows
     ]

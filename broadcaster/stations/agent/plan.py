@@ -37,6 +37,7 @@ class ManifestItem:
     duration_s: float
     repeat: int
     audio_url: str
+    order: int = 0  # colliding priority items: lower first (broadcaster.onair.collision)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ManifestItem:
@@ -57,6 +58,7 @@ class ManifestItem:
             duration_s=float(data["duration_s"]),
             repeat=max(1, int(data.get("repeat", 1))),
             audio_url=str(data["audio_url"]),
+            order=max(0, int(data.get("order", 0))),
         )
 
 

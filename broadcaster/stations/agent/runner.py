@@ -41,6 +41,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,9 @@ from broadcaster import __version__
 from broadcaster.core.events import EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
 from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.stations.agent.amplifier import Amplifier, Mixer, Volumes
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
+from broadcaster.stations.agent.commands import Commands
 from broadcaster.stations.agent.plan import (
     GRACE,
     ManifestItem,
@@ -70,7 +73,23 @@ RETRY_AUDIO_S = 5.0
 # --- the agent -------------------------------------------------------------------------
 
 
-class Agent(Reporting):
+@dataclass(frozen=True)
+class Hardware:
+    """The operator's amplifier hooks and volumes (agent options; see agent.amplifier)."""
+
+    amp_on_command: str = ""
+    amp_off_command: str = ""
+    amp_lead_s: float = 10.0
+    amp_tail_s: float = 30.0
+    amp_timeout_s: float = 10.0
+    mixer_control: str = "Master"
+    mixer_card: str = ""
+    volume_normal: int | None = None
+    volume_priority: int | None = None
+    volume_emergency: int | None = None
+
+
+class Agent(Reporting, Commands):
     """The loop: sync the manifest, fetch audio, fire plays, report (see report)."""
 
     def __init__(
@@ -83,6 +102,7 @@ class Agent(Reporting):
         sync_interval: float = 60.0,
         heartbeat_interval: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
+        hardware: Hardware | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +127,26 @@ class Agent(Reporting):
         self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
         self.queue = PlayoutQueue(player, self._on_event, name="agent")
         self.timer = Timer(self._fire, clock)
+        self.exit_code = 0
+        self._results_waiting = True  # results a previous run could not report
+        hw = hardware or Hardware()
+        self.amplifier = Amplifier(
+            on_command=hw.amp_on_command,
+            off_command=hw.amp_off_command,
+            lead_s=hw.amp_lead_s,
+            tail_s=hw.amp_tail_s,
+            timeout_s=hw.amp_timeout_s,
+            upcoming=self._next_play_at,
+            busy=lambda: not self.queue.idle(),
+            clock=clock,
+        )
+        saved = self.store.get("volume_normal")  # the province's last "đặt âm lượng"
+        self.volumes = Volumes(
+            Mixer(hw.mixer_control, hw.mixer_card),
+            normal=int(saved) if saved else hw.volume_normal,
+            priority=hw.volume_priority,
+            emergency=hw.volume_emergency,
+        )
 
     # -- lifecycle
 
@@ -117,16 +157,19 @@ class Agent(Reporting):
     def run(self) -> None:
         log.info("agent %s: server %s, cache %s", __version__, self.client.base, self.cache_dir)
         self._recover()
+        self.recover_commands()
         cached = self.store.get("manifest")
         if cached:
             self._apply_manifest(json.loads(cached), source="cache")
         self.timer.start()
+        self.amplifier.start()
         next_sync = next_beat = time.monotonic()
         try:
             while not self._stop.is_set():
                 # Reports first: when the server rations requests (429), what it lacks is
                 # what was played; the manifest it already sent is cached.
                 self.upload()
+                self.report_commands()
                 now = time.monotonic()
                 if now >= next_sync:
                     self.sync()
@@ -152,6 +195,7 @@ class Agent(Reporting):
         self._stopping = True
         self.timer.stop()
         self.queue.close()  # cuts a play short; it is reported as interrupted
+        self.amplifier.stop()
         if self.store.pending():
             self._upload_after = 0.0
             self.client.timeout = 3.0
@@ -213,7 +257,7 @@ class Agent(Reporting):
         for play in plays.values():
             if play.occurrence_id in handled or play.occurrence_id in self._submitted:
                 continue
-            self.timer.set(play.occurrence_id, play.at, -play.priority)
+            self.timer.set(play.occurrence_id, play.at, _rank(play))
             upcoming.append(play.at)
         log.info(
             "manifest (%s): %d plays, %d still to play%s",
@@ -287,7 +331,7 @@ class Agent(Reporting):
             retry = now + timedelta(seconds=RETRY_AUDIO_S)
             if retry - play.at > grace:
                 retry = play.at + grace + timedelta(seconds=1)  # then it is reported skipped
-            self.timer.set(occurrence_id, retry, -play.priority)
+            self.timer.set(occurrence_id, retry, _rank(play))
             self._need_audio.set()
             self._wake.set()  # let the sync loop fetch it now
             return
@@ -303,6 +347,7 @@ class Agent(Reporting):
             Cue(
                 at=play.at,
                 rank=-play.priority,
+                order=play.order,
                 schedule_id=play.schedule_id,
                 occurrence_id=occurrence_id,
                 path=path,
@@ -311,7 +356,22 @@ class Agent(Reporting):
             )
         )
 
+    def _next_play_at(self) -> datetime | None:
+        """When the next play still to fire is due (what the amplifier switches on for)."""
+        scheduled = self.timer.keys()
+        with self._plays_lock:
+            times = [self.plays[k].at for k in scheduled if k in self.plays]
+        return min(times) if times else None
+
     def _on_event(self, kind: str, item: Cue, detail: str) -> None:
+        if kind == EventKind.STARTED:
+            # The amplifier on and the volume set before the audio; neither failing
+            # stops the play (both are logged and reported in the heartbeat).
+            self.amplifier.ensure_on(f"item {item.occurrence_id} starts")
+            self.volumes.apply(item.priority)
+        if item.occurrence_id < 0:  # the test tone of a command, not an occurrence
+            self.tone_finished(-item.occurrence_id, str(kind), detail)
+            return
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
         self.store.record(item.occurrence_id, kind, detail)
@@ -323,6 +383,11 @@ class Agent(Reporting):
             extra={"occurrence_id": item.occurrence_id, "event": kind},
         )
         self._wake.set()
+
+
+def _rank(play: ManifestItem) -> int:
+    # Within an instant: higher priority first, then the station's collision order.
+    return -play.priority * 100 + play.order
 
 
 def _span(grace: timedelta) -> str:
@@ -352,8 +417,12 @@ def run_agent(
     sync_interval: float = 60.0,
     heartbeat_interval: float = 60.0,
     stop_event: threading.Event | None = None,
-) -> None:
-    """Run until SIGTERM/SIGINT (in the main thread) or until stop_event is set."""
+    hardware: Hardware | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT (in the main thread), stop_event or a restart command.
+
+    Returns the exit code: 0, or RESTART_EXIT after the province's "restart agent".
+    """
     agent = Agent(
         server=server,
         token=token,
@@ -361,6 +430,7 @@ def run_agent(
         player=player or build_player(player_name),
         sync_interval=sync_interval,
         heartbeat_interval=heartbeat_interval,
+        hardware=hardware,
     )
     if threading.current_thread() is threading.main_thread():
 
@@ -375,6 +445,7 @@ def run_agent(
             target=lambda: (stop_event.wait(), agent.stop()), daemon=True, name="agent-stop"
         ).start()
     agent.run()
+    return agent.exit_code
 
 
 def _positive(text: str) -> float:
@@ -396,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--player", choices=PLAYERS, default="auto")
     parser.add_argument("--sync-interval", type=_positive, default=60.0, metavar="SECONDS")
     parser.add_argument("--heartbeat-interval", type=_positive, default=60.0, metavar="SECONDS")
+    _hardware_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     from broadcaster.core import logs
@@ -424,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         player = build_player(args.player)
     except ValueError as exc:
         parser.error(str(exc))
-    run_agent(
+    return run_agent(
         args.server,
         token,
         args.cache,
@@ -432,5 +504,76 @@ def main(argv: list[str] | None = None) -> int:
         player=player,
         sync_interval=args.sync_interval,
         heartbeat_interval=args.heartbeat_interval,
+        hardware=_hardware_of(args),
     )
-    return 0
+
+
+# --- the amplifier and volume options (agent.amplifier) --------------------------------
+
+HARDWARE_ENV = "BROADCASTER_AGENT_"  # each option also from BROADCASTER_AGENT_<NAME>
+
+
+def _percent(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError("must be a whole number from 0 to 100")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _hardware_options(parser: argparse.ArgumentParser) -> None:
+    def env(name: str) -> str | None:
+        return os.environ.get(HARDWARE_ENV + name.upper().replace("-", "_")) or None
+
+    group = parser.add_argument_group("amplifier and volume (also BROADCASTER_AGENT_<OPTION>)")
+    group.add_argument(
+        "--amp-on-command",
+        default=env("amp-on-command") or "",
+        metavar="SHELL",
+        help='switches the amplifier on, e.g. "gpioset gpiochip0 17=1"',
+    )
+    group.add_argument("--amp-off-command", default=env("amp-off-command") or "", metavar="SHELL")
+    for name, default, what in (
+        ("amp-lead", 10.0, "on this long before the first item"),
+        ("amp-tail", 30.0, "off this long after the last"),
+        ("amp-timeout", 10.0, "a hook taking longer is stopped and reported"),
+    ):
+        raw = env(name)
+        group.add_argument(
+            f"--{name}",
+            type=_seconds,
+            default=_seconds(raw) if raw else default,
+            metavar="SECONDS",
+            help=what,
+        )
+    group.add_argument("--mixer-control", default=env("mixer-control") or "Master")
+    group.add_argument("--mixer-card", default=env("mixer-card") or "", help="amixer -c CARD")
+    for level in ("normal", "priority", "emergency"):
+        raw = env(f"volume-{level}")
+        group.add_argument(
+            f"--volume-{level}",
+            type=_percent,
+            default=_percent(raw) if raw else None,
+            metavar="PERCENT",
+            help=f"mixer volume for {level} items (unset: left as it is)",
+        )
+
+
+def _hardware_of(args: argparse.Namespace) -> Hardware:
+    return Hardware(
+        amp_on_command=args.amp_on_command,
+        amp_off_command=args.amp_off_command,
+        amp_lead_s=args.amp_lead,
+        amp_tail_s=args.amp_tail,
+        amp_timeout_s=max(args.amp_timeout, 0.1),
+        mixer_control=args.mixer_control,
+        mixer_card=args.mixer_card,
+        volume_normal=args.volume_normal,
+        volume_priority=args.volume_priority,
+        volume_emergency=args.volume_emergency,
+    )
