@@ -250,8 +250,13 @@ def heartbeat():
     now = utcnow()
     beat = stationapi.heartbeat_values(_json_body(), now=now)
     current_app.extensions[HEARTBEATS].add(station.id, beat)  # written within a second
-    # The province's commands ride on the answer: the agent needs no extra request.
-    pending = commands.pending_for(current_app.extensions["engine"], station.id, now=now)
+    # The province's commands ride on the answer: the agent needs no extra request. A
+    # database too busy to say loses nothing: they wait for the next beat.
+    try:
+        pending = commands.pending_for(current_app.extensions["engine"], station.id, now=now)
+    except OperationalError:
+        log.warning("heartbeat: commands of station %s not read (database busy)", station.code)
+        pending = []
     return jsonify(server_time=now.astimezone(UTC).isoformat(), commands=pending)
 
 

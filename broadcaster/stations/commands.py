@@ -38,7 +38,7 @@ from broadcaster.core.models import (
     StationCommand,
     User,
 )
-from broadcaster.stations.schemas import ApiError, ServerTime
+from broadcaster.stations.schemas import MAX_ID, ApiError, ServerTime
 from broadcaster.stations.tokens import StationRef
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def record_result(
         report = CommandReport.model_validate(payload)
     except ValidationError:
         raise ApiError(422, "body must be {'state': 'done' or 'failed', 'result': text}") from None
-    command = session.get(StationCommand, command_id)
+    command = session.get(StationCommand, command_id) if 0 <= command_id <= MAX_ID else None
     if command is None or command.station_id != station.id:
         raise ApiError(404, "no such command for this station")
     text = report.result.replace("\x00", "\ufffd")

@@ -11,7 +11,7 @@ from typing import Any
 
 from broadcaster.stations import commands, schemas
 from broadcaster.stations.manifest import MANIFEST_HOURS
-from broadcaster.stations.schemas import API_VERSION, MAX_BODY_BYTES, MAX_EVENTS
+from broadcaster.stations.schemas import API_VERSION, MAX_BODY_BYTES, MAX_EVENTS, MAX_ID
 
 # In the order the document lists them.
 MODELS = (
@@ -246,7 +246,8 @@ def openapi_document() -> dict[str, Any]:
                             "name": "command_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer"},
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                            "example": 1,
                         },
                     ],
                     "requestBody": {
@@ -259,7 +260,9 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {"description": "Stored (or already stored)"},
+                        "400": _error_response("Not JSON"),
                         "401": unauthorized,
+                        "413": _error_response("Too large a body"),
                         "404": _error_response("Not a command of this station"),
                         "415": _error_response("Not application/json"),
                         "422": _error_response("Invalid state or result"),

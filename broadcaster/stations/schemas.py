@@ -127,7 +127,7 @@ class Heartbeat(BaseModel):
     amplifier_error: _text(200) = ""  # type: ignore[valid-type]
     mixer: _text(64) = ""  # type: ignore[valid-type]
     volume_percent: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
-    temperature_c: Annotated[float, Field(ge=-60, le=200)] | None = None
+    temperature_c: Annotated[float, Field(strict=True, ge=-60, le=200)] | None = None
 
 
 # --- responses: declared for the OpenAPI document; the hot path builds plain dicts ---
