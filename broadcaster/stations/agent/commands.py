@@ -66,7 +66,7 @@ class Commands:
                 log.error("commands: ignoring one I cannot read: %r", command)
                 continue
             if not self.store.begin_command(command_id, kind):
-                log.debug("commands: %s was handled before; not again", command_id)
+                log.info("commands: %s was handled before; not acting again", command_id)
                 self._results_waiting = True  # its result may still be unreported
                 continue
             log.info("commands: %s %s %s", command_id, kind, args or "")
