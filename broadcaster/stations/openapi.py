@@ -22,7 +22,6 @@ MODELS = (
     schemas.EventBatch,
     schemas.EventResult,
     schemas.Heartbeat,
-    schemas.ServerTime,
     commands.Command,
     commands.CommandList,
     commands.CommandReport,
