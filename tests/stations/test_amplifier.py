@@ -7,6 +7,8 @@ machine has no sound card. The clock is injected, so the lead and tail are exact
 
 import os
 import stat
+import subprocess
+import sys
 import time
 import wave
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from broadcaster.core.config import PROJECT_ROOT
 from broadcaster.stations.agent.amplifier import (
     NO_MIXER,
     Amplifier,
@@ -236,3 +239,32 @@ def test_the_test_tone_is_a_short_wav_made_on_the_machine(tmp_path):
         max(abs(int.from_bytes(frames[i : i + 2], "little", signed=True)) for i in range(0, 400, 2))
         > 7000
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--volume-normal", "150"], "must be a whole number from 0 to 100"),
+        (["--amp-lead", "-1"], "must be 0 or more"),
+    ],
+)
+def test_the_command_line_refuses_a_volume_or_lead_it_cannot_use(tmp_path, args, message):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broadcaster.stations.agent",
+            "--server",
+            "http://127.0.0.1:9",
+            "--token",
+            "x",
+            "--cache",
+            str(tmp_path),
+            *args,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr

@@ -13,13 +13,23 @@ import re
 import threading
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from broadcaster.core import db
-from broadcaster.core.models import AuditEntry, Occurrence, StationBeat, StationCommand
+from broadcaster.core.models import (
+    Area,
+    AuditEntry,
+    Occurrence,
+    OccurrenceStatus,
+    StationBeat,
+    StationCommand,
+)
+from broadcaster.core.priority import Priority
+from broadcaster.onair import collision
+from broadcaster.onair.schedules import ScheduleInput, save_schedule
 from broadcaster.stations.agent.commands import RESTART_EXIT
 from tests import stationapi_support as support
 from tests.helpers import csrf, wait_until
@@ -54,6 +64,8 @@ def hardware(tmp_path):
             "1",
             "--volume-normal",
             "70",
+            "--volume-priority",
+            "85",
             "--volume-emergency",
             "100",
         )
@@ -93,38 +105,88 @@ def off_beat(where: Site) -> StationBeat | None:
     return beat if beat is not None and beat.amplifier == "off" else None
 
 
+def collide(where: Site, at: datetime) -> dict[str, int]:
+    """Two priority items due together: the studio's (commune level) and a province-wide
+    one; the station asks for commune items first (the province's default is the other
+    way round). Returns their occurrence ids by level."""
+    engine, session = database(where)
+    with session:
+        station = support.station(session, OWN)
+        province = save_schedule(
+            session=session,
+            data=ScheduleInput(
+                name="toàn tỉnh",
+                script=support.approved(session, support.DAILY),
+                kind="weekly",
+                weekdays=list(range(7)),
+                times=["03:00"],
+                priority=Priority.PRIORITY,
+                area_ids=[session.exec(select(Area).where(Area.kind == "province")).first().id],
+            ),
+            actor=support.user(session, "editor"),
+        )
+        collision.set_station_order(
+            session, station=station, order=[collision.COMMUNE, collision.PROVINCE, 1], actor=None
+        )
+        ids = {}
+        for level, schedule_id in (("province", province.id), ("commune", where.schedule_id)):
+            occurrence = Occurrence(
+                schedule_id=schedule_id,
+                station_id=station.id,
+                at=at,
+                priority=Priority.PRIORITY,
+                version_id=where.version_id,
+                audio_id=where.audio.id,
+                status=OccurrenceStatus.RENDERED,
+            )
+            session.add(occurrence)
+            session.flush()
+            ids[level] = occurrence.id
+        session.commit()
+    engine.dispose()
+    return ids
+
+
+def plays(where: Site, *ids: int) -> list[Occurrence]:
+    engine, session = database(where)
+    with session:
+        rows = [session.get(Occurrence, i) for i in ids]
+    engine.dispose()
+    return rows
+
+
 def test_the_amplifier_is_on_before_the_first_item_and_off_after_the_last(site, hardware):  # noqa: F811
     server = site.server().start()
     process = None
     try:
         first = site.add(support.soon(6))
+        # Back to back after it: the amplifier stays on; their order is the station's.
+        colliding = collide(site, plays(site, first)[0].at + timedelta(seconds=2.5))
         process = site.agent(server.url, args=hardware.args, env_extra=hardware.env)
-        wait_until(lambda: site.server_kinds(first)["finished"] == 1, timeout=25)
-        engine, session = database(site)
-        with session:
-            occurrence = session.get(Occurrence, first)
-            at, started, finished = occurrence.at, occurrence.started_at, occurrence.finished_at
-        engine.dispose()
+        every = (first, *colliding.values())
+        wait_until(lambda: all(site.server_kinds(i)["finished"] == 1 for i in every), timeout=25)
         wait_until(lambda: [w for w, _ in hardware.amp()][-2:] == ["on", "off"], timeout=10)
         beat = wait_until(lambda: off_beat(site), timeout=10)
     finally:
         if process is not None:
             stop_agent(process)
         server.stop()
+    normal, commune, province = plays(site, first, colliding["commune"], colliding["province"])
+    assert normal.finished_at <= commune.started_at < province.started_at, "commune first"
     calls = hardware.amp()
     ons = [t for w, t in calls if w == "on"]
-    assert len(ons) == 1, calls
+    assert len(ons) == 1, calls  # on once for the three items
     switched_on = datetime.fromtimestamp(ons[0], UTC)
-    lead = (at - switched_on).total_seconds()
+    lead = (normal.at - switched_on).total_seconds()
     assert 1.0 <= lead <= 3.0, f"switched on {lead:.2f} s before the item (lead 2 s)"
-    assert switched_on < started
     switched_off = datetime.fromtimestamp(calls[-1][1], UTC)
-    tail = (switched_off - finished).total_seconds()
+    tail = (switched_off - province.finished_at).total_seconds()
     assert calls[-1][0] == "off" and 0.7 <= tail <= 3.0, (
         f"off {tail:.2f} s after the end (tail 1 s)"
     )
-    assert "-q sset Master 70%" in hardware.mixer()  # a normal item at the normal volume
-    assert (beat.amplifier, beat.mixer, beat.volume_percent) == ("off", "Master", 70)
+    # The normal item at the normal volume, the priority ones at theirs.
+    assert hardware.mixer()[-2:] == ["-q sset Master 70%", "-q sset Master 85%"]
+    assert (beat.amplifier, beat.mixer, beat.volume_percent) == ("off", "Master", 85)
     assert beat.amplifier_error == ""
 
 
