@@ -13,14 +13,17 @@ the machine's temperature (/sys/class/thermal) for the heartbeat. Stdlib only.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
+import os
 import shutil
 import struct
 import subprocess
 import threading
 import wave
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -274,3 +277,119 @@ def write_test_tone(path: Path, seconds: float = 3.0, hz: float = 1000.0) -> Pat
         out.writeframes(frames)
     part.replace(path)
     return path
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """The operator's amplifier hooks and volumes (agent options; see agent.amplifier)."""
+
+    amp_on_command: str = ""
+    amp_off_command: str = ""
+    amp_lead_s: float = 10.0
+    amp_tail_s: float = 30.0
+    amp_timeout_s: float = 10.0
+    mixer_control: str = "Master"
+    mixer_card: str = ""
+    volume_normal: int | None = None
+    volume_priority: int | None = None
+    volume_emergency: int | None = None
+
+    def build(
+        self,
+        *,
+        upcoming: Callable[[], datetime | None],
+        busy: Callable[[], bool],
+        clock: Callable[[], datetime],
+        saved_volume: str | None = None,
+    ) -> tuple[Amplifier, Volumes]:
+        """The agent's amplifier and volumes; `saved_volume`: the province's last setting."""
+        amplifier = Amplifier(
+            on_command=self.amp_on_command,
+            off_command=self.amp_off_command,
+            lead_s=self.amp_lead_s,
+            tail_s=self.amp_tail_s,
+            timeout_s=self.amp_timeout_s,
+            upcoming=upcoming,
+            busy=busy,
+            clock=clock,
+        )
+        volumes = Volumes(
+            Mixer(self.mixer_control, self.mixer_card),
+            normal=int(saved_volume) if saved_volume else self.volume_normal,
+            priority=self.volume_priority,
+            emergency=self.volume_emergency,
+        )
+        return amplifier, volumes
+
+
+# --- the agent's options -----------------------------------------------------------------
+
+HARDWARE_ENV = "BROADCASTER_AGENT_"  # each option also from BROADCASTER_AGENT_<NAME>
+
+
+def _percent(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError("must be a whole number from 0 to 100")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def add_hardware_options(parser: argparse.ArgumentParser) -> None:
+    """The agent's amplifier and volume options, each also from BROADCASTER_AGENT_<NAME>."""
+
+    def env(name: str) -> str | None:
+        return os.environ.get(HARDWARE_ENV + name.upper().replace("-", "_")) or None
+
+    group = parser.add_argument_group("amplifier and volume (also BROADCASTER_AGENT_<OPTION>)")
+    group.add_argument(
+        "--amp-on-command",
+        default=env("amp-on-command") or "",
+        metavar="SHELL",
+        help='switches the amplifier on, e.g. "gpioset gpiochip0 17=1"',
+    )
+    group.add_argument("--amp-off-command", default=env("amp-off-command") or "", metavar="SHELL")
+    for name, default, what in (
+        ("amp-lead", 10.0, "on this long before the first item"),
+        ("amp-tail", 30.0, "off this long after the last"),
+        ("amp-timeout", 10.0, "a hook taking longer is stopped and reported"),
+    ):
+        raw = env(name)
+        group.add_argument(
+            f"--{name}",
+            type=_seconds,
+            default=_seconds(raw) if raw else default,
+            metavar="SECONDS",
+            help=what,
+        )
+    group.add_argument("--mixer-control", default=env("mixer-control") or "Master")
+    group.add_argument("--mixer-card", default=env("mixer-card") or "", help="amixer -c CARD")
+    for level in ("normal", "priority", "emergency"):
+        raw = env(f"volume-{level}")
+        group.add_argument(
+            f"--volume-{level}",
+            type=_percent,
+            default=_percent(raw) if raw else None,
+            metavar="PERCENT",
+            help=f"mixer volume for {level} items (unset: left as it is)",
+        )
+
+
+def hardware_of(args: argparse.Namespace) -> Hardware:
+    return Hardware(
+        amp_on_command=args.amp_on_command,
+        amp_off_command=args.amp_off_command,
+        amp_lead_s=args.amp_lead,
+        amp_tail_s=args.amp_tail,
+        amp_timeout_s=max(args.amp_timeout, 0.1),
+        mixer_control=args.mixer_control,
+        mixer_card=args.mixer_card,
+        volume_normal=args.volume_normal,
+        volume_priority=args.volume_priority,
+        volume_emergency=args.volume_emergency,
+    )

@@ -98,7 +98,11 @@ class Commands:
                 return "failed", "set_volume needs a percent from 0 to 100"
             self.volumes.normal = percent
             self.store.put(volume_normal=str(percent))
-            error = self.volumes.apply(0) if self.queue.idle() else ""
+            if not self.volumes.mixer.available:
+                return "failed", self.volumes.mixer.set(percent)  # says "no mixer"
+            if not self.queue.idle():  # not in the middle of an item, perhaps an emergency
+                return "done", f"volume {percent}% from the next normal item"
+            error = self.volumes.apply(0)
             return ("failed", error) if error else ("done", f"volume {percent}%")
         if kind == "amplifier":
             on = args.get("on")

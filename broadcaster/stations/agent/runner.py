@@ -24,11 +24,13 @@ commune's own box next to the amplifier.
   "skipped" with why.
 
 The parts beside this module: plan (manifest items, grace, the timer), store (agent.db),
-client (the API client, Retry-After, the audio cache) and report (uploads, heartbeats,
-backing off). This module is the loop that ties them together and
-the command line; it runs on stdlib, broadcaster.onair.playout, players and broadcaster.core's
-fsutil and events only (a test checks that no Flask, SQLAlchemy or pydantic comes in).
-Somewhat over 400 lines: the Agent's loop and the state its threads share are one piece.
+client (the API client, Retry-After, the audio cache), report (uploads, heartbeats,
+backing off), amplifier (the amplifier hook, volume per priority, the machine) and
+commands (the province's commands, acted on once). This module is the loop that ties
+them together and the command line; it runs on stdlib, broadcaster.onair.playout, players
+and broadcaster.core's fsutil and events only (a test checks that no Flask, SQLAlchemy or
+pydantic comes in). Somewhat over 400 lines: the Agent's loop and the state its threads
+share are one piece (the amplifier and the commands hook into its play events).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from broadcaster import __version__
 from broadcaster.core.events import EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
 from broadcaster.onair.playout import Cue, PlayoutQueue
-from broadcaster.stations.agent.amplifier import Amplifier, Mixer, Volumes
+from broadcaster.stations.agent.amplifier import Hardware, add_hardware_options, hardware_of
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
 from broadcaster.stations.agent.commands import Commands
 from broadcaster.stations.agent.plan import (
@@ -71,22 +72,6 @@ RETRY_AUDIO_S = 5.0
 
 
 # --- the agent -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Hardware:
-    """The operator's amplifier hooks and volumes (agent options; see agent.amplifier)."""
-
-    amp_on_command: str = ""
-    amp_off_command: str = ""
-    amp_lead_s: float = 10.0
-    amp_tail_s: float = 30.0
-    amp_timeout_s: float = 10.0
-    mixer_control: str = "Master"
-    mixer_card: str = ""
-    volume_normal: int | None = None
-    volume_priority: int | None = None
-    volume_emergency: int | None = None
 
 
 class Agent(Reporting, Commands):
@@ -129,23 +114,11 @@ class Agent(Reporting, Commands):
         self.timer = Timer(self._fire, clock)
         self.exit_code = 0
         self._results_waiting = True  # results a previous run could not report
-        hw = hardware or Hardware()
-        self.amplifier = Amplifier(
-            on_command=hw.amp_on_command,
-            off_command=hw.amp_off_command,
-            lead_s=hw.amp_lead_s,
-            tail_s=hw.amp_tail_s,
-            timeout_s=hw.amp_timeout_s,
+        self.amplifier, self.volumes = (hardware or Hardware()).build(
             upcoming=self._next_play_at,
             busy=lambda: not self.queue.idle(),
             clock=clock,
-        )
-        saved = self.store.get("volume_normal")  # the province's last "đặt âm lượng"
-        self.volumes = Volumes(
-            Mixer(hw.mixer_control, hw.mixer_card),
-            normal=int(saved) if saved else hw.volume_normal,
-            priority=hw.volume_priority,
-            emergency=hw.volume_emergency,
+            saved_volume=self.store.get("volume_normal"),  # the province's last one
         )
 
     # -- lifecycle
@@ -467,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--player", choices=PLAYERS, default="auto")
     parser.add_argument("--sync-interval", type=_positive, default=60.0, metavar="SECONDS")
     parser.add_argument("--heartbeat-interval", type=_positive, default=60.0, metavar="SECONDS")
-    _hardware_options(parser)
+    add_hardware_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     from broadcaster.core import logs
@@ -504,76 +477,5 @@ def main(argv: list[str] | None = None) -> int:
         player=player,
         sync_interval=args.sync_interval,
         heartbeat_interval=args.heartbeat_interval,
-        hardware=_hardware_of(args),
-    )
-
-
-# --- the amplifier and volume options (agent.amplifier) --------------------------------
-
-HARDWARE_ENV = "BROADCASTER_AGENT_"  # each option also from BROADCASTER_AGENT_<NAME>
-
-
-def _percent(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 100:
-        raise argparse.ArgumentTypeError("must be a whole number from 0 to 100")
-    return int(text)
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
-def _hardware_options(parser: argparse.ArgumentParser) -> None:
-    def env(name: str) -> str | None:
-        return os.environ.get(HARDWARE_ENV + name.upper().replace("-", "_")) or None
-
-    group = parser.add_argument_group("amplifier and volume (also BROADCASTER_AGENT_<OPTION>)")
-    group.add_argument(
-        "--amp-on-command",
-        default=env("amp-on-command") or "",
-        metavar="SHELL",
-        help='switches the amplifier on, e.g. "gpioset gpiochip0 17=1"',
-    )
-    group.add_argument("--amp-off-command", default=env("amp-off-command") or "", metavar="SHELL")
-    for name, default, what in (
-        ("amp-lead", 10.0, "on this long before the first item"),
-        ("amp-tail", 30.0, "off this long after the last"),
-        ("amp-timeout", 10.0, "a hook taking longer is stopped and reported"),
-    ):
-        raw = env(name)
-        group.add_argument(
-            f"--{name}",
-            type=_seconds,
-            default=_seconds(raw) if raw else default,
-            metavar="SECONDS",
-            help=what,
-        )
-    group.add_argument("--mixer-control", default=env("mixer-control") or "Master")
-    group.add_argument("--mixer-card", default=env("mixer-card") or "", help="amixer -c CARD")
-    for level in ("normal", "priority", "emergency"):
-        raw = env(f"volume-{level}")
-        group.add_argument(
-            f"--volume-{level}",
-            type=_percent,
-            default=_percent(raw) if raw else None,
-            metavar="PERCENT",
-            help=f"mixer volume for {level} items (unset: left as it is)",
-        )
-
-
-def _hardware_of(args: argparse.Namespace) -> Hardware:
-    return Hardware(
-        amp_on_command=args.amp_on_command,
-        amp_off_command=args.amp_off_command,
-        amp_lead_s=args.amp_lead,
-        amp_tail_s=args.amp_tail,
-        amp_timeout_s=max(args.amp_timeout, 0.1),
-        mixer_control=args.mixer_control,
-        mixer_card=args.mixer_card,
-        volume_normal=args.volume_normal,
-        volume_priority=args.volume_priority,
-        volume_emergency=args.volume_emergency,
+        hardware=hardware_of(args),
     )
