@@ -7,6 +7,8 @@ station's operator sets the order of colliding priority items by origin level.
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -68,6 +70,21 @@ def index():
     return render_template("stations/index.html", rows=rows, communes=communes)
 
 
+def command_label(command) -> str:
+    """What the province asked, in Vietnamese, for the command log."""
+    args = json.loads(command.args or "{}")
+    if command.kind == commands.AMPLIFIER:
+        return _("Bật loa") if args.get("on") else _("Tắt loa")
+    if command.kind == commands.SET_VOLUME:
+        return _("Đặt âm lượng %(percent)s%%", percent=args.get("percent", "?"))
+    labels = {
+        commands.TEST_TONE: _("Phát âm thử"),
+        commands.SYNC: _("Đồng bộ ngay"),
+        commands.RESTART: _("Khởi động lại agent"),
+    }
+    return labels.get(command.kind, command.kind)
+
+
 def _looks_after(station: Station) -> bool:
     """Whether the logged-in user may set the station's order: an admin, or its operator."""
     user = acting_user()
@@ -111,6 +128,7 @@ def _page(station: Station, *, token: str | None = None, with_history: bool = Tr
         order=collision.station_order(session, station.id),
         orders=ORDERS,
         may_order=_looks_after(station),
+        command_label=command_label,
     )
 
 

@@ -271,7 +271,7 @@ def test_commands_from_the_page_reach_the_agent_once_and_their_results_show(
         for text in ("test tone played", "volume 55%", "amplifier on", "manifest synced"):
             assert text in page
         assert "-q sset Master 55%" in hardware.mixer()
-        assert "Đã thực hiện" in page and "Phát âm thử" in page
+        assert "Đã thực hiện" in page and "Đặt âm lượng 55%" in page
         send(admin, "restart")
         assert process.wait(timeout=20) == RESTART_EXIT, site.log()
         restart = max(results(site))
