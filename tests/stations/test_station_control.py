@@ -13,6 +13,7 @@ import re
 import threading
 import urllib.error
 import urllib.request
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -147,6 +148,39 @@ def collide(where: Site, at: datetime) -> dict[str, int]:
     return ids
 
 
+def long_play(where: Site, at: datetime) -> int:
+    """A normal item read five times over (8 s at the tests' time scale); its id."""
+    engine, session = database(where)
+    with session:
+        station = support.station(session, OWN)
+        schedule = save_schedule(
+            session=session,
+            data=ScheduleInput(
+                name="năm lần",
+                script=support.approved(session, support.DAILY),
+                kind="weekly",
+                weekdays=list(range(7)),
+                times=["03:00"],
+                repeat=5,
+                station_ids=[station.id],
+            ),
+            actor=support.user(session, "editor"),
+        )
+        occurrence = Occurrence(
+            schedule_id=schedule.id,
+            station_id=station.id,
+            at=at,
+            version_id=where.version_id,
+            audio_id=where.audio.id,
+            status=OccurrenceStatus.RENDERED,
+        )
+        session.add(occurrence)
+        session.commit()
+        occurrence_id = occurrence.id
+    engine.dispose()
+    return occurrence_id
+
+
 def plays(where: Site, *ids: int) -> list[Occurrence]:
     engine, session = database(where)
     with session:
@@ -272,8 +306,12 @@ def test_commands_from_the_page_reach_the_agent_once_and_their_results_show(
             assert text in page
         assert "-q sset Master 55%" in hardware.mixer()
         assert "Đã thực hiện" in page and "Đặt âm lượng 55%" in page
+        # A restart waits for the bulletin on air (five readings of the reminder) to end.
+        on_air = long_play(site, support.soon(2))
+        wait_until(lambda: site.server_kinds(on_air)["started"] == 1, timeout=20)
         send(admin, "restart")
-        assert process.wait(timeout=20) == RESTART_EXIT, site.log()
+        assert process.wait(timeout=30) == RESTART_EXIT, site.log()
+        assert site.server_kinds(on_air) == Counter(started=1, finished=1), site.log()
         restart = max(results(site))
         assert results(site)[restart] == ("restart", "done", "restarting")
         # systemd starts it again; the restart command is not acted on a second time.

@@ -15,6 +15,7 @@ A mixin of Agent, which provides `store`, `client`, `queue`, `amplifier`, `volum
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,9 @@ from broadcaster.stations.agent.client import HttpError
 log = logging.getLogger("broadcaster.stations.agent")
 
 RESTART_EXIT = 75  # EX_TEMPFAIL: "try again", which is what systemd does
+# A restart waits for the item on air to end (it may be an emergency), but no longer
+# than this: a player that hangs is one reason to restart.
+RESTART_WAIT_S = 600.0
 TONE_SECONDS = 3.0
 KINDS = ("test_tone", "set_volume", "amplifier", "sync", "restart")
 
@@ -32,6 +36,7 @@ KINDS = ("test_tone", "set_volume", "amplifier", "sync", "restart")
 class Commands:
     exit_code: int
     _results_waiting: bool
+    _restart: tuple[int, float] | None = None  # (command id, monotonic deadline)
 
     def tone_cue(self, command_id: int, now: datetime) -> Cue:
         path = write_test_tone(self.cache_dir / "test-tone.wav", TONE_SECONDS)
@@ -79,11 +84,14 @@ class Commands:
                 self.store.finish_command(command_id, *outcome)
                 self._results_waiting = True
             if kind == "restart" and outcome is not None and outcome[0] == "done":
-                self.report_commands()
-                self.exit_code = RESTART_EXIT
-                self.stop()
+                self._restart_now()
                 return
         self.report_commands()
+
+    def _restart_now(self) -> None:
+        self.report_commands()
+        self.exit_code = RESTART_EXIT
+        self.stop()
 
     def _act(self, command_id: int, kind: str, args: dict) -> tuple[str, str] | None:
         """(state, result), or None when the result comes later (the tone plays first)."""
@@ -117,7 +125,11 @@ class Commands:
                 return "done", f"manifest synced: {count} plays"
             return "failed", "the manifest could not be fetched"
         if kind == "restart":
-            return "done", "restarting"
+            if self.queue.idle():
+                return "done", "restarting"
+            log.info("commands: restarting once the item on air ends")
+            self._restart = (command_id, time.monotonic() + RESTART_WAIT_S)
+            return None
         return "failed", f"unknown command {kind!r}"
 
     def tone_finished(self, command_id: int, kind: str, detail: str) -> None:
@@ -141,7 +153,19 @@ class Commands:
         return True
 
     def report_commands(self) -> None:
-        """Send each finished command's result; the server keeps the first of repeats."""
+        """Send each finished command's result; the server keeps the first of repeats.
+
+        Called on every turn of the agent's loop: also where a deferred restart happens.
+        """
+        if self._restart is not None:
+            command_id, deadline = self._restart
+            if self.queue.idle() or time.monotonic() >= deadline:
+                self._restart = None
+                waited = "" if self.queue.idle() else " (the item on air did not end)"
+                self.store.finish_command(command_id, "done", "restarting" + waited)
+                self._results_waiting = True
+                self._restart_now()
+                return
         if not self._results_waiting:
             return
         self._results_waiting = False
