@@ -35,6 +35,7 @@ MOUNT = f"/api/{stationapi.API_VERSION}"
 MANIFESTS = "station_api_manifests"
 HEARTBEATS = "station_api_heartbeats"
 LIMITER = "station_api_limiter"
+COMMANDS = "station_api_commands"
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -58,6 +59,7 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app.extensions["engine"] = engine
     app.extensions[MANIFESTS] = ManifestCache(engine) if engine.dialect.name == "sqlite" else None
     app.extensions[HEARTBEATS] = HeartbeatBuffer(engine)
+    app.extensions[COMMANDS] = commands.OpenCommands(engine)
     app.extensions[LIMITER] = _limiter(settings)
     app.teardown_appcontext(close_session)
     app.register_blueprint(bp)
@@ -253,7 +255,7 @@ def heartbeat():
     # The province's commands ride on the answer: the agent needs no extra request. A
     # database too busy to say loses nothing: they wait for the next beat.
     try:
-        pending = commands.pending_for(current_app.extensions["engine"], station.id, now=now)
+        pending = current_app.extensions[COMMANDS].pending(station.id, now=now)
     except OperationalError:
         log.warning("heartbeat: commands of station %s not read (database busy)", station.code)
         pending = []

@@ -146,3 +146,17 @@ def test_a_listener_hears_of_a_new_command_and_a_broken_one_harms_nothing(sessio
     finally:
         del commands._listeners[-2:]
     assert heard == [7]
+
+
+def test_heartbeats_look_for_commands_only_of_stations_that_have_some(session, engine):
+    station = support.station(session, OWN)
+    clock = [0.0]
+    open_commands = commands.OpenCommands(engine, refresh_s=0.5, clock=lambda: clock[0])
+    assert open_commands.pending(station.id, now=utcnow()) == []  # read: nothing open
+    command = send(session, "sync")
+    clock[0] = 0.4
+    assert open_commands.pending(station.id, now=utcnow()) == []  # not re-read yet
+    clock[0] = 0.5
+    assert [c["id"] for c in open_commands.pending(station.id, now=utcnow())] == [command.id]
+    other = support.station(session, "HUE-KIM-LONG")
+    assert open_commands.pending(other.id, now=utcnow()) == []
