@@ -130,7 +130,8 @@ class Reporting:
     def hardware(self) -> dict[str, Any]:
         """The heartbeat's extras: amplifier, its hook's last failure, mixer, volume, heat."""
         return {
-            "amplifier": self.amplifier.state if self.amplifier.configured else "",
+            # "": no hook to switch it; "unknown": not switched since the agent started.
+            "amplifier": (self.amplifier.state or "unknown") if self.amplifier.configured else "",
             "amplifier_error": self.amplifier.last_error,
             "mixer": self.volumes.mixer.name,
             "volume_percent": self.volumes.mixer.percent,
