@@ -149,19 +149,19 @@ def collide(where: Site, at: datetime) -> dict[str, int]:
 
 
 def long_play(where: Site, at: datetime) -> int:
-    """A normal item read five times over (8 s at the tests' time scale); its id."""
+    """A normal item read three times over (5 s at the tests' time scale); its id."""
     engine, session = database(where)
     with session:
         station = support.station(session, OWN)
         schedule = save_schedule(
             session=session,
             data=ScheduleInput(
-                name="năm lần",
+                name="ba lần",
                 script=support.approved(session, support.DAILY),
                 kind="weekly",
                 weekdays=list(range(7)),
                 times=["03:00"],
-                repeat=5,
+                repeat=3,
                 station_ids=[station.id],
             ),
             actor=support.user(session, "editor"),
@@ -193,9 +193,9 @@ def test_the_amplifier_is_on_before_the_first_item_and_off_after_the_last(site, 
     server = site.server().start()
     process = None
     try:
-        first = site.add(support.soon(6))
+        first = site.add(support.soon(5))
         # Back to back after it: the amplifier stays on; their order is the station's.
-        colliding = collide(site, plays(site, first)[0].at + timedelta(seconds=2.5))
+        colliding = collide(site, plays(site, first)[0].at + timedelta(seconds=2.2))
         process = site.agent(server.url, args=hardware.args, env_extra=hardware.env)
         every = (first, *colliding.values())
         wait_until(lambda: all(site.server_kinds(i)["finished"] == 1 for i in every), timeout=25)
@@ -306,7 +306,7 @@ def test_commands_from_the_page_reach_the_agent_once_and_their_results_show(
             assert text in page
         assert "-q sset Master 55%" in hardware.mixer()
         assert "Đã thực hiện" in page and "Đặt âm lượng 55%" in page
-        # A restart waits for the bulletin on air (five readings of the reminder) to end.
+        # A restart waits for the bulletin on air (three readings of the reminder) to end.
         on_air = long_play(site, support.soon(2))
         wait_until(lambda: site.server_kinds(on_air)["started"] == 1, timeout=20)
         send(admin, "restart")
