@@ -30,7 +30,9 @@ from broadcaster.core.models import (
 )
 from broadcaster.core.priority import Priority
 from broadcaster.onair import collision
+from broadcaster.onair.players import NullPlayer
 from broadcaster.onair.schedules import ScheduleInput, save_schedule
+from broadcaster.stations.agent import runner
 from broadcaster.stations.agent.commands import RESTART_EXIT
 from tests import stationapi_support as support
 from tests.helpers import csrf, wait_until
@@ -423,6 +425,22 @@ def test_a_command_is_acted_on_once_when_its_result_is_lost_or_the_agent_dies(
         # Reports get through again: it reports what it did the first time.
         LossyProxy.mode = "pass"
         wait_until(lambda: results(site)[second][1] == "done", timeout=20)
+        stop_agent(process)
+        # What a push wake-up calls: the agent asks for its commands at once.
+        send(admin, "sync")
+        third = max(results(site))
+        woken = runner.Agent(
+            server=server.url,
+            token=site.token,
+            cache_dir=site.cache,
+            player=NullPlayer(time_scale=0.02),
+        )
+        try:
+            assert woken.fetch_commands() is True
+        finally:
+            woken.queue.close()
+            woken.store.close()
+        assert results(site)[third][:2] == ("sync", "done")
     finally:
         if process is not None and process.poll() is None:
             stop_agent(process)
