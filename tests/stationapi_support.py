@@ -289,12 +289,15 @@ def start_agent(
     time_scale: float = 0.02,
     sync: float = 0.5,
     log: Path | None = None,
+    args: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BROADCASTER_")}
     env.update(
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(PROJECT_ROOT),
         BROADCASTER_AGENT_TIME_SCALE=str(time_scale),
+        **(env_extra or {}),
     )
     out = log.open("ab") if log else subprocess.DEVNULL
     try:
@@ -315,6 +318,7 @@ def start_agent(
                 str(sync),
                 "--heartbeat-interval",
                 "1",
+                *args,
             ],
             cwd=PROJECT_ROOT,
             env=env,

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from broadcaster.core.config import Settings
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.stations import api as stationapi
+from broadcaster.stations import commands
 from broadcaster.stations.heartbeats import HeartbeatBuffer
 from broadcaster.stations.manifestcache import ManifestCache
 from broadcaster.stations.ratelimit import StationLimiter, retry_after
@@ -34,6 +35,7 @@ MOUNT = f"/api/{stationapi.API_VERSION}"
 MANIFESTS = "station_api_manifests"
 HEARTBEATS = "station_api_heartbeats"
 LIMITER = "station_api_limiter"
+COMMANDS = "station_api_commands"
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -57,6 +59,7 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app.extensions["engine"] = engine
     app.extensions[MANIFESTS] = ManifestCache(engine) if engine.dialect.name == "sqlite" else None
     app.extensions[HEARTBEATS] = HeartbeatBuffer(engine)
+    app.extensions[COMMANDS] = commands.OpenCommands(engine)
     app.extensions[LIMITER] = _limiter(settings)
     app.teardown_appcontext(close_session)
     app.register_blueprint(bp)
@@ -249,4 +252,30 @@ def heartbeat():
     now = utcnow()
     beat = stationapi.heartbeat_values(_json_body(), now=now)
     current_app.extensions[HEARTBEATS].add(station.id, beat)  # written within a second
-    return jsonify(server_time=now.astimezone(UTC).isoformat())
+    # The province's commands ride on the answer: the agent needs no extra request. A
+    # database too busy to say loses nothing: they wait for the next beat.
+    try:
+        pending = current_app.extensions[COMMANDS].pending(station.id, now=now)
+    except OperationalError:
+        log.warning("heartbeat: commands of station %s not read (database busy)", station.code)
+        pending = []
+    return jsonify(server_time=now.astimezone(UTC).isoformat(), commands=pending)
+
+
+@bp.get("/commands")
+def station_commands():
+    """The station's pending commands (what the heartbeat's answer carries), at once."""
+    station = _station()
+    now = utcnow()
+    pending = commands.pending_for(current_app.extensions["engine"], station.id, now=now)
+    return jsonify(server_time=now.astimezone(UTC).isoformat(), commands=pending)
+
+
+@bp.post("/commands/<int:command_id>/result")
+def command_result(command_id: int):
+    station = _station()
+    payload = _json_body()
+    session = get_session()
+    result = commands.record_result(session, station, command_id, payload, now=utcnow())
+    session.commit()
+    return jsonify(result)

@@ -156,6 +156,15 @@ MESSAGES: dict[str, Any] = {
     "not_found": _NOT_AUDIO,
     # Listen-again (newsroom.workflow.set_public; issue 17).
     "not_approved": _l("Chỉ phiên bản đã duyệt mới được đưa lên trang Nghe lại."),
+    # Station control (stations.commands, onair.collision), issue 15.
+    "bad_command": _l("Lệnh không hợp lệ."),
+    "unknown_command": _l("Không có lệnh này; hãy chọn một lệnh trên trang của đài."),
+    "bad_volume": _l("Âm lượng phải là số nguyên từ 0 đến 100."),
+    "bad_switch": _l("Hãy chọn bật hoặc tắt loa."),
+    "no_agent": _l(
+        "Đài %(station)s không dùng máy phát tự động (hoặc đã ngừng hoạt động) nên không nhận lệnh."
+    ),
+    "bad_order": _l("Thứ tự phải gồm đủ ba cấp tỉnh, huyện và xã, mỗi cấp một lần."),
 }
 
 

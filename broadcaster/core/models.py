@@ -258,6 +258,9 @@ class Schedule(SQLModel, table=True):
     priority: int = Field(default=Priority.NORMAL)
     repeat: int = 1  # plays back-to-back in each slot
     targets_all: bool = False
+    # Issue 15: its widest target (0 province, 1 group, 2 commune or station), which
+    # orders colliding priority items (broadcaster.onair.collision).
+    level: int = 2
     is_active: bool = True
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _created()
@@ -346,6 +349,12 @@ class StationBeat(SQLModel, table=True):
     player_state: str = Field(default="", max_length=32)
     last_sync: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cache_files: int | None = None
+    # Issue 15: what the agent says of its amplifier, mixer and machine ("" / None: unknown).
+    amplifier: str = Field(default="", max_length=16)
+    amplifier_error: str = Field(default="", max_length=200)
+    mixer: str = Field(default="", max_length=64)
+    volume_percent: int | None = None
+    temperature_c: float | None = None
 
 
 class ManifestChange(SQLModel, table=True):
@@ -414,3 +423,46 @@ class CommuneCalendar(SQLModel, table=True):
     )
     generation: int = 0
     rotated_at: datetime = _created()
+
+
+# --- station control: commands, amplifier and volume, collision order (issue 15)
+
+
+class CommandState(StrEnum):
+    QUEUED = "queued"  # waiting for the agent's next contact
+    SENT = "sent"  # handed to the agent, no result yet
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"  # the agent did not pick it up in time
+
+
+class StationCommand(SQLModel, table=True):
+    """An order from the province to one station's agent; its id makes it idempotent."""
+
+    __table_args__ = (Index("ix_stationcommand_station_state", "station_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("station.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(max_length=16)
+    args: str = Field(default="{}", max_length=200)  # JSON object, checked per kind
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created()
+    state: str = Field(default=CommandState.QUEUED, max_length=16)
+    result: str = Field(default="", max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class StationOrder(SQLModel, table=True):
+    """A station's own order for colliding priority items by their origin level.
+
+    No rows: the province's default (province, then group, then commune first).
+    """
+
+    station_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("station.id", ondelete="CASCADE"), primary_key=True)
+    )
+    level: int = Field(primary_key=True)  # broadcaster.onair.collision.LEVELS
+    position: int

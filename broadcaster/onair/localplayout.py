@@ -18,6 +18,7 @@ from broadcaster.core.db import session_scope
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.events import EventKind
 from broadcaster.core.models import AudioFile, Occurrence, PlayoutMode, Schedule
+from broadcaster.onair.collision import order_for
 from broadcaster.onair.jobs import engine_for
 from broadcaster.onair.occurrences import GRACE, materialize
 from broadcaster.onair.playout import Cue, PlayoutQueue
@@ -146,6 +147,7 @@ class Runtime:
                 item = Cue(
                     at=occurrence.at,
                     rank=-occurrence.priority,
+                    order=order_for(session, occurrence.station_id, schedule),
                     schedule_id=occurrence.schedule_id,
                     occurrence_id=occurrence.id,
                     path=path,

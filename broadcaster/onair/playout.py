@@ -30,6 +30,7 @@ class Cue:
 
     at: datetime
     rank: int  # -priority, so emergency sorts first within a slot
+    order: int = field(default=0, kw_only=True)  # then the station's collision order
     schedule_id: int
     occurrence_id: int = field(compare=False)
     path: Path = field(compare=False)

@@ -32,6 +32,7 @@ from broadcaster.core.models import (
     VersionStatus,
 )
 from broadcaster.newsroom.workflow import REVIEWERS, latest_approved
+from broadcaster.onair.collision import level_of
 from broadcaster.onair.planner import occurrences
 from broadcaster.onair.recurrence import (
     PlannedPlay,
@@ -379,6 +380,7 @@ def save_schedule(
     if actor is not None and schedule.created_by_id is None:
         schedule.created_by_id = actor.id
     _apply(schedule, data)
+    schedule.level = level_of(session, targets_all=data.targets_all, area_ids=data.area_ids)
     recurrence_of(schedule)  # raises ScheduleError for bad days, times or dates
     session.add(schedule)
     session.flush()

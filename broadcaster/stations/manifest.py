@@ -35,6 +35,7 @@ from broadcaster.core.models import (
     VersionStatus,
 )
 from broadcaster.core.priority import Priority
+from broadcaster.onair.collision import order_column
 from broadcaster.onair.occurrences import GRACE
 from broadcaster.stations.schemas import API_VERSION, SHA256_RE
 from broadcaster.stations.sqlread import instant, read_rows
@@ -87,6 +88,8 @@ _ITEM_COLUMNS = (
     StreamSource.name,
     StreamSource.url,
     Schedule.duration_min,
+    # Colliding priority items: the station's order of origin levels (onair.collision).
+    order_column(Occurrence.station_id, Schedule.level),
 )
 
 
@@ -244,6 +247,7 @@ def _file_item(row, zone: ZoneInfo) -> dict[str, Any]:
         "size": row[7],
         "duration_s": round(row[8], 3),
         "repeat": max(1, row[9]),
+        "order": row[14],
     }
 
 
@@ -268,6 +272,7 @@ def _relay_item(row, zone: ZoneInfo) -> dict[str, Any]:
         "stream": {"id": row[10], "name": row[11], "url": row[12]},
         "duration_s": 60 * (row[13] or 0),
         "fallback": fallback,
+        "order": row[14],
     }
 
 

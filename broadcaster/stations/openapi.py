@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from broadcaster.stations import schemas
+from broadcaster.stations import commands, schemas
 from broadcaster.stations.manifest import MANIFEST_HOURS
-from broadcaster.stations.schemas import API_VERSION, MAX_BODY_BYTES, MAX_EVENTS
+from broadcaster.stations.schemas import API_VERSION, MAX_BODY_BYTES, MAX_EVENTS, MAX_ID
 
 # In the order the document lists them.
 MODELS = (
@@ -23,7 +23,9 @@ MODELS = (
     schemas.EventBatch,
     schemas.EventResult,
     schemas.Heartbeat,
-    schemas.ServerTime,
+    commands.Command,
+    commands.CommandList,
+    commands.CommandReport,
 )
 REF = "#/components/schemas/{model}"
 
@@ -201,10 +203,10 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": {
-                            "description": "Recorded",
+                            "description": "Recorded; with the province's pending commands",
                             "content": {
                                 "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/ServerTime"}
+                                    "schema": {"$ref": "#/components/schemas/CommandList"}
                                 }
                             },
                         },
@@ -214,6 +216,57 @@ def openapi_document() -> dict[str, Any]:
                         "413": _error_response("Too large a body"),
                         "415": _error_response("Not application/json"),
                         "422": _error_response("Invalid fields"),
+                    },
+                }
+            },
+            f"/api/{API_VERSION}/commands": {
+                "get": {
+                    "operationId": "getCommands",
+                    "summary": "The province's commands not yet reported on (act on each id once)",
+                    "responses": {
+                        "200": {
+                            "description": "Pending commands",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/CommandList"}
+                                }
+                            },
+                        },
+                        "401": unauthorized,
+                        "429": too_many,
+                    },
+                }
+            },
+            f"/api/{API_VERSION}/commands/{{command_id}}/result": {
+                "post": {
+                    "operationId": "postCommandResult",
+                    "summary": "What the agent did with a command; a repeated report is kept once",
+                    "parameters": [
+                        {
+                            "name": "command_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                            "example": 1,
+                        },
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CommandReport"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "Stored (or already stored)"},
+                        "400": _error_response("Not JSON"),
+                        "401": unauthorized,
+                        "413": _error_response("Too large a body"),
+                        "404": _error_response("Not a command of this station"),
+                        "415": _error_response("Not application/json"),
+                        "422": _error_response("Invalid state or result"),
+                        "429": too_many,
                     },
                 }
             },

@@ -120,6 +120,14 @@ class Heartbeat(BaseModel):
     player_state: _text(32) = ""  # type: ignore[valid-type]
     last_sync: Instant | None = None
     cache_files: RowId | None = None
+    # Issue 15: the amplifier ("on", "off", "" when no hook is set), its hook's last
+    # failure, the mixer control ("none": no ALSA mixer), the volume and the machine's
+    # temperature where it offers one.
+    amplifier: _text(16) = ""  # type: ignore[valid-type]
+    amplifier_error: _text(200) = ""  # type: ignore[valid-type]
+    mixer: _text(64) = ""  # type: ignore[valid-type]
+    volume_percent: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
+    temperature_c: Annotated[float, Field(strict=True, ge=-60, le=200)] | None = None
 
 
 # --- responses: declared for the OpenAPI document; the hot path builds plain dicts ---
@@ -140,6 +148,7 @@ class ManifestItem(BaseModel):
     size: Annotated[int, Field(ge=0)]
     duration_s: Annotated[float, Field(ge=0)]
     repeat: Annotated[int, Field(ge=1)]
+    order: Annotated[int, Field(ge=0)] = 0  # colliding priority items: lower plays first
 
 
 class StreamRef(BaseModel):

@@ -133,9 +133,21 @@ def test_every_trigger_of_the_change_log_exists_after_the_migrations(engine):
         )
     from importlib import import_module
 
-    for module in ("0010_manifest_changes", "0011_stream_relays"):
+    for module, listed in (
+        ("0010_manifest_changes", "TRIGGERS"),
+        ("0011_stream_relays", "TRIGGERS"),
+        ("0013_station_control", "NEW_TRIGGERS"),
+    ):
         migration = import_module(f"broadcaster.migrations.versions.{module}")
-        assert {f"manifest_{name}" for name, *_ in migration.TRIGGERS} <= names, module
+        triggers = getattr(migration, listed)
+        assert {f"manifest_{name}" for name, *_ in triggers} <= names, module
+    with engine.connect() as connection:
+        schedule_trigger = connection.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'manifest_schedule_update'")
+        ).scalar_one()
+    # Each later migration widened it; none may have dropped an earlier one's columns.
+    for column in ("repeat", "stream_id", "duration_min", "fallback_script_id", "level"):
+        assert column in schedule_trigger
 
 
 def test_a_change_log_that_went_backwards_starts_the_cache_afresh(

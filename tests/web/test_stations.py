@@ -67,3 +67,83 @@ def test_only_admins_manage_tokens(client, auth):
     assert (
         client.post("/stations/HUE-THUAN-AN/token", data={"csrf_token": token}).status_code == 403
     )
+
+
+# --- station control (issue 15) ------------------------------------------------------------
+
+
+def test_the_page_shows_the_amplifier_mixer_and_temperature_in_vietnamese(client, auth, session):
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    session.add(
+        StationBeat(
+            station_id=station.id,
+            seen_at=utcnow(),
+            amplifier="on",
+            amplifier_error="'gpioset gpiochip0 17=0' exited 1",
+            mixer="Master",
+            volume_percent=80,
+            temperature_c=51.5,
+        )
+    )
+    session.commit()
+    auth.login("editor")
+    page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
+    hardware = page.split('id="hardware"', 1)[1].split("</ul>", 1)[0]
+    assert "Bộ khuếch đại (loa): đang bật" in hardware
+    assert "Lỗi điều khiển bộ khuếch đại" in hardware and "gpioset" in hardware
+    assert "Âm lượng: 80% (điều khiển Master)" in hardware
+    assert "51.5 °C" in hardware
+    assert 'id="commands"' not in page  # the remote control is the admin's
+
+
+def test_a_machine_without_a_mixer_says_so(client, auth, session):
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    session.add(StationBeat(station_id=station.id, seen_at=utcnow(), mixer="none"))
+    session.commit()
+    auth.login("admin")
+    page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
+    assert "Máy không có bộ trộn âm (mixer)" in page
+    assert "Nhiệt độ máy: máy không báo" in page
+
+
+def test_a_station_without_an_agent_refuses_commands_in_vietnamese(client, auth, session):
+    manual = session.exec(select(Station).where(Station.mode == "manual")).first()
+    auth.login("admin")
+    path = f"/stations/{manual.code}"
+    page = client.post(
+        f"{path}/commands",
+        data={"csrf_token": csrf(client, path), "kind": "sync"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert f"Đài {manual.code} không dùng máy phát tự động" in page
+    assert 'data-command-id="' not in page
+
+
+def test_an_operator_sets_the_order_of_their_own_station_only(client, auth, session):
+    from broadcaster.core.models import OperatorStation, StationOrder, User
+
+    operator = session.exec(select(User).where(User.username == "operator")).one()
+    own, other = session.exec(select(Station).order_by(Station.code).limit(2)).all()
+    session.add(OperatorStation(user_id=operator.id, station_id=own.id))
+    session.commit()
+    auth.login("operator")
+    assert client.get(f"/stations/{other.code}").status_code == 403
+    path = f"/stations/{own.code}"
+    token = csrf(client, path)
+    refused = client.post(
+        f"/stations/{other.code}/order", data={"csrf_token": token, "order": "2,0,1"}
+    )
+    assert refused.status_code == 403
+    page = client.post(
+        f"{path}/order", data={"csrf_token": token, "order": "2,0,1"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Đã lưu thứ tự" in page and "xã → tỉnh → huyện." in page
+    session.expire_all()
+    rows = session.exec(select(StationOrder).where(StationOrder.station_id == own.id)).all()
+    assert sorted((r.position, r.level) for r in rows) == [(0, 2), (1, 0), (2, 1)]
+    bad = client.post(
+        f"{path}/order", data={"csrf_token": token, "order": "2,2,1"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Thứ tự phải gồm đủ ba cấp" in bad
+    audit = session.exec(select(AuditEntry).where(AuditEntry.action == "set_collision_order")).all()
+    assert len(audit) == 1 and audit[0].actor_label == "operator"

@@ -99,6 +99,10 @@ class Client:
                 return 304, etag, None
             return response.status, response.headers.get("ETag"), json.load(response)
 
+    def get(self, path: str, timeout: float | None = None) -> dict:
+        with self._open(self._request(f"{API}{path}"), timeout) as response:
+            return json.load(response)
+
     def post(self, path: str, body: Any, timeout: float | None = None) -> dict:
         with self._open(self._request(f"{API}{path}", body=body), timeout) as response:
             return json.load(response)

@@ -63,6 +63,7 @@ class ManifestItem:
     duration_s: float
     repeat: int
     audio_url: str
+    order: int = 0  # colliding priority items: lower first (broadcaster.onair.collision)
     kind: str = "audio"
     stream_id: int = 0
     stream_name: str = ""
@@ -84,6 +85,7 @@ class ManifestItem:
             "priority": PRIORITIES.get(data.get("priority", "normal"), 0),
             "schedule_id": int(data.get("schedule_id", 0)),
             "title": str(data.get("title", "")),
+            "order": max(0, int(data.get("order", 0))),
         }
         kind = data.get("kind", "audio")
         if kind == "relay":

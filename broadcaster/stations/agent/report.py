@@ -4,7 +4,9 @@ Owns what the agent sends besides asking for its manifest: events in batches (on
 one when a batch is refused, so one bad event cannot block the rest), heartbeats, and
 how it behaves when the server is unreachable (back off, play from the cache) or says
 429 (nothing more before Retry-After). A mixin of Agent, which provides `client`,
-`store`, `audio`, `queue`, `clock`, `sync_interval`, `cache_dir` and the state below.
+`store`, `audio`, `queue`, `clock`, `sync_interval`, `cache_dir`, `amplifier`, `volumes`,
+`handle_commands` (agent.commands) and the state below; the heartbeat also carries the
+amplifier, mixer, volume and temperature (agent.amplifier).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from broadcaster import __version__
+from broadcaster.stations.agent.amplifier import temperature_c
 from broadcaster.stations.agent.client import HttpError
 from broadcaster.stations.agent.store import BATCH, iso
 
@@ -108,9 +111,10 @@ class Reporting:
             "player_state": "idle" if self.queue.idle() else "playing",
             "last_sync": iso(self._last_sync) if self._last_sync else None,
             "cache_files": self.audio.files(),
+            **self.hardware(),
         }
         try:
-            self.client.post("/heartbeat", body)
+            answer = self.client.post("/heartbeat", body)
         except HttpError as exc:
             if exc.status == 429:
                 self._slow_down("heartbeat", exc)
@@ -121,6 +125,18 @@ class Reporting:
             self._offline(f"heartbeat: {exc}")
             return
         self.store.prune(self.clock())
+        self.handle_commands(answer.get("commands"))
+
+    def hardware(self) -> dict[str, Any]:
+        """The heartbeat's extras: amplifier, its hook's last failure, mixer, volume, heat."""
+        return {
+            # "": no hook to switch it; "unknown": not switched since the agent started.
+            "amplifier": (self.amplifier.state or "unknown") if self.amplifier.configured else "",
+            "amplifier_error": self.amplifier.last_error,
+            "mixer": self.volumes.mixer.name,
+            "volume_percent": self.volumes.mixer.percent,
+            "temperature_c": temperature_c(),
+        }
 
     def _throttled(self) -> bool:
         return time.monotonic() < self._quiet_until and not self._stopping

@@ -24,11 +24,13 @@ commune's own box next to the amplifier.
   "skipped" with why.
 
 The parts beside this module: plan (manifest items, grace, the timer), store (agent.db),
-client (the API client, Retry-After, the audio cache) and report (uploads, heartbeats,
-backing off). This module is the loop that ties them together and
-the command line; it runs on stdlib, broadcaster.onair.playout, players and broadcaster.core's
-fsutil and events only (a test checks that no Flask, SQLAlchemy or pydantic comes in).
-Somewhat over 400 lines: the Agent's loop and the state its threads share are one piece.
+client (the API client, Retry-After, the audio cache), report (uploads, heartbeats,
+backing off), amplifier (the amplifier hook, volume per priority, the machine) and
+commands (the province's commands, acted on once). This module is the loop that ties
+them together and the command line; it runs on stdlib, broadcaster.onair.playout, players
+and broadcaster.core's fsutil and events only (a test checks that no Flask, SQLAlchemy or
+pydantic comes in). Somewhat over 400 lines: the Agent's loop and the state its threads
+share are one piece (the amplifier and the commands hook into its play events).
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ from broadcaster import __version__
 from broadcaster.core.events import EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
 from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.stations.agent.amplifier import Hardware, add_hardware_options, hardware_of
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
+from broadcaster.stations.agent.commands import Commands
 from broadcaster.stations.agent.plan import (
     GRACE,
     ManifestItem,
@@ -70,7 +74,7 @@ RETRY_AUDIO_S = 5.0
 # --- the agent -------------------------------------------------------------------------
 
 
-class Agent(Reporting):
+class Agent(Reporting, Commands):
     """The loop: sync the manifest, fetch audio, fire plays, report (see report)."""
 
     def __init__(
@@ -83,6 +87,7 @@ class Agent(Reporting):
         sync_interval: float = 60.0,
         heartbeat_interval: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
+        hardware: Hardware | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +112,14 @@ class Agent(Reporting):
         self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
         self.queue = PlayoutQueue(player, self._on_event, name="agent")
         self.timer = Timer(self._fire, clock)
+        self.exit_code = 0
+        self._results_waiting = True  # results a previous run could not report
+        self.amplifier, self.volumes = (hardware or Hardware()).build(
+            upcoming=self._next_play_at,
+            busy=lambda: not self.queue.idle(),
+            clock=clock,
+            saved_volume=self.store.get("volume_normal"),  # the province's last one
+        )
 
     # -- lifecycle
 
@@ -117,16 +130,19 @@ class Agent(Reporting):
     def run(self) -> None:
         log.info("agent %s: server %s, cache %s", __version__, self.client.base, self.cache_dir)
         self._recover()
+        self.recover_commands()
         cached = self.store.get("manifest")
         if cached:
             self._apply_manifest(json.loads(cached), source="cache")
         self.timer.start()
+        self.amplifier.start()
         next_sync = next_beat = time.monotonic()
         try:
             while not self._stop.is_set():
                 # Reports first: when the server rations requests (429), what it lacks is
                 # what was played; the manifest it already sent is cached.
                 self.upload()
+                self.report_commands()
                 now = time.monotonic()
                 if now >= next_sync:
                     self.sync()
@@ -152,6 +168,7 @@ class Agent(Reporting):
         self._stopping = True
         self.timer.stop()
         self.queue.close()  # cuts a play short; it is reported as interrupted
+        self.amplifier.stop()
         if self.store.pending():
             self._upload_after = 0.0
             self.client.timeout = 3.0
@@ -213,7 +230,7 @@ class Agent(Reporting):
         for play in plays.values():
             if play.occurrence_id in handled or play.occurrence_id in self._submitted:
                 continue
-            self.timer.set(play.occurrence_id, play.at, -play.priority)
+            self.timer.set(play.occurrence_id, play.at, _rank(play))
             upcoming.append(play.at)
         log.info(
             "manifest (%s): %d plays, %d still to play%s",
@@ -289,7 +306,7 @@ class Agent(Reporting):
             retry = now + timedelta(seconds=RETRY_AUDIO_S)
             if retry - play.at > grace:
                 retry = play.at + grace + timedelta(seconds=1)  # then it is reported skipped
-            self.timer.set(occurrence_id, retry, -play.priority)
+            self.timer.set(occurrence_id, retry, _rank(play))
             self._need_audio.set()
             self._wake.set()  # let the sync loop fetch it now
             return
@@ -305,6 +322,7 @@ class Agent(Reporting):
             Cue(
                 at=play.at,
                 rank=-play.priority,
+                order=play.order,
                 schedule_id=play.schedule_id,
                 occurrence_id=occurrence_id,
                 path=path,
@@ -313,7 +331,22 @@ class Agent(Reporting):
             )
         )
 
+    def _next_play_at(self) -> datetime | None:
+        """When the next play still to fire is due (what the amplifier switches on for)."""
+        scheduled = self.timer.keys()
+        with self._plays_lock:
+            times = [self.plays[k].at for k in scheduled if k in self.plays]
+        return min(times) if times else None
+
     def _on_event(self, kind: str, item: Cue, detail: str) -> None:
+        if kind == EventKind.STARTED:
+            # The amplifier on and the volume set before the audio; neither failing
+            # stops the play (both are logged and reported in the heartbeat).
+            self.amplifier.ensure_on(f"item {item.occurrence_id} starts")
+            self.volumes.apply(item.priority)
+        if item.occurrence_id < 0:  # the test tone of a command, not an occurrence
+            self.tone_finished(-item.occurrence_id, str(kind), detail)
+            return
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
         self.store.record(item.occurrence_id, kind, detail)
@@ -325,6 +358,11 @@ class Agent(Reporting):
             extra={"occurrence_id": item.occurrence_id, "event": kind},
         )
         self._wake.set()
+
+
+def _rank(play: ManifestItem) -> int:
+    # Within an instant: higher priority first, then the station's collision order.
+    return -play.priority * 100 + play.order
 
 
 def _span(grace: timedelta) -> str:
@@ -354,8 +392,12 @@ def run_agent(
     sync_interval: float = 60.0,
     heartbeat_interval: float = 60.0,
     stop_event: threading.Event | None = None,
-) -> None:
-    """Run until SIGTERM/SIGINT (in the main thread) or until stop_event is set."""
+    hardware: Hardware | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT (in the main thread), stop_event or a restart command.
+
+    Returns the exit code: 0, or RESTART_EXIT after the province's "restart agent".
+    """
     agent = Agent(
         server=server,
         token=token,
@@ -363,6 +405,7 @@ def run_agent(
         player=player or build_player(player_name),
         sync_interval=sync_interval,
         heartbeat_interval=heartbeat_interval,
+        hardware=hardware,
     )
     if threading.current_thread() is threading.main_thread():
 
@@ -377,6 +420,7 @@ def run_agent(
             target=lambda: (stop_event.wait(), agent.stop()), daemon=True, name="agent-stop"
         ).start()
     agent.run()
+    return agent.exit_code
 
 
 def _positive(text: str) -> float:
@@ -398,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--player", choices=PLAYERS, default="auto")
     parser.add_argument("--sync-interval", type=_positive, default=60.0, metavar="SECONDS")
     parser.add_argument("--heartbeat-interval", type=_positive, default=60.0, metavar="SECONDS")
+    add_hardware_options(parser)
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     from broadcaster.core import logs
@@ -426,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         player = build_player(args.player)
     except ValueError as exc:
         parser.error(str(exc))
-    run_agent(
+    return run_agent(
         args.server,
         token,
         args.cache,
@@ -434,5 +479,5 @@ def main(argv: list[str] | None = None) -> int:
         player=player,
         sync_interval=args.sync_interval,
         heartbeat_interval=args.heartbeat_interval,
+        hardware=hardware_of(args),
     )
-    return 0

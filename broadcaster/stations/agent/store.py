@@ -50,6 +50,14 @@ class LocalStore:
         rejected INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (sent_at, seq);
+    CREATE TABLE IF NOT EXISTS command (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL,
+        result TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL,
+        reported INTEGER NOT NULL DEFAULT 0
+    );
     """
 
     def __init__(self, path: Path) -> None:
@@ -148,5 +156,44 @@ class LocalStore:
             [
                 ("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (cutoff,)),
                 ("DELETE FROM played WHERE at < ?", (cutoff,)),
+                ("DELETE FROM command WHERE reported = 1 AND at < ?", (cutoff,)),
             ]
         )
+
+    # -- the province's commands: an id is acted on once, even across restarts
+
+    def begin_command(self, command_id: int, kind: str) -> bool:
+        """Remember the command before acting on it; False if it was seen before."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO command (id, kind, state, at) VALUES (?, ?, 'acting', ?)",
+                (command_id, kind, iso(utcnow())),
+            )
+            return cursor.rowcount == 1
+
+    def finish_command(self, command_id: int, state: str, result: str) -> None:
+        self._write(
+            [
+                (
+                    "UPDATE command SET state = ?, result = ?, reported = 0 WHERE id = ?",
+                    (state, result[:MAX_DETAIL], command_id),
+                )
+            ]
+        )
+
+    def unfinished_commands(self) -> list[tuple[int, str]]:
+        return [
+            (i, k) for i, k in self._read("SELECT id, kind FROM command WHERE state = 'acting'")
+        ]
+
+    def unreported_commands(self) -> list[tuple[int, str, str]]:
+        return [
+            (i, s, r)
+            for i, s, r in self._read(
+                "SELECT id, state, result FROM command "
+                "WHERE state != 'acting' AND reported = 0 ORDER BY id"
+            )
+        ]
+
+    def mark_command_reported(self, command_id: int) -> None:
+        self._write([("UPDATE command SET reported = 1 WHERE id = ?", (command_id,))])
