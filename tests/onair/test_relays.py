@@ -127,6 +127,7 @@ def test_a_daily_relay_is_planned_without_rendering_and_reaches_the_manifest(ses
         "stream": {"id": stream.id, "name": "VOV1", "url": stream.url},
         "duration_s": 1800,
         "fallback": None,
+        "order": 2,  # a commune's own schedule, in the province's default order
     }
 
 
@@ -285,7 +286,7 @@ def test_a_relay_round_trips_through_a_yaml_schedule_file(session):
             import_yaml(session, broken)
 
 
-def test_migration_0011_keeps_schedules_plays_and_targets_and_goes_back_down(
+def test_migrations_keep_schedules_plays_and_targets_and_go_back_down(
     blank_database_url,
 ):
     import sqlalchemy as sa

@@ -123,14 +123,16 @@ def downgrade() -> None:
         for name, *_rest in NEW_TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS manifest_{name}")
         op.execute("DROP TRIGGER IF EXISTS manifest_schedule_update")
-    with op.batch_alter_table("schedule", schema=None) as batch_op:
+    # DROP COLUMN in place (SQLite 3.35+), never a table copy: copying `schedule` with
+    # foreign keys on would cascade-delete its targets and plays.
+    with op.batch_alter_table("schedule", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("level")
-    with op.batch_alter_table("stationbeat", schema=None) as batch_op:
+    with op.batch_alter_table("stationbeat", schema=None, recreate="never") as batch_op:
         for name in ("temperature_c", "volume_percent", "mixer", "amplifier_error", "amplifier"):
             batch_op.drop_column(name)
     op.drop_table("stationorder")
     op.drop_index("ix_stationcommand_station_state", table_name="stationcommand")
     op.drop_table("stationcommand")
     if op.get_bind().dialect.name == "sqlite":
-        # After the batch copy of schedule (drop_column rebuilds it): 0011's trigger again.
+        # 0011's schedule trigger again (the one above named `level` too).
         _trigger("schedule_update", SCHEDULE_TRIGGER_BEFORE, "schedule", "NULL")
