@@ -341,7 +341,9 @@ class _Leg:
             return
         self.filler = _Decoder(_decoder(str(self.fallback), rw_timeout_s=0, loop=True))
         self.fallback_from = time.monotonic()
-        self.report(EventKind.RELAY_FALLBACK, "playing the fallback bulletin until the stream is back")
+        self.report(
+            EventKind.RELAY_FALLBACK, "playing the fallback bulletin until the stream is back"
+        )
 
     def _stop_filler(self) -> None:
         if self.filler is not None:
@@ -383,4 +385,3 @@ class _Leg:
 def relay_player_for(player_name: str) -> RelayPlayer:
     """The relay that sounds where the station's file player does (null for null)."""
     return RelayPlayer(player_name if player_name in SINKS else "null")
-

@@ -158,6 +158,6 @@ def test_the_url_names_the_input_format_when_it_can():
     from broadcaster.onair.relay import input_format
 
     assert input_format("http://radio.example.vn:8000/vov1.mp3") == "mp3"
-    assert input_format("https://str.vov.gov.vn/vovlive/vov1vov5Vietnamese.sdp_aac/playlist.m3u8") == "hls"
+    assert input_format("https://str.vov.gov.vn/vovlive/vov1.sdp_aac/playlist.m3u8") == "hls"
     assert input_format("http://radio.example.vn/live.AAC?token=x") == "aac"
     assert input_format("http://radio.example.vn/live") is None

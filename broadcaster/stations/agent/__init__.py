@@ -5,7 +5,7 @@ cache even when the server cannot be reached, and reports what it played. `runne
 loop and the command line (`python -m broadcaster.stations.agent`); `plan`, `store`,
 `client` and `report` are its parts.
 
-May import: the standard library, `broadcaster.onair.playout` and `players` and the standard-library-only
-modules of `broadcaster.core` (`events`, `fsutil`, `priority`). Never SQLAlchemy, Flask or
-pydantic: a station runs it with Debian's python3 alone.
+May import: the standard library, `broadcaster.onair.playout`, `players` and `relay`, and
+the standard-library-only modules of `broadcaster.core` (`events`, `fsutil`, `priority`).
+Never SQLAlchemy, Flask or pydantic: a station runs it with Debian's python3 alone.
 """
