@@ -138,3 +138,13 @@ class AuthActions:
 @pytest.fixture
 def auth(client) -> AuthActions:
     return AuthActions(client)
+
+
+@pytest.fixture
+def icecast(tmp_path):
+    """A real icecast2 on a free loopback port; `icecast.feed("/x.mp3")` starts a live tone
+    on a mount (tests/_icecast.py). Stopped, feeds and all, after the test."""
+    from tests._icecast import running_icecast
+
+    with running_icecast(tmp_path / "icecast") as server:
+        yield server

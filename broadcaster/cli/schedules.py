@@ -86,8 +86,9 @@ def plan_cmd(
             row = {
                 "station": play.station.code,
                 "at": play.at.astimezone(ZoneInfo(play.station.timezone)).isoformat(),
-                "script": play.script.slug,
-                "version": play.version.number,
+                "script": play.script.slug if play.script else None,
+                "version": play.version.number if play.version else None,
+                "stream": play.stream.name if play.stream else None,
                 "priority": Priority(play.priority).name.lower(),
                 "schedule": play.schedule.name,
             }

@@ -237,11 +237,12 @@ class AdoptionFigure(SQLModel, table=True):
 
 
 class Schedule(SQLModel, table=True):
-    """When an approved script plays, where, and how urgently."""
+    """When an approved script (or a relayed stream) plays, where, and how urgently."""
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
-    script_id: int = Field(foreign_key="script.id", index=True)
+    # Exactly one of script_id and stream_id (schedules.save_schedule refuses both or neither).
+    script_id: int | None = Field(default=None, foreign_key="script.id", index=True)
     # None: follow the newest approved version; set: always this version.
     pinned_version_id: int | None = Field(default=None, foreign_key="scriptversion.id")
     kind: str = Field(max_length=16)  # weekly | every_n_days | once
@@ -259,6 +260,11 @@ class Schedule(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # A relay (issue 15): the stream, the slot's length, and the approved script whose
+    # audio plays while the stream is down (None: silence, with the reason logged).
+    stream_id: int | None = Field(default=None, foreign_key="streamsource.id", index=True)
+    duration_min: int | None = None
+    fallback_script_id: int | None = Field(default=None, foreign_key="script.id")
 
 
 class ScheduleTarget(SQLModel, table=True):
@@ -350,3 +356,42 @@ class ManifestChange(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     station_id: int | None = None
+
+
+# --- stream relays (issue 15)
+class StreamKind(StrEnum):
+    MP3 = "mp3"
+    AAC = "aac"
+    HLS = "hls"
+
+
+class StreamStatus(StrEnum):
+    DRAFT = "draft"  # registered or its URL edited: waiting for an approver
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RETIRED = "retired"
+
+
+class StreamSource(SQLModel, table=True):
+    """A radio stream stations may relay (VOV1, the provincial station), reviewed like a script."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    url: str = Field(max_length=1000)
+    kind: str = Field(default=StreamKind.MP3, max_length=8)
+    status: str = Field(default=StreamStatus.DRAFT, max_length=16, index=True)
+    # The last check (connect and read a few seconds of audio): when, whether audio came,
+    # what was heard or why not.
+    checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    check_ok: bool = False
+    check_detail: str = Field(default="", max_length=500)
+    codec: str = Field(default="", max_length=32)
+    bitrate_kbps: int | None = None
+    created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    # Who registered it or last changed its address: never its approver (four eyes).
+    submitted_by_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_comment: str = ""

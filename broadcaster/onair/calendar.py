@@ -17,7 +17,15 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from broadcaster.core.areas import communes_of
-from broadcaster.core.models import Area, Occurrence, Schedule, Script, ScriptVersion, Station
+from broadcaster.core.models import (
+    Area,
+    Occurrence,
+    Schedule,
+    Script,
+    ScriptVersion,
+    Station,
+    StreamSource,
+)
 from broadcaster.onair.occurrences import GRACE, OPEN
 from broadcaster.onair.planner import conflicts
 from broadcaster.onair.recurrence import PlannedPlay
@@ -51,6 +59,7 @@ class CalendarRow:
     started_at: datetime | None = None
     order: int = 0  # position in its conflict group (1 plays first); 0 when alone
     group_size: int = 1
+    relay: bool = False  # script_title is then the stream's name
 
     @property
     def key(self) -> tuple[int, int, datetime]:
@@ -118,9 +127,10 @@ def calendar_rows(
             station=play.station,
             schedule=play.schedule,
             schedule_id=play.schedule.id,
-            script_title=play.script.title,
+            script_title=play.title,
             priority=play.priority,
             status="upcoming" if play.at >= now - GRACE else "unrecorded",
+            relay=play.stream is not None,
         )
         rows[row.key] = row
     occurrences = session.exec(
@@ -131,7 +141,7 @@ def calendar_rows(
         )
     ).all()
     versions: dict[int, ScriptVersion | None] = {}
-    titles: dict[int, str] = {}
+    titles: dict = {}  # script id, or ("stream", id), -> title
     for occurrence in occurrences:
         key = (occurrence.schedule_id, occurrence.station_id, occurrence.at)
         row = rows.get(key)
@@ -148,18 +158,24 @@ def calendar_rows(
                     else None
                 )
             version = versions[occurrence.version_id]
-            script_id = version.script_id if version else (schedule.script_id if schedule else 0)
-            if script_id not in titles:
-                script = session.get(Script, script_id)
-                titles[script_id] = script.title if script else "—"
+            relay = schedule is not None and schedule.stream_id is not None
+            if relay:
+                title = _stream_name(session, schedule.stream_id, titles)
+            else:
+                script_id = version.script_id if version else (schedule.script_id or 0)
+                if script_id not in titles:
+                    script = session.get(Script, script_id)
+                    titles[script_id] = script.title if script else "—"
+                title = titles[script_id]
             row = CalendarRow(
                 at=occurrence.at,
                 station=by_id[occurrence.station_id],
                 schedule=schedule,
                 schedule_id=occurrence.schedule_id,
-                script_title=titles[script_id],
+                script_title=title,
                 priority=occurrence.priority,
                 status="",
+                relay=relay,
             )
             rows[key] = row
         row.status = occurrence.status
@@ -249,3 +265,11 @@ def next_plays(
         if len(instants) >= limit:
             break
     return sorted(instants.items())[:limit]
+
+
+def _stream_name(session: Session, stream_id: int, names: dict) -> str:
+    key = ("stream", stream_id)
+    if key not in names:
+        stream = session.get(StreamSource, stream_id)
+        names[key] = stream.name if stream else "—"
+    return names[key]

@@ -96,6 +96,8 @@ def materialize(
     created = 0
     for play in plays:
         key = (play.schedule.id, play.station.id, play.at)
+        # A relay's version is its fallback's, if it has one.
+        version_id = play.version.id if play.version is not None else None
         wanted.add(key)
         occurrence = existing.get(key)
         if occurrence is None:
@@ -105,14 +107,14 @@ def materialize(
                     station_id=play.station.id,
                     at=play.at,
                     priority=play.priority,
-                    version_id=play.version.id,
+                    version_id=version_id,
                 )
             )
             created += 1
-        elif occurrence.status in OPEN and occurrence.version_id != play.version.id:
+        elif occurrence.status in OPEN and occurrence.version_id != version_id:
             session.execute(
                 _still_open(update(Occurrence), occurrence).values(
-                    version_id=play.version.id, audio_id=None, status=OccurrenceStatus.PLANNED
+                    version_id=version_id, audio_id=None, status=OccurrenceStatus.PLANNED
                 ),
                 execution_options={"synchronize_session": "fetch"},
             )

@@ -62,6 +62,7 @@ def render_occurrence(session: Session, settings: Settings, occurrence: Occurren
 def _waiting_for_audio(now: datetime, hours: float) -> tuple:
     return (
         col(Occurrence.audio_id).is_(None),
+        col(Occurrence.version_id).is_not(None),  # a relay without fallback renders nothing
         col(Occurrence.status).in_(OPEN),
         Occurrence.at >= now - GRACE,
         Occurrence.at < now + timedelta(hours=hours),

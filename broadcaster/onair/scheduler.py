@@ -89,13 +89,13 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
     cannot restore (its function moved, e.g. from the old broadcaster.scheduling module)
     is dropped by APScheduler as it reads the store, and added again here.
     """
-    from broadcaster.onair.schedules import ScheduleError, target_station_ids, version_for
+    from broadcaster.onair.schedules import ScheduleError, playable, target_station_ids
 
     wanted: dict[str, tuple[Schedule, set[str], str]] = {}
     with session_scope(engine_for(database_url), write=False) as session:
         stations = {s.id: s.timezone for s in session.exec(select(Station))}
         for schedule in session.exec(select(Schedule).where(Schedule.is_active.is_(True))):
-            if version_for(session, schedule) is None:
+            if not playable(session, schedule):
                 continue
             zones = {stations[i] for i in target_station_ids(session, schedule) if i in stations}
             if zones:

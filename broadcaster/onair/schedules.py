@@ -1,4 +1,7 @@
-"""Schedules: which approved script plays where and when; the plan every part shares.
+"""Schedules: which approved script (or stream) plays where and when; the plan every part shares.
+
+A schedule carries a script or, for a relay ("tiếp sóng"), an approved stream source with
+a slot length and an optional fallback script whose audio plays while the stream is down.
 
 `plan()` is the one way to compute plays for a period: the scheduler's materialization,
 the web calendar, the CLI and (later) the station manifest all call it.
@@ -23,6 +26,8 @@ from broadcaster.core.models import (
     Script,
     ScriptVersion,
     Station,
+    StreamSource,
+    StreamStatus,
     User,
     VersionStatus,
 )
@@ -56,7 +61,7 @@ class ScheduleError(BroadcasterError):
 @dataclass
 class ScheduleInput:
     name: str
-    script: Script
+    script: Script | None
     kind: str
     weekdays: list[int] = field(default_factory=list)
     times: list[str] = field(default_factory=list)
@@ -71,6 +76,13 @@ class ScheduleInput:
     area_ids: list[int] = field(default_factory=list)
     targets_all: bool = False
     pinned_version: ScriptVersion | None = None
+    # A relay: the stream instead of a script, the slot in minutes, the fallback script.
+    stream: StreamSource | None = None
+    duration_min: int | None = None
+    fallback_script: Script | None = None
+
+
+MAX_RELAY_MINUTES = 24 * 60
 
 
 def _stored_times(texts: Iterable[str]) -> str:
@@ -135,24 +147,60 @@ def target_station_ids(session: Session, schedule: Schedule) -> list[int]:
 
 
 def version_for(session: Session, schedule: Schedule) -> ScriptVersion | None:
-    """The version that plays: the pinned one if approved, else the newest approved."""
+    """The version that plays: the pinned one if approved, else the newest approved.
+
+    For a relay, the version of its fallback script (None: no fallback, silence).
+    """
+    if schedule.stream_id is not None:
+        fallback = (
+            session.get(Script, schedule.fallback_script_id)
+            if schedule.fallback_script_id
+            else None
+        )
+        return latest_approved(session, fallback) if fallback else None
     if schedule.pinned_version_id:
         version = session.get(ScriptVersion, schedule.pinned_version_id)
         return version if version and version.status == VersionStatus.APPROVED else None
-    script = session.get(Script, schedule.script_id)
+    script = session.get(Script, schedule.script_id) if schedule.script_id else None
     return latest_approved(session, script) if script else None
+
+
+def approved_stream(session: Session, schedule: Schedule) -> StreamSource | None:
+    """A relay's stream if it may go on air now (approved), else None."""
+    if schedule.stream_id is None:
+        return None
+    stream = session.get(StreamSource, schedule.stream_id)
+    return stream if stream is not None and stream.status == StreamStatus.APPROVED else None
+
+
+def playable(session: Session, schedule: Schedule) -> bool:
+    """Whether the schedule has anything approved to put on air: its script's approved
+    version, or for a relay its approved stream (a missing fallback means silence)."""
+    if schedule.stream_id is not None:
+        return approved_stream(session, schedule) is not None
+    return version_for(session, schedule) is not None
 
 
 @dataclass(frozen=True)
 class PlayListing:
-    """A planned play with what the CLI, calendar and manifest show about it."""
+    """A planned play with what the CLI, calendar and manifest show about it.
+
+    A relay has its `stream`; its `script` and `version` are the fallback's (None: none).
+    """
 
     at: datetime
     station: Station
     schedule: Schedule
-    script: Script
-    version: ScriptVersion
+    script: Script | None
+    version: ScriptVersion | None
     priority: int
+    stream: StreamSource | None = None
+
+    @property
+    def title(self) -> str:
+        if self.stream is not None:
+            return self.stream.name
+        return self.script.title if self.script else "—"
 
 
 def plan(
@@ -170,10 +218,11 @@ def plan(
     schedules = session.exec(query).all()
     wanted = set(station_ids) if station_ids is not None else None
     stations = {s.id: s for s in session.exec(select(Station).where(Station.is_active.is_(True)))}
-    specs, versions, scripts = [], {}, {}
+    specs, versions, scripts, streams = [], {}, {}, {}
     for schedule in schedules:
         version = version_for(session, schedule)
-        if version is None:
+        stream = approved_stream(session, schedule)
+        if (stream is None) if schedule.stream_id is not None else (version is None):
             continue  # nothing unapproved ever reaches a loudspeaker
         targets = [i for i in target_station_ids(session, schedule) if i in stations]
         if wanted is not None:
@@ -181,7 +230,8 @@ def plan(
         if not targets:
             continue
         versions[schedule.id] = version
-        scripts[schedule.id] = session.get(Script, schedule.script_id)
+        scripts[schedule.id] = session.get(Script, version.script_id) if version else None
+        streams[schedule.id] = stream
         specs.append(
             ScheduleSpec(
                 id=schedule.id,
@@ -203,6 +253,7 @@ def plan(
             script=scripts[p.schedule_id],
             version=versions[p.schedule_id],
             priority=int(p.priority),
+            stream=streams[p.schedule_id],
         )
         for p in plays
     ]
@@ -227,6 +278,20 @@ def _validate(session: Session, data: ScheduleInput) -> None:
         raise ScheduleError(
             "choose at least one station, commune, group or province", code="no_targets"
         )
+    if (data.script is None) == (data.stream is None):
+        raise ScheduleError(
+            "a schedule plays either a script or a stream (relay), exactly one of the two",
+            code="script_or_stream",
+        )
+    if data.stream is not None:
+        _validate_relay(session, data)
+        return
+    assert data.script is not None
+    if data.fallback_script is not None or data.duration_min is not None:
+        raise ScheduleError(
+            "a fallback and a relay length belong to relay schedules only",
+            code="relay_fields_without_stream",
+        )
     if data.pinned_version is not None:
         if data.pinned_version.script_id != data.script.id:
             raise ScheduleError(
@@ -243,9 +308,38 @@ def _validate(session: Session, data: ScheduleInput) -> None:
         )
 
 
+def _validate_relay(session: Session, data: ScheduleInput) -> None:
+    assert data.stream is not None
+    if data.stream.status != StreamStatus.APPROVED:
+        raise ScheduleError(
+            f"stream {data.stream.name!r} is not approved; only approved streams can be relayed",
+            code="stream_not_approved",
+            stream=data.stream.name,
+        )
+    if data.duration_min is None or not 1 <= data.duration_min <= MAX_RELAY_MINUTES:
+        raise ScheduleError(
+            f"a relay lasts between 1 and {MAX_RELAY_MINUTES} minutes",
+            code="bad_relay_duration",
+        )
+    if data.pinned_version is not None:
+        raise ScheduleError("a relay has no script version to pin", code="foreign_version")
+    if data.repeat != 1:
+        raise ScheduleError("a relay plays once per slot", code="bad_repeat")
+    fallback = data.fallback_script
+    if fallback is not None and latest_approved(session, fallback) is None:
+        raise ScheduleError(
+            f"fallback script {fallback.slug!r} has no approved version",
+            code="fallback_not_approved",
+            script=fallback.slug,
+        )
+
+
 def _apply(schedule: Schedule, data: ScheduleInput) -> None:
     schedule.name = " ".join(data.name.split())[:200]
-    schedule.script_id = data.script.id
+    schedule.script_id = data.script.id if data.script else None
+    schedule.stream_id = data.stream.id if data.stream else None
+    schedule.duration_min = data.duration_min if data.stream else None
+    schedule.fallback_script_id = data.fallback_script.id if data.fallback_script else None
     schedule.pinned_version_id = data.pinned_version.id if data.pinned_version else None
     schedule.kind = data.kind
     schedule.weekdays = ",".join(str(d) for d in sorted(set(data.weekdays)))
@@ -275,12 +369,13 @@ def snapshot(session: Session, schedule: Schedule) -> dict:
 def save_schedule(
     *, session: Session, data: ScheduleInput, actor: User | None, schedule: Schedule | None = None
 ) -> Schedule:
-    """Create or change a schedule; refused unless the script has an approved version."""
+    """Create or change a schedule; refused unless the script has an approved version (or,
+    for a relay, the stream is approved and the fallback, if any, has one)."""
     _validate(session, data)
     if Priority.EMERGENCY in (data.priority, schedule.priority if schedule else None):
         _may_set_emergency(actor)
     before = snapshot(session, schedule) if schedule else None
-    schedule = schedule or Schedule(name="", script_id=data.script.id, kind=data.kind)
+    schedule = schedule or Schedule(name="", kind=data.kind)
     if actor is not None and schedule.created_by_id is None:
         schedule.created_by_id = actor.id
     _apply(schedule, data)

@@ -1,9 +1,9 @@
 """The station's manifest: its plays of the next 48 h, built, memoized and ETagged.
 
 Owns what an agent is told to play (the MANIFEST_STATUSES occurrences of approved
-versions, with audio, from the grace window just past to MANIFEST_HOURS ahead), the
-manifest's JSON and ETag, and which audio a station may fetch. The hottest request:
-one statement on SQLite and PostgreSQL, memoized on its result (see sqlread).
+versions, with audio, and relays of approved streams, from the grace window just past to
+MANIFEST_HOURS ahead), the manifest's JSON and ETag, and which audio a station may fetch.
+The hottest request: one statement on SQLite and PostgreSQL, memoized on its result (see sqlread).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Text, bindparam, cast, func, literal_column, or_, true
+from sqlalchemy import Text, and_, bindparam, cast, func, literal_column, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -30,6 +30,8 @@ from broadcaster.core.models import (
     Script,
     ScriptVersion,
     Station,
+    StreamSource,
+    StreamStatus,
     VersionStatus,
 )
 from broadcaster.core.priority import Priority
@@ -80,22 +82,47 @@ _ITEM_COLUMNS = (
     AudioFile.size,
     AudioFile.duration_s,
     Schedule.repeat,
+    # A relay: its stream, the slot's length; the row's audio is its fallback's.
+    StreamSource.id,
+    StreamSource.name,
+    StreamSource.url,
+    Schedule.duration_min,
 )
 
 
 def _items_of(query, station_id):
-    """The manifest's joins and conditions, for the station `station_id` (a column or bind)."""
+    """The manifest's joins and conditions, for the station `station_id` (a column or bind).
+
+    A file item needs its approved version's audio. A relay item needs its stream approved
+    now (a stream retired or sent back to review after scheduling leaves the manifest at
+    once); its fallback audio, joined the same way, is offered only when approved too.
+    """
     return (
         query.select_from(Occurrence)
-        .join(AudioFile, AudioFile.id == Occurrence.audio_id)
-        .join(ScriptVersion, ScriptVersion.id == Occurrence.version_id)
-        .join(Script, Script.id == ScriptVersion.script_id)
         .join(Schedule, Schedule.id == Occurrence.schedule_id)
+        .outerjoin(AudioFile, AudioFile.id == Occurrence.audio_id)
+        # Only an approved version joins: a row without one has no audio to offer.
+        .outerjoin(
+            ScriptVersion,
+            and_(
+                ScriptVersion.id == Occurrence.version_id,
+                ScriptVersion.status == str(VersionStatus.APPROVED),
+            ),
+        )
+        .outerjoin(Script, Script.id == ScriptVersion.script_id)
+        .outerjoin(StreamSource, StreamSource.id == Schedule.stream_id)
         .where(
             Occurrence.station_id == station_id,
             # OR of equalities, not IN: an IN list is re-expanded on every execution.
             or_(*(Occurrence.status == str(status) for status in MANIFEST_STATUSES)),
-            ScriptVersion.status == str(VersionStatus.APPROVED),
+            or_(
+                and_(
+                    Schedule.stream_id.is_(None),
+                    ScriptVersion.id.is_not(None),
+                    AudioFile.id.is_not(None),
+                ),
+                StreamSource.status == str(StreamStatus.APPROVED),
+            ),
             Occurrence.at >= bindparam("start"),
             Occurrence.at < bindparam("end"),
         )
@@ -190,20 +217,7 @@ def _manifest_from_json(station: StationRef, items_json: str) -> Manifest:
 def _manifest(station: StationRef, rows) -> Manifest:
     zone = _zone(station.timezone)
     items = [
-        {
-            "occurrence_id": row[0],
-            "at": instant(row[1]).astimezone(zone).isoformat(),
-            "priority": PRIORITY_NAMES.get(row[2], "normal"),
-            "schedule_id": row[3],
-            "title": row[4],
-            "version": row[5],
-            "audio_url": audio_url(row[6]),
-            "sha256": row[6],
-            "size": row[7],
-            "duration_s": round(row[8], 3),
-            "repeat": max(1, row[9]),
-        }
-        for row in rows
+        _relay_item(row, zone) if row[10] is not None else _file_item(row, zone) for row in rows
     ]
     body = {
         "api_version": API_VERSION,
@@ -216,6 +230,47 @@ def _manifest(station: StationRef, rows) -> Manifest:
     return Manifest(body=body, canonical=canonical, etag=etag, station_id=station.id)
 
 
+def _file_item(row, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "occurrence_id": row[0],
+        "at": instant(row[1]).astimezone(zone).isoformat(),
+        "priority": PRIORITY_NAMES.get(row[2], "normal"),
+        "schedule_id": row[3],
+        "title": row[4],
+        "kind": "audio",
+        "version": row[5],
+        "audio_url": audio_url(row[6]),
+        "sha256": row[6],
+        "size": row[7],
+        "duration_s": round(row[8], 3),
+        "repeat": max(1, row[9]),
+    }
+
+
+def _relay_item(row, zone: ZoneInfo) -> dict[str, Any]:
+    # row[5] (the version number) is set only when the fallback's version is approved
+    # (_items_of joins no other).
+    fallback = None
+    if row[6] is not None and row[5] is not None:
+        fallback = {
+            "sha256": row[6],
+            "size": row[7],
+            "duration_s": round(row[8], 3),
+            "audio_url": audio_url(row[6]),
+        }
+    return {
+        "occurrence_id": row[0],
+        "at": instant(row[1]).astimezone(zone).isoformat(),
+        "priority": PRIORITY_NAMES.get(row[2], "normal"),
+        "schedule_id": row[3],
+        "title": row[11],
+        "kind": "relay",
+        "stream": {"id": row[10], "name": row[11], "url": row[12]},
+        "duration_s": 60 * (row[13] or 0),
+        "fallback": fallback,
+    }
+
+
 def audio_for_station(
     session: Session, station: StationRef, sha256: str, *, now: datetime
 ) -> AudioFile | None:
@@ -226,8 +281,15 @@ def audio_for_station(
         select(AudioFile)
         .join(Occurrence, Occurrence.audio_id == AudioFile.id)
         .join(ScriptVersion, ScriptVersion.id == Occurrence.version_id)
+        .join(Schedule, Schedule.id == Occurrence.schedule_id)
+        .outerjoin(StreamSource, StreamSource.id == Schedule.stream_id)
         .where(
             AudioFile.sha256 == sha256,
+            # a relay's fallback only while the relay itself is in the manifest
+            or_(
+                col(Schedule.stream_id).is_(None),
+                StreamSource.status == StreamStatus.APPROVED,
+            ),
             Occurrence.station_id == station.id,
             col(Occurrence.status).in_(MANIFEST_STATUSES),
             ScriptVersion.status == VersionStatus.APPROVED,

@@ -17,6 +17,7 @@ from broadcaster.stations.schemas import API_VERSION, MAX_BODY_BYTES, MAX_EVENTS
 MODELS = (
     schemas.Error,
     schemas.ManifestItem,
+    schemas.RelayItem,
     schemas.Manifest,
     schemas.Event,
     schemas.EventBatch,

@@ -126,17 +126,49 @@ class Heartbeat(BaseModel):
 
 
 class ManifestItem(BaseModel):
+    """A file to play: an approved version's audio."""
+
     occurrence_id: int
     at: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
     priority: Literal["normal", "priority", "emergency"]
     schedule_id: int
     title: str
+    kind: Literal["audio"] = "audio"
     version: int
     audio_url: str
     sha256: Annotated[str, Field(pattern=SHA256_RE.pattern)]
     size: Annotated[int, Field(ge=0)]
     duration_s: Annotated[float, Field(ge=0)]
     repeat: Annotated[int, Field(ge=1)]
+
+
+class StreamRef(BaseModel):
+    id: int
+    name: str
+    url: str
+
+
+class FallbackAudio(BaseModel):
+    """What plays while a relayed stream is down: an approved bulletin's audio."""
+
+    sha256: Annotated[str, Field(pattern=SHA256_RE.pattern)]
+    size: Annotated[int, Field(ge=0)]
+    duration_s: Annotated[float, Field(ge=0)]
+    audio_url: str
+
+
+class RelayItem(BaseModel):
+    """A stream to relay from `at` for `duration_s` (an approved stream source)."""
+
+    occurrence_id: int
+    at: Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+    priority: Literal["normal", "priority", "emergency"]
+    schedule_id: int
+    title: str
+    kind: Literal["relay"]
+    stream: StreamRef
+    duration_s: Annotated[float, Field(ge=0)]
+    fallback: FallbackAudio | None
 
 
 class StationInfo(BaseModel):
@@ -153,7 +185,7 @@ class Manifest(ServerTime):
     api_version: str
     station: StationInfo
     grace_s: int
-    items: list[ManifestItem]
+    items: list[Annotated[ManifestItem | RelayItem, Field(discriminator="kind")]]
 
 
 class EventResult(ServerTime):

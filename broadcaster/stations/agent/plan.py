@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger("broadcaster.stations.agent")
 
@@ -24,8 +25,33 @@ PRIORITIES = {"normal": 0, "priority": 1, "emergency": 2}
 
 
 @dataclass(frozen=True)
+class FallbackAudio:
+    """What a relay plays while its stream is down: an approved bulletin, cached like any."""
+
+    sha256: str
+    size: int
+    duration_s: float
+    audio_url: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FallbackAudio:
+        return cls(
+            sha256=_sha256(data["sha256"]),
+            size=int(data["size"]),
+            duration_s=float(data["duration_s"]),
+            audio_url=str(data["audio_url"]),
+        )
+
+
+@dataclass(frozen=True)
 class ManifestItem:
-    """One manifest item, as the agent needs it."""
+    """One manifest item, as the agent needs it.
+
+    kind "audio": a file. kind "relay": the stream at stream_url for duration_s (the slot),
+    with `fallback` audio or None (silence). sha256, size and audio_url are always the
+    audio to keep in the cache: the file's, a relay's fallback's, or empty ("" and 0) for
+    a relay without one.
+    """
 
     occurrence_id: int
     at: datetime
@@ -37,27 +63,73 @@ class ManifestItem:
     duration_s: float
     repeat: int
     audio_url: str
+    kind: str = "audio"
+    stream_id: int = 0
+    stream_name: str = ""
+    stream_url: str = ""
+    fallback: FallbackAudio | None = None
+
+    @property
+    def is_relay(self) -> bool:
+        return self.kind == "relay"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ManifestItem:
         at = datetime.fromisoformat(data["at"])
         if at.tzinfo is None:
             raise ValueError("time without an offset")
-        sha256 = str(data["sha256"])
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError("bad sha256")
+        common = {
+            "occurrence_id": int(data["occurrence_id"]),
+            "at": at.astimezone(UTC),
+            "priority": PRIORITIES.get(data.get("priority", "normal"), 0),
+            "schedule_id": int(data.get("schedule_id", 0)),
+            "title": str(data.get("title", "")),
+        }
+        kind = data.get("kind", "audio")
+        if kind == "relay":
+            return cls._relay(data, common)
+        if kind != "audio":
+            raise ValueError(f"unknown kind {kind!r}")
         return cls(
-            occurrence_id=int(data["occurrence_id"]),
-            at=at.astimezone(UTC),
-            priority=PRIORITIES.get(data.get("priority", "normal"), 0),
-            schedule_id=int(data.get("schedule_id", 0)),
-            title=str(data.get("title", "")),
-            sha256=sha256,
+            **common,
+            sha256=_sha256(data["sha256"]),
             size=int(data["size"]),
             duration_s=float(data["duration_s"]),
             repeat=max(1, int(data.get("repeat", 1))),
             audio_url=str(data["audio_url"]),
         )
+
+    @classmethod
+    def _relay(cls, data: dict[str, Any], common: dict[str, Any]) -> ManifestItem:
+        stream = data["stream"]
+        url = str(stream["url"])
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"stream URL is not http(s): {url!r}")
+        duration_s = float(data["duration_s"])
+        if not duration_s > 0:
+            raise ValueError("a relay needs a positive duration_s")
+        raw = data.get("fallback")
+        fallback = FallbackAudio.from_json(raw) if raw is not None else None
+        return cls(
+            **common,
+            sha256=fallback.sha256 if fallback else "",
+            size=fallback.size if fallback else 0,
+            duration_s=duration_s,
+            repeat=1,
+            audio_url=fallback.audio_url if fallback else "",
+            kind="relay",
+            stream_id=int(stream.get("id", 0)),
+            stream_name=str(stream.get("name", "")),
+            stream_url=url,
+            fallback=fallback,
+        )
+
+
+def _sha256(value: Any) -> str:
+    sha256 = str(value)
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError("bad sha256")
+    return sha256
 
 
 def parse_manifest(document: dict[str, Any]) -> dict[int, ManifestItem]:

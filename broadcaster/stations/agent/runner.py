@@ -233,6 +233,8 @@ class Agent(Reporting):
         for play in plays:
             if play.occurrence_id in handled or play.sha256 in seen or self._stop.is_set():
                 continue
+            if not play.sha256:
+                continue  # a relay without fallback audio: nothing to cache
             seen.add(play.sha256)
             if self.audio.verified(play):
                 continue
