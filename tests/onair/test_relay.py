@@ -1,4 +1,5 @@
-"""The relay player against a real Icecast server on loopback, fed by a real ffmpeg source.
+"""The relay player against a real Icecast server on loopback (the `icecast` fixture), fed
+by a real ffmpeg source.
 
 Slots are a few seconds long; the null sink still reads and decodes every byte.
 """
@@ -12,14 +13,6 @@ import pytest
 from broadcaster.core.events import EventKind
 from broadcaster.onair.relay import Backoff, RelayPlayer, Tally
 from tests.helpers import free_port, wait_until
-from tests.icecast import Icecast
-
-
-@pytest.fixture(scope="module")
-def icecast(tmp_path_factory):
-    server = Icecast(tmp_path_factory.mktemp("icecast"))
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +45,10 @@ def fast() -> RelayPlayer:
 
 
 def test_it_relays_a_live_stream_for_its_slot_and_counts_the_seconds(icecast):
-    icecast.feed("steady.mp3")
+    feed = icecast.feed("/steady.mp3")
     log = Log()
     started = time.monotonic()
-    tally = fast().run(icecast.url("steady.mp3"), 3.0, Tally(slot_s=3.0), log)
+    tally = fast().run(feed.url, 3.0, Tally(slot_s=3.0), log)
     took = time.monotonic() - started
     assert 2.9 <= took < 4.0  # stops when the slot ends, not when the stream does
     assert log.kinds() == [EventKind.RELAY_CONNECTED]
@@ -65,22 +58,22 @@ def test_it_relays_a_live_stream_for_its_slot_and_counts_the_seconds(icecast):
 
 
 def test_a_cut_stream_falls_back_then_resumes_and_every_step_is_reported(icecast, bulletin):
-    icecast.feed("cut.mp3")
+    feed = icecast.feed("/cut.mp3")
     log = Log()
     relay = fast()
-    tally = Tally(slot_s=9.0)
+    tally = Tally(slot_s=7.0)
     worker = threading.Thread(
         target=relay.run,
-        args=(icecast.url("cut.mp3"), 9.0, tally, log),
+        args=(feed.url, 7.0, tally, log),
         kwargs={"fallback": bulletin},
     )
     worker.start()
     wait_until(lambda: EventKind.RELAY_CONNECTED in log.kinds(), timeout=5)
     time.sleep(1.0)
-    icecast.cut("cut.mp3")
+    feed.stop()
     wait_until(lambda: EventKind.RELAY_FALLBACK in log.kinds(), timeout=5)
     time.sleep(1.0)
-    icecast.feed("cut.mp3", wait=False)
+    feed.start(wait=False)
     worker.join(timeout=15)
     assert not worker.is_alive()
     kinds = log.kinds()
@@ -98,14 +91,14 @@ def test_a_cut_stream_falls_back_then_resumes_and_every_step_is_reported(icecast
     assert tally.drops == 1
     assert tally.fallback_s >= 1.0
     # Up before and after the cut, down for the cut and the reconnection.
-    assert 2.0 <= tally.relayed_s <= 9.0 - tally.fallback_s
+    assert 2.0 <= tally.relayed_s <= 7.0 - tally.fallback_s
     assert "1 drop" in tally.summary()
 
 
 def test_a_stream_that_never_answers_is_reported_and_silence_says_why():
     log = Log()
     url = f"http://127.0.0.1:{free_port()}/nothing.mp3"  # nobody listens there
-    tally = fast().run(url, 2.0, Tally(slot_s=2.0), log)
+    tally = fast().run(url, 1.0, Tally(slot_s=1.0), log)
     assert log.kinds() == [EventKind.RELAY_DROPPED, EventKind.RELAY_FALLBACK]
     assert log.events[0][2].startswith("the stream did not answer: ")
     assert log.events[1][2] == "silence: no fallback bulletin for this relay"
@@ -121,13 +114,13 @@ def test_a_missing_fallback_file_is_silence_with_the_reason(tmp_path):
 
 
 def test_stop_ends_a_relay_at_once_when_its_owner_says_so(icecast):
-    icecast.feed("stop.mp3")
+    feed = icecast.feed("/stop.mp3")
     log = Log()
     relay = fast()
     stop = threading.Event()
     worker = threading.Thread(
         target=relay.run,
-        args=(icecast.url("stop.mp3"), 30.0, Tally(slot_s=30.0), log),
+        args=(feed.url, 30.0, Tally(slot_s=30.0), log),
         kwargs={"should_stop": stop.is_set},
     )
     worker.start()
