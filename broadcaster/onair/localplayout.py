@@ -21,6 +21,7 @@ from broadcaster.core.models import AudioFile, Occurrence, PlayoutMode, Schedule
 from broadcaster.onair.jobs import engine_for
 from broadcaster.onair.occurrences import GRACE, materialize
 from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.onair.relaycues import relay_cue
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,14 @@ class Runtime:
             for occurrence in due(session, now=now, station_ids=stations, schedule_id=schedule_id):
                 if not claim(session, occurrence.id, now=now):
                     continue  # someone else (another job run) has it
+                schedule = session.get(Schedule, occurrence.schedule_id)
+                if schedule is not None and schedule.stream_id is not None:
+                    cue = relay_cue(session, self.settings, occurrence, schedule, now=now)
+                    session.commit()  # the claim (or why it will not play) is durable first
+                    if cue is not None:
+                        self.queue_for(occurrence.station_id).submit(cue)
+                        submitted += 1
+                    continue
                 try:
                     audio = (
                         session.get(AudioFile, occurrence.audio_id)
@@ -142,7 +151,6 @@ class Runtime:
                     continue
                 occurrence.audio_id = audio.id
                 session.add(occurrence)
-                schedule = session.get(Schedule, occurrence.schedule_id)
                 item = Cue(
                     at=occurrence.at,
                     rank=-occurrence.priority,

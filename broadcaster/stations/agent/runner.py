@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from broadcaster import __version__
-from broadcaster.core.events import EventKind
+from broadcaster.core.events import ON_AIR_KINDS, EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
-from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.onair.playout import Cue, PlayoutQueue, RelaySlot
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
 from broadcaster.stations.agent.plan import (
     GRACE,
@@ -165,7 +165,7 @@ class Agent(Reporting):
     def _recover(self) -> None:
         """A play cut off by a crash or power loss is reported, never played again."""
         for occurrence_id in sorted(self.store.handled()):
-            if self.store.state(occurrence_id) == EventKind.STARTED:
+            if self.store.state(occurrence_id) in ON_AIR_KINDS:
                 log.warning(
                     "agent: occurrence %s was playing when the agent stopped", occurrence_id
                 )
@@ -278,6 +278,9 @@ class Agent(Reporting):
             self.store.record(occurrence_id, EventKind.SKIPPED, reason, at=now)
             self._wake.set()
             return
+        if play.is_relay:
+            self._fire_relay(play, late)
+            return
         path = self.audio.verified(play)
         if path is None:
             log.warning(
@@ -313,9 +316,43 @@ class Agent(Reporting):
             )
         )
 
-    def _on_event(self, kind: str, item: Cue, detail: str) -> None:
+    def _fire_relay(self, play: ManifestItem, late: timedelta) -> None:
+        """A relay needs no audio but its fallback's, and waits for none: without the
+        fallback in the cache it relays all the same, and silence fills a drop."""
+        fallback = None
+        if play.fallback is not None:
+            fallback = self.audio.verified(play) or self.audio.path(play.sha256)
+        if late.total_seconds() > 1:
+            log.info("play: relay %s starts %.0f s late", play.occurrence_id, late.total_seconds())
+        self._submitted.add(play.occurrence_id)
+        self.queue.submit(
+            Cue(
+                at=play.at,
+                rank=-play.priority,
+                schedule_id=play.schedule_id,
+                occurrence_id=play.occurrence_id,
+                path=fallback or self.cache_dir,
+                duration_s=play.duration_s,
+                relay=RelaySlot(url=play.stream_url, name=play.stream_name, fallback=fallback),
+            )
+        )
+
+    def _on_event(self, kind: str, item: Cue, detail: str) -> bool | None:
+        if kind == EventKind.STARTED and self.clock() - item.at > self.grace:
+            # It waited behind a relay (or a long queue) past its grace window.
+            late = int((self.clock() - item.at).total_seconds())
+            kind = EventKind.SKIPPED
+            detail = (
+                f"not played: {late} s past its time, beyond the {_span(self.grace)} grace window"
+            )
+            self._record(kind, item, detail)
+            return False
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
+        self._record(kind, item, detail)
+        return None
+
+    def _record(self, kind: str, item: Cue, detail: str) -> None:
         self.store.record(item.occurrence_id, kind, detail)
         log.info(
             "play: occurrence %s %s%s",

@@ -1,0 +1,71 @@
+"""A due relay occurrence as a cue for local playout: its stream, checked approved at the
+moment it goes on air, and its fallback bulletin's audio (rendered now if need be).
+
+Kept beside localplayout so the dispatch loop reads the same for files and relays.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session
+
+from broadcaster.core.config import Settings
+from broadcaster.core.events import EventKind
+from broadcaster.core.models import AudioFile, Occurrence, Schedule, StreamSource, StreamStatus
+from broadcaster.onair.playlog import Outcome, apply_outcome
+from broadcaster.onair.playout import Cue, RelaySlot
+
+log = logging.getLogger(__name__)
+
+NOT_APPROVED = "not relayed: the stream is not approved"
+
+
+def relay_cue(
+    session: Session,
+    settings: Settings,
+    occurrence: Occurrence,
+    schedule: Schedule,
+    *,
+    now: datetime,
+) -> Cue | None:
+    """The cue for a claimed relay occurrence, or None after logging why it cannot play.
+
+    The stream is read again here: one retired or sent back to review since the plan was
+    made never reaches the loudspeakers. A fallback that cannot be had is silence, logged
+    by the relay when the stream drops, not a reason to miss the relay.
+    """
+    from broadcaster.audio.objectstore import RemoteError
+    from broadcaster.audio.render import RenderError, store_for
+    from broadcaster.onair.prerender import render_occurrence
+
+    stream = session.get(StreamSource, schedule.stream_id)
+    if stream is None or stream.status != StreamStatus.APPROVED:
+        apply_outcome(
+            session, occurrence, Outcome(EventKind.SKIPPED, NOT_APPROVED), at=now, actor="scheduler"
+        )
+        return None
+    fallback = None
+    if occurrence.version_id is not None:
+        try:
+            audio = (
+                session.get(AudioFile, occurrence.audio_id)
+                if occurrence.audio_id
+                else render_occurrence(session, settings, occurrence)
+            )
+            store = store_for(settings)
+            fallback = store.local(audio) or store.absolute(audio.path)
+            occurrence.audio_id = audio.id
+            session.add(occurrence)
+        except (RenderError, RemoteError) as exc:
+            log.error("relay %s: no fallback audio (%s); silence fills a drop", occurrence.id, exc)
+    return Cue(
+        at=occurrence.at,
+        rank=-occurrence.priority,
+        schedule_id=occurrence.schedule_id,
+        occurrence_id=occurrence.id,
+        path=fallback or settings.audio_dir,
+        duration_s=60.0 * (schedule.duration_min or 0),
+        relay=RelaySlot(url=stream.url, name=stream.name, fallback=fallback),
+    )

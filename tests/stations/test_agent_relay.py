@@ -1,0 +1,200 @@
+"""A relay played by a real agent process, from a real server's manifest, of a real
+Icecast stream (the `icecast` fixture) fed by ffmpeg.
+
+The agent's null player runs at SCALE, which shortens a relay's slot as it does a file:
+a 3-minute relay lasts 9 s and the 84 s reminder 4.2 s. The stream itself is live.
+"""
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session
+
+from broadcaster.core import db
+from broadcaster.core.dbtypes import utcnow
+from broadcaster.core.events import EventKind
+from broadcaster.core.models import (
+    AudioFile,
+    Occurrence,
+    OccurrenceStatus,
+    StreamSource,
+    StreamStatus,
+)
+from broadcaster.core.priority import Priority
+from broadcaster.onair.schedules import ScheduleInput, save_schedule
+from broadcaster.stations import api as stationapi
+from tests import stationapi_support as support
+from tests.helpers import wait_until
+
+OWN = "HUE-THUAN-AN"
+SCALE = 0.05
+SLOT_MIN = 3
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, databases, demo_template):
+    """An approved stream, a relay of it for HUE-THUAN-AN with the daily reminder as its
+    fallback, an emergency schedule, the reminder's audio rendered once, and a token."""
+    facts = {}
+
+    def prepare(session, settings):
+        stream = StreamSource(
+            name="VOV1", url="http://127.0.0.1:1/vov1.mp3", status=StreamStatus.APPROVED
+        )
+        session.add(stream)
+        session.flush()
+        reminder = support.schedule_for(session, support.DAILY, [OWN])
+        parked = support.add_occurrence(
+            session, settings, reminder, OWN, utcnow() + timedelta(days=3)
+        )
+        relay = save_schedule(
+            session=session,
+            data=ScheduleInput(
+                name="Tiếp sóng VOV1",
+                script=None,
+                stream=stream,
+                duration_min=SLOT_MIN,
+                fallback_script=support.approved(session, support.DAILY),
+                kind="weekly",
+                weekdays=list(range(7)),
+                times=["03:00"],
+                station_ids=[support.station(session, OWN).id],
+            ),
+            actor=support.user(session, "approver"),
+        )
+        emergency = support.schedule_for(session, support.DAILY, [OWN], priority=Priority.EMERGENCY)
+        facts.update(
+            stream_id=stream.id,
+            relay_id=relay.id,
+            emergency_id=emergency.id,
+            version_id=parked.version_id,
+            audio_id=parked.audio_id,
+            token=stationapi.rotate_token(session, support.station(session, OWN)),
+        )
+
+    template = support.make_template(
+        databases, tmp_path_factory.mktemp("relaystudio"), demo_template.url, prepare
+    )
+    return template, facts
+
+
+class Site:
+    def __init__(self, folder, studio, stream_url: str) -> None:
+        template, self.facts = studio
+        self.folder = folder
+        self.settings = template.copy_to(folder / "server")
+        self.engine = db.make_engine(self.settings.database_url)
+        with Session(self.engine) as session:
+            stream = session.get(StreamSource, self.facts["stream_id"])
+            stream.url = stream_url
+            session.add(stream)
+            session.commit()
+            self.fallback = session.get(AudioFile, self.facts["audio_id"])
+        self.cache = folder / "station-cache"
+
+    def add(self, schedule_id: int, at, priority: int = Priority.NORMAL) -> int:
+        with Session(self.engine) as session:
+            occurrence = Occurrence(
+                schedule_id=schedule_id,
+                station_id=support.station(session, OWN).id,
+                at=at,
+                priority=priority,
+                version_id=self.facts["version_id"],
+                audio_id=self.facts["audio_id"],
+                status=OccurrenceStatus.RENDERED,
+            )
+            session.add(occurrence)
+            session.commit()
+            return occurrence.id
+
+    def occurrence(self, occurrence_id: int) -> Occurrence:
+        with Session(self.engine) as session:
+            return session.get(Occurrence, occurrence_id)
+
+    def events(self, occurrence_id: int) -> list[tuple[str, str]]:
+        return [
+            (e.kind, e.detail) for e in support.events_of(self.settings, occurrence_id) if e.uid
+        ]
+
+    def kinds(self, occurrence_id: int) -> list[str]:
+        return [kind for kind, _ in self.events(occurrence_id)]
+
+    def log(self) -> str:
+        path = self.folder / "agent.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture
+def on_air(tmp_path, studio, icecast):
+    """The stream live on Icecast, the server up, an agent running: yields (site, feed)."""
+    feed = icecast.feed("/vov1.mp3")
+    site = Site(tmp_path, studio, feed.url)
+    server = support.Server(site.settings).start()
+    agent = support.start_agent(
+        server.url, site.facts["token"], site.cache, time_scale=SCALE, log=tmp_path / "agent.log"
+    )
+    try:
+        yield site, feed
+    finally:
+        if agent.poll() is None:
+            support.stop(agent)
+        server.stop()
+        site.engine.dispose()
+
+
+def test_a_cut_stream_falls_back_resumes_and_the_relay_ends_with_its_slot(on_air):
+    site, feed = on_air
+    relay = site.add(site.facts["relay_id"], support.soon(2))
+    wait_until(lambda: EventKind.RELAY_CONNECTED in site.kinds(relay), timeout=20)
+    time.sleep(1.0)
+    feed.stop()
+    wait_until(lambda: EventKind.RELAY_FALLBACK in site.kinds(relay), timeout=10)
+    time.sleep(1.0)
+    feed.start(wait=False)
+    wait_until(lambda: EventKind.FINISHED in site.kinds(relay), timeout=30)
+    assert site.kinds(relay) == [
+        EventKind.STARTED,
+        EventKind.RELAY_CONNECTED,
+        EventKind.RELAY_DROPPED,
+        EventKind.RELAY_FALLBACK,
+        EventKind.RELAY_RESTORED,
+        EventKind.FINISHED,
+    ], site.log()
+    details = dict(site.events(relay))
+    # The fallback was in the agent's cache (fetched with the manifest) and played.
+    assert details[EventKind.RELAY_FALLBACK] == (
+        "playing the fallback bulletin until the stream is back"
+    )
+    summary = details[EventKind.FINISHED]
+    assert summary.startswith("relayed ") and ", 1 drop, fallback " in summary, summary
+    slot = SLOT_MIN * 60 * SCALE
+    occurrence = site.occurrence(relay)
+    assert occurrence.status == OccurrenceStatus.PLAYED
+    assert occurrence.finished_at - occurrence.at == pytest.approx(
+        timedelta(seconds=slot), abs=timedelta(seconds=1.5)
+    )
+
+
+def test_an_emergency_interrupts_the_relay_plays_and_the_relay_resumes(on_air):
+    site, _ = on_air
+    relay = site.add(site.facts["relay_id"], support.soon(2))
+    wait_until(lambda: EventKind.RELAY_CONNECTED in site.kinds(relay), timeout=20)
+    time.sleep(0.5)
+    emergency = site.add(site.facts["emergency_id"], utcnow(), priority=Priority.EMERGENCY)
+    wait_until(lambda: EventKind.FINISHED in site.kinds(relay), timeout=30)
+    assert site.kinds(relay) == [
+        EventKind.STARTED,
+        EventKind.RELAY_CONNECTED,
+        EventKind.RELAY_PAUSED,
+        EventKind.RELAY_RESUMED,
+        EventKind.RELAY_CONNECTED,
+        EventKind.FINISHED,
+    ], site.log()
+    assert site.kinds(emergency) == [EventKind.STARTED, EventKind.FINISHED]
+    events = support.events_of(site.settings, relay) + support.events_of(site.settings, emergency)
+    at = {(e.occurrence_id, e.kind): e.at for e in events if e.uid}
+    assert at[(relay, EventKind.RELAY_PAUSED)] <= at[(emergency, EventKind.STARTED)]
+    assert at[(emergency, EventKind.FINISHED)] <= at[(relay, EventKind.RELAY_RESUMED)]
+    assert site.occurrence(relay).status == OccurrenceStatus.PLAYED
+    assert site.occurrence(emergency).status == OccurrenceStatus.PLAYED
