@@ -35,6 +35,9 @@ REASONS: dict[str, str] = {
     ),
     "not played:": N_("Máy phát của đài nhận bài quá muộn, đã quá thời gian cho phép"),
     "no audio": N_("Không có âm thanh để phát"),
+    "not relayed: the stream is not approved": N_(
+        "Không tiếp sóng: luồng phát chưa được duyệt hoặc đã ngừng sử dụng"
+    ),
 }
 
 

@@ -14,6 +14,7 @@ from broadcaster.core.events import EventKind
 from broadcaster.core.priority import Priority
 from broadcaster.onair.players import NullPlayer
 from broadcaster.onair.playout import Cue, PlayoutQueue, RelaySlot
+from broadcaster.onair.reasons import relay_detail_vi
 from broadcaster.onair.relay import Backoff, RelayPlayer
 from tests.helpers import wait_until
 
@@ -113,6 +114,8 @@ def test_an_emergency_interrupts_a_relay_plays_and_the_relay_resumes(icecast, au
     relayed = int(summary.split()[1])
     assert 2 <= relayed <= 4, summary
     assert summary.endswith("of 5 s, 0 drops")
+    with recorder.lock:
+        assert all(relay_detail_vi(d) for oid, _, d in recorder.events if oid == RELAY)
 
 
 def test_a_normal_item_due_during_a_relay_waits_for_its_end(icecast, audio):

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from broadcaster.core.events import EventKind
+from broadcaster.onair.reasons import relay_detail_vi
 from broadcaster.onair.relay import Backoff, RelayPlayer, Tally
 from tests.helpers import free_port, wait_until
 
@@ -90,6 +91,7 @@ def test_a_cut_stream_falls_back_then_resumes_and_every_step_is_reported(icecast
     )
     assert tally.drops == 1
     assert tally.fallback_s >= 1.0
+    assert all(relay_detail_vi(detail) for _, _, detail in log.events)  # the log reads them
     # Up before and after the cut, down for the cut and the reconnection.
     assert 2.0 <= tally.relayed_s <= 7.0 - tally.fallback_s
     assert "1 drop" in tally.summary()
@@ -102,6 +104,7 @@ def test_a_stream_that_never_answers_is_reported_and_silence_says_why():
     assert log.kinds() == [EventKind.RELAY_DROPPED, EventKind.RELAY_FALLBACK]
     assert log.events[0][2].startswith("the stream did not answer: ")
     assert log.events[1][2] == "silence: no fallback bulletin for this relay"
+    assert all(relay_detail_vi(detail) for _, _, detail in log.events)
     assert tally.relayed_s == 0
     assert tally.drops == 0  # it never was up: nothing dropped
 
