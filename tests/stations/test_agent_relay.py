@@ -22,10 +22,13 @@ from broadcaster.core.models import (
     StreamStatus,
 )
 from broadcaster.core.priority import Priority
+from broadcaster.onair.players import NullPlayer
+from broadcaster.onair.playout import Cue
 from broadcaster.onair.schedules import ScheduleInput, save_schedule
 from broadcaster.stations import api as stationapi
+from broadcaster.stations.agent import runner as agent
 from tests import stationapi_support as support
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_until
 
 OWN = "HUE-THUAN-AN"
 SCALE = 0.05
@@ -198,3 +201,51 @@ def test_an_emergency_interrupts_the_relay_plays_and_the_relay_resumes(on_air):
     assert at[(emergency, EventKind.FINISHED)] <= at[(relay, EventKind.RELAY_RESUMED)]
     assert site.occurrence(relay).status == OccurrenceStatus.PLAYED
     assert site.occurrence(emergency).status == OccurrenceStatus.PLAYED
+
+
+# --- the agent's parts alone ------------------------------------------------------------
+
+
+def an_agent(folder, clock=utcnow) -> agent.Agent:
+    return agent.Agent(
+        server=f"http://127.0.0.1:{free_port()}",
+        token="t",
+        cache_dir=folder,
+        player=NullPlayer(time_scale=0.01),
+        clock=clock,
+    )
+
+
+def test_a_relay_cut_off_by_a_crash_is_reported_failed_and_not_relayed_again(tmp_path):
+    store = agent.LocalStore(tmp_path / "agent.db")
+    store.record(5, EventKind.STARTED)
+    store.record(5, EventKind.RELAY_DROPPED, "the stream dropped: the stream ended; retrying")
+    store.close()
+    crashed = an_agent(tmp_path)
+    try:
+        crashed._recover()
+        assert crashed.store.state(5) == EventKind.FAILED
+    finally:
+        crashed.queue.close()
+        crashed.store.close()
+
+
+def test_an_item_that_waited_behind_a_relay_past_its_grace_is_skipped_not_played(tmp_path):
+    now = utcnow()
+    waiting = an_agent(tmp_path, clock=lambda: now)
+    cue = Cue(
+        at=now - timedelta(minutes=11),  # due 11 min ago; the relay before it just ended
+        rank=0,
+        schedule_id=1,
+        occurrence_id=9,
+        path=tmp_path,
+        duration_s=60,
+    )
+    try:
+        assert waiting._on_event(EventKind.STARTED, cue, "") is False
+        assert waiting.store.state(9) == EventKind.SKIPPED
+        (event,) = waiting.store.unsent()
+        assert event["detail"] == "not played: 660 s past its time, beyond the 10 min grace window"
+    finally:
+        waiting.queue.close()
+        waiting.store.close()
