@@ -49,17 +49,16 @@ def relay_cue(
     fallback = None
     if occurrence.version_id is not None:
         try:
-            audio = (
-                session.get(AudioFile, occurrence.audio_id)
-                if occurrence.audio_id
-                else render_occurrence(session, settings, occurrence)
-            )
+            audio = session.get(AudioFile, occurrence.audio_id) if occurrence.audio_id else None
+            if audio is None:
+                audio = render_occurrence(session, settings, occurrence)
             store = store_for(settings)
             fallback = store.local(audio) or store.absolute(audio.path)
             occurrence.audio_id = audio.id
             session.add(occurrence)
         except (RenderError, RemoteError) as exc:
             log.error("relay %s: no fallback audio (%s); silence fills a drop", occurrence.id, exc)
+    assert occurrence.id is not None
     return Cue(
         at=occurrence.at,
         rank=-occurrence.priority,
