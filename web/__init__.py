@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         scripts,
         security,
         stations,
+        streams,
         users,
     )
 
@@ -74,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(adoption.bp)
     app.register_blueprint(stations.bp)
     app.register_blueprint(jingles.bp)
+    app.register_blueprint(streams.bp)
     app.register_blueprint(health.bp)
 
     app.after_request(security.page_headers)

@@ -92,6 +92,43 @@ MESSAGES: dict[str, Any] = {
     "bad_repeat": _l("Số lần phát liền nhau phải từ 1 đến 10."),
     "unknown_recurrence": _l("Cách lặp lại không hợp lệ."),
     "bad_recurrence": _l("Cách lặp lại không hợp lệ."),
+    # Stream sources and relay schedules (onair.streams, audio.streamcheck, issue 15).
+    "script_or_stream": _l(
+        "Lịch phát chọn một trong hai: phát kịch bản hoặc tiếp sóng một luồng phát thanh."
+    ),
+    "relay_fields_without_stream": _l(
+        "Thời lượng tiếp sóng và bản tin dự phòng chỉ dùng cho lịch tiếp sóng."
+    ),
+    "stream_not_approved": _l("Luồng “%(stream)s” chưa được duyệt nên chưa thể tiếp sóng."),
+    "bad_relay_duration": _l("Thời lượng tiếp sóng phải từ 1 đến 1440 phút."),
+    "relay_pinned_version": _l("Lịch tiếp sóng không ghim phiên bản kịch bản."),
+    "relay_repeat": _l("Mỗi khung giờ tiếp sóng chỉ phát một lần."),
+    "fallback_not_approved": _l("Bản tin dự phòng phải là kịch bản đã có phiên bản được duyệt."),
+    "stream_bad_url": _l("Địa chỉ luồng phải là một URL bắt đầu bằng http:// hoặc https://."),
+    "stream_check_unavailable": _l(
+        "Máy chủ chưa kiểm tra được luồng (thiếu ffmpeg). Vui lòng báo quản trị hệ thống."
+    ),
+    "stream_timeout": _l("Luồng không gửi âm thanh trong thời gian chờ: luồng bị treo."),
+    "stream_unreachable": _l(
+        "Không kết nối được tới luồng. Kiểm tra lại địa chỉ hoặc máy phát của đài."
+    ),
+    "stream_not_audio": _l("Địa chỉ này không phát âm thanh (có thể là một trang web)."),
+    "stream_playlist_without_audio": _l("Danh sách phát HLS này không có âm thanh."),
+    "stream_unsupported_codec": _l(
+        "Luồng dùng định dạng âm thanh %(codec)s; hệ thống chỉ tiếp sóng MP3 hoặc AAC."
+    ),
+    "stream_interrupted": _l("Luồng bị ngắt sau vài giây, chưa đủ để tiếp sóng."),
+    "stream_no_name": _l("Vui lòng đặt tên cho luồng phát thanh."),
+    "stream_name_long": _l("Tên luồng dài quá 120 ký tự."),
+    "stream_name_taken": _l("Đã có một luồng mang tên này."),
+    "stream_retired": _l("Luồng đã ngừng sử dụng, không sửa được nữa."),
+    "stream_self_approval": _l(
+        "Bạn là người đăng ký hoặc vừa đổi địa chỉ luồng này; cần một người khác duyệt."
+    ),
+    "stream_wrong_status": _l("Luồng không ở trạng thái chờ duyệt."),
+    "stream_check_failed": _l(
+        "Lần kiểm tra gần nhất không nghe được âm thanh; hãy kiểm tra lại luồng trước khi duyệt."
+    ),
     # Chimes (audio.customjingles).
     "too_large": _l("Tệp quá lớn (tối đa 2 MB)."),
     "empty": _l("Tệp tải lên không có nội dung."),

@@ -122,6 +122,9 @@ def _playlist(station: Station, day: date) -> list[dict]:
         .join(ScriptVersion, ScriptVersion.id == Occurrence.version_id)
         .join(Script, Script.id == ScriptVersion.script_id)
         .where(Occurrence.station_id == station.id, Occurrence.at >= start, Occurrence.at < end)
+        # A relay is tuned in on the station's receiver, not played from the day's files:
+        # its fallback bulletin must not appear as a play of its own.
+        .where(col(Schedule.stream_id).is_(None))
         .order_by(Occurrence.at, col(Occurrence.priority).desc(), Occurrence.schedule_id)
     ).all()
     audio_ids = [o.audio_id for o, *_ in rows if o.audio_id]

@@ -19,6 +19,7 @@ from wtforms import (
     BooleanField,
     DateField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -34,6 +35,7 @@ from broadcaster.core.models import (
     Script,
     ScriptVersion,
     Station,
+    StreamSource,
     VersionStatus,
 )
 from broadcaster.core.priority import Priority
@@ -44,7 +46,9 @@ from broadcaster.onair.calendar import (
 from broadcaster.onair.recurrence import TimeOfDayError, parse_times
 from broadcaster.onair.schedules import (
     KINDS,
+    MAX_RELAY_MINUTES,
 )
+from broadcaster.onair.streams import approved_streams
 from web.i18n import select_locale
 from web.messages import message_for
 
@@ -99,8 +103,24 @@ class ScheduleForm(TargetsMixin, FlaskForm):
             Length(max=200, message=_l("Tên lịch phát dài quá 200 ký tự.")),
         ],
     )
+    source = RadioField(
+        _l("Phát gì"),
+        choices=lambda: [
+            SelectChoice("script", str(_l("Phát kịch bản"))),
+            SelectChoice("relay", str(_l("Tiếp sóng"))),
+        ],
+        default="script",
+    )
     script = SelectField(_l("Kịch bản (đã duyệt)"), coerce=str, validate_choice=False)
     version = SelectField(_l("Phiên bản được phát"), coerce=str, validate_choice=False)
+    # A relay ("Tiếp sóng"): an approved stream, the slot's length, the fallback bulletin.
+    stream = SelectField(_l("Luồng tiếp sóng (đã duyệt)"), coerce=str, validate_choice=False)
+    duration_min = IntegerField(
+        _l("Thời lượng tiếp sóng (phút)"),
+        default=30,
+        validators=[Optional(), NumberRange(1, MAX_RELAY_MINUTES)],
+    )
+    fallback = SelectField(_l("Khi mất tín hiệu, phát bản tin"), coerce=str, validate_choice=False)
     kind = SelectField(_l("Lặp lại"), choices=_kind_choices, default="weekly")
     weekdays = SelectMultipleField(
         _l("Các ngày trong tuần"),
@@ -154,6 +174,8 @@ FIELD_MESSAGES = {
     "valid_until": _l("Ngày không hợp lệ."),
     "priority": _l("Mức ưu tiên không hợp lệ."),
     "repeat": _l("Số lần phát liền nhau phải từ 1 đến 10."),
+    "source": _l("Lựa chọn không hợp lệ."),
+    "duration_min": _l("Thời lượng tiếp sóng phải từ 1 đến 1440 phút."),
     "stations": _l("Lựa chọn không hợp lệ."),
     "areas": _l("Lựa chọn không hợp lệ."),
 }
@@ -281,8 +303,42 @@ def area_choices(session: Session) -> list[SelectChoice]:
     ]
 
 
+def stream_choices(streams: list[StreamSource]) -> list[SelectChoice]:
+    return [SelectChoice("", _("— Chọn luồng —"))] + [
+        SelectChoice(str(s.id), s.name) for s in streams
+    ]
+
+
+def fallback_choices(scripts: list[Script]) -> list[SelectChoice]:
+    return [SelectChoice("", _("Không phát gì (im lặng, ghi lý do vào nhật ký)"))] + [
+        SelectChoice(str(s.id), s.title) for s in scripts
+    ]
+
+
+def selected_stream(form, streams: list[StreamSource]) -> StreamSource:
+    offered = {str(s.id): s for s in streams}
+    stream = offered.get(form.stream.data or "")
+    if stream is None:
+        if form.stream.data:
+            raise FormProblem(_("Chỉ tiếp sóng được luồng đã được duyệt."))
+        raise FormProblem(_("Vui lòng chọn luồng tiếp sóng."))
+    return stream
+
+
+def selected_fallback(form, scripts: list[Script]) -> Script | None:
+    if not form.fallback.data:
+        return None
+    script = {str(s.id): s for s in scripts}.get(form.fallback.data)
+    if script is None:
+        raise FormProblem(_("Bản tin dự phòng phải là kịch bản đã có phiên bản được duyệt."))
+    return script
+
+
 def fill_choices(form: FlaskForm, session: Session, scripts: list[Script]) -> None:
     form.script.choices = script_choices(scripts)
+    if hasattr(form, "stream"):
+        form.stream.choices = stream_choices(approved_streams(session))
+        form.fallback.choices = fallback_choices(scripts)
     if hasattr(form, "priority") and current_user.role not in REVIEWERS:
         # Editors are not offered emergency, unless the schedule already is one (shown as
         # it is; saving it is refused with the reason).

@@ -22,6 +22,7 @@ from broadcaster.core.models import (
     Script,
     ScriptVersion,
     Station,
+    StreamSource,
 )
 from broadcaster.newsroom.workflow import REVIEWERS, WRITERS
 from broadcaster.onair.calendar import (
@@ -32,11 +33,12 @@ from broadcaster.onair.schedules import (
     ScheduleError,
     ScheduleInput,
     broadcast_now,
+    playable,
     save_schedule,
     set_active,
     summary,
-    version_for,
 )
+from broadcaster.onair.streams import approved_streams
 from web import schedule_calendar
 from web.auth import acting_user, roles_required
 from web.db import get_session
@@ -55,7 +57,9 @@ from web.schedule_forms import (
     form_targets,
     lang,
     parse_form_times,
+    selected_fallback,
     selected_script,
+    selected_stream,
 )
 
 bp = Blueprint("schedules", __name__)
@@ -127,22 +131,26 @@ def index():
         select(Schedule).order_by(Schedule.is_active.desc(), Schedule.name)
     ).all()
     scripts = {s.id: s for s in session.exec(select(Script))}
+    streams = {s.id: s for s in session.exec(select(StreamSource))}
     per_commune = _active_stations_per_commune(session)
     rows = []
     for schedule in schedules:
-        version = version_for(session, schedule)
         pinned_id = schedule.pinned_version_id
         pinned = session.get(ScriptVersion, pinned_id) if pinned_id else None
         rows.append(
             dict(
                 schedule=schedule,
-                script=scripts.get(schedule.script_id),
+                script=scripts.get(schedule.script_id) if schedule.script_id else None,
+                stream=streams.get(schedule.stream_id) if schedule.stream_id else None,
+                fallback=scripts.get(schedule.fallback_script_id)
+                if schedule.fallback_script_id
+                else None,
                 summary=summary_text(schedule),
                 targets=targets_text(session, schedule, per_commune),
                 station_codes=", ".join(_station_codes(session, schedule)),
                 priority=PRIORITY_LABELS.get(schedule.priority, schedule.priority),
                 pinned=pinned,
-                playable=version is not None,
+                playable=playable(session, schedule),
             )
         )
     return render_template(
@@ -153,6 +161,28 @@ def index():
 
 
 def _schedule_input(form: ScheduleForm, session: Session, scripts: list[Script]) -> ScheduleInput:
+    if form.source.data == "relay":
+        data = ScheduleInput(
+            name=form.name.data or "",
+            script=None,
+            stream=selected_stream(form, approved_streams(session)),
+            duration_min=form.duration_min.data,
+            fallback_script=selected_fallback(form, scripts),
+            kind=form.kind.data,
+        )
+        if data.duration_min is None:
+            raise FormProblem(_("Thời lượng tiếp sóng phải từ 1 đến 1440 phút."))
+    else:
+        data = _script_input(form, session, scripts)
+    data.valid_from = form.valid_from.data
+    data.valid_until = form.valid_until.data
+    data.priority = int(form.priority.data)
+    _recurrence_input(form, data)
+    data.station_ids, data.area_ids, data.targets_all = form_targets(form, session)
+    return data
+
+
+def _script_input(form: ScheduleForm, session: Session, scripts: list[Script]) -> ScheduleInput:
     script = selected_script(form, scripts)
     pinned = None
     if form.version.data:
@@ -164,17 +194,17 @@ def _schedule_input(form: ScheduleForm, session: Session, scripts: list[Script])
         )
         if pinned is None or pinned.script_id != script.id:
             raise FormProblem(_("Phiên bản đã chọn thuộc một kịch bản khác."))
-    kind = form.kind.data
-    data = ScheduleInput(
+    return ScheduleInput(
         name=form.name.data or "",
         script=script,
-        kind=kind,
-        valid_from=form.valid_from.data,
-        valid_until=form.valid_until.data,
-        priority=int(form.priority.data),
+        kind=form.kind.data,
         repeat=int(form.repeat.data or 1),
         pinned_version=pinned,
     )
+
+
+def _recurrence_input(form: ScheduleForm, data: ScheduleInput) -> None:
+    kind = data.kind
     if kind == "once":
         if not form.once_date.data or not (form.once_time.data or "").strip():
             raise FormProblem(_("Hãy chọn ngày và giờ phát."))
@@ -193,8 +223,6 @@ def _schedule_input(form: ScheduleForm, session: Session, scripts: list[Script])
         else:
             data.every_days = int(form.every_days.data or 1)
             data.anchor = form.anchor.data or form.valid_from.data or local_today(_settings())
-    data.station_ids, data.area_ids, data.targets_all = form_targets(form, session)
-    return data
 
 
 def _prefill(form: ScheduleForm, session: Session, schedule: Schedule) -> None:
@@ -202,7 +230,11 @@ def _prefill(form: ScheduleForm, session: Session, schedule: Schedule) -> None:
         select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id)
     ).all()
     form.name.data = schedule.name
-    form.script.data = str(schedule.script_id)
+    form.source.data = "relay" if schedule.stream_id else "script"
+    form.script.data = str(schedule.script_id or "")
+    form.stream.data = str(schedule.stream_id or "")
+    form.duration_min.data = schedule.duration_min or 30
+    form.fallback.data = str(schedule.fallback_script_id or "")
     form.version.data = str(schedule.pinned_version_id or "")
     form.kind.data = schedule.kind
     form.weekdays.data = [int(d) for d in schedule.weekdays.split(",") if d.strip()]
@@ -257,7 +289,8 @@ def _editor(form: ScheduleForm, schedule: Schedule | None, problems: list[str], 
             priority=PRIORITY_LABELS.get(schedule.priority, schedule.priority),
             plays=next_plays(session, schedule, now=utcnow()),
             calendar=_calendar_target(session, schedule),
-            playable=version_for(session, schedule) is not None,
+            playable=playable(session, schedule),
+            relay=schedule.stream_id is not None,
         )
     return (
         render_template(

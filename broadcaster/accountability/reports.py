@@ -22,9 +22,11 @@ from broadcaster.core.models import (
     Occurrence,
     OccurrenceStatus,
     PlayEvent,
+    Schedule,
     Script,
     ScriptVersion,
     Station,
+    StreamSource,
 )
 from broadcaster.onair.reasons import reason_vi, relay_detail_vi
 
@@ -96,6 +98,14 @@ def compliance(
             )
         ).all()
     )
+    # A relay's miss is named by its stream, not by its fallback bulletin.
+    relays = dict(
+        session.exec(
+            select(Schedule.id, StreamSource.name).join(
+                StreamSource, StreamSource.id == Schedule.stream_id
+            )
+        ).all()
+    )
     rows: dict[tuple[int, date], StationDay] = {}
     occurrences = session.exec(
         select(Occurrence).where(
@@ -123,7 +133,7 @@ def compliance(
             row.misses.append(
                 (
                     local,
-                    titles.get(occurrence.version_id, ""),
+                    relays.get(occurrence.schedule_id) or titles.get(occurrence.version_id, ""),
                     reason_vi(occurrence.reason)
                     if occurrence.reason
                     else STATUS_VI[occurrence.status],

@@ -80,6 +80,7 @@ class AreaRow:
     conflicted: int = 0  # stations where this play shares its minute with another
     orders: set = field(default_factory=set)
     reasons: list = field(default_factory=list)
+    relay: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ def area_days(
                 schedule_id=row.schedule_id,
                 script_title=row.script_title,
                 priority=row.priority,
+                relay=row.relay,
             )
         item.stations += 1
         item.statuses[row.status] += 1

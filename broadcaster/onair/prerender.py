@@ -25,7 +25,10 @@ def render_occurrence(session: Session, settings: Settings, occurrence: Occurren
     """Audio for an occurrence; the version's engine first, the offline one if that fails."""
     from broadcaster.audio.render import RenderError, render_version, store_for, version_settings
 
-    version = session.get(ScriptVersion, occurrence.version_id)
+    version = session.get(ScriptVersion, occurrence.version_id) if occurrence.version_id else None
+    if version is None:
+        # A relay without a fallback bulletin: nothing was ever meant to be rendered.
+        raise RenderError(f"occurrence {occurrence.id} has no script to render", retryable=False)
     station = session.get(Station, occurrence.station_id)
     on = occurrence.at.astimezone(ZoneInfo(station.timezone)).date()
     store = store_for(settings)

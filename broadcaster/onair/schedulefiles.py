@@ -1,7 +1,9 @@
 """Schedules as YAML files (schedules/): `import_yaml` and `export_yaml`, one shape both ways.
 
 Files name scripts, stations and areas by slug and code; rows are matched by schedule name,
-so importing a file again updates its schedules instead of adding copies.
+so importing a file again updates its schedules instead of adding copies. A relay names its
+stream source instead of a script (`relay: VOV1`, by name), its length (`minutes: 30`) and
+optionally the script whose audio plays while the stream is down (`fallback: <slug>`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,15 @@ import yaml
 from sqlmodel import Session, select
 
 from broadcaster.core.areas import AreaError, get_area
-from broadcaster.core.models import Area, Schedule, ScheduleTarget, Script, Station, User
+from broadcaster.core.models import (
+    Area,
+    Schedule,
+    ScheduleTarget,
+    Script,
+    Station,
+    StreamSource,
+    User,
+)
 from broadcaster.core.priority import Priority
 from broadcaster.onair.schedules import (
     PRIORITY_NAMES,
@@ -70,11 +80,40 @@ def import_yaml(session: Session, text: str, *, actor: User | None = None) -> li
     return saved
 
 
-def _import_one(session: Session, item: dict, name: str, actor: User | None) -> Schedule:
-    slug = str(item.get("script") or "")
+def _script(session: Session, slug: str) -> Script:
     script = session.exec(select(Script).where(Script.slug == slug)).first()
     if script is None:
         raise ScheduleError(f"unknown script {slug!r} (see `broadcaster scripts list`)")
+    return script
+
+
+def _source(session: Session, item: dict) -> dict:
+    """The ScheduleInput fields of what plays: a script, or a relay of a stream."""
+    if item.get("relay") is None:
+        if item.get("fallback") or item.get("minutes"):
+            raise ScheduleError("'fallback' and 'minutes' belong to a relay ('relay: <stream>')")
+        return {"script": _script(session, str(item.get("script") or ""))}
+    if item.get("script"):
+        raise ScheduleError("a schedule plays a script or a relay, not both")
+    stream_name = str(item["relay"])
+    stream = session.exec(select(StreamSource).where(StreamSource.name == stream_name)).first()
+    if stream is None:
+        raise ScheduleError(f"unknown stream {stream_name!r} (register it on the Streams page)")
+    try:
+        minutes = int(item.get("minutes") or 0)
+    except (TypeError, ValueError):
+        raise ScheduleError("minutes must be a whole number of minutes") from None
+    fallback = item.get("fallback")
+    return {
+        "script": None,
+        "stream": stream,
+        "duration_min": minutes or None,
+        "fallback_script": _script(session, str(fallback)) if fallback else None,
+    }
+
+
+def _import_one(session: Session, item: dict, name: str, actor: User | None) -> Schedule:
+    source = _source(session, item)
     targets = item.get("targets") or {}
     if targets == "all":
         targets = {"all": True}
@@ -106,7 +145,7 @@ def _import_one(session: Session, item: dict, name: str, actor: User | None) -> 
         raise ScheduleError(str(exc)) from exc
     data = ScheduleInput(
         name=name,
-        script=script,
+        **source,
         kind=kind,
         weekdays=_days(item.get("days")),
         times=[str(t) for t in times],
@@ -138,7 +177,7 @@ def export_yaml(session: Session) -> str:
     names = {v: k for k, v in WEEKDAY_NAMES.items()}
     out = []
     for schedule in session.exec(select(Schedule).order_by(Schedule.id)):
-        script = session.get(Script, schedule.script_id)
+        script = session.get(Script, schedule.script_id) if schedule.script_id else None
         targets = session.exec(
             select(ScheduleTarget).where(ScheduleTarget.schedule_id == schedule.id)
         ).all()
@@ -153,7 +192,20 @@ def export_yaml(session: Session) -> str:
                 area = session.get(Area, target.area_id)
                 key = {"commune": "communes", "group": "groups", "province": "provinces"}[area.kind]
                 target_map.setdefault(key, []).append(area.code)
-        item = {"name": schedule.name, "script": script.slug if script else None}
+        item: dict = {"name": schedule.name}
+        if schedule.stream_id is not None:
+            stream = session.get(StreamSource, schedule.stream_id)
+            fallback = (
+                session.get(Script, schedule.fallback_script_id)
+                if schedule.fallback_script_id
+                else None
+            )
+            item["relay"] = stream.name if stream else None
+            item["minutes"] = schedule.duration_min
+            if fallback is not None:
+                item["fallback"] = fallback.slug
+        else:
+            item["script"] = script.slug if script else None
         if schedule.kind == "once":
             item["at"] = schedule.once_at
         else:

@@ -322,9 +322,9 @@ def _validate_relay(session: Session, data: ScheduleInput) -> None:
             code="bad_relay_duration",
         )
     if data.pinned_version is not None:
-        raise ScheduleError("a relay has no script version to pin", code="foreign_version")
+        raise ScheduleError("a relay has no script version to pin", code="relay_pinned_version")
     if data.repeat != 1:
-        raise ScheduleError("a relay plays once per slot", code="bad_repeat")
+        raise ScheduleError("a relay plays once per slot", code="relay_repeat")
     fallback = data.fallback_script
     if fallback is not None and latest_approved(session, fallback) is None:
         raise ScheduleError(

@@ -6,11 +6,15 @@ checks it by reading audio (audio.streamcheck) and refuses what cannot be relaye
 address sends it back to draft, so what is on air is always what an approver heard. The
 four-eyes rule is the newsroom's (workflow.REVIEWERS): whoever registered the stream or
 last changed its address never approves it. Every change is in the audit log.
+
+A check reads seconds of live audio. Callers that hold a write transaction (a web request
+on SQLite) check first, with `listen()`, and pass what was heard (`heard=`), so no other
+writer waits on a radio stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -20,11 +24,35 @@ from broadcaster.core import audit
 from broadcaster.core.db import saved_id
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
-from broadcaster.core.models import Role, Schedule, StreamSource, StreamStatus, User
+from broadcaster.core.models import (
+    AudioFile,
+    Occurrence,
+    Role,
+    Schedule,
+    ScriptVersion,
+    StreamSource,
+    StreamStatus,
+    User,
+    VersionStatus,
+)
 from broadcaster.newsroom.workflow import REVIEWERS
 
-Checker = Callable[[str], StreamCheck]
 MAX_NAME = 120
+
+
+def listen(url: str) -> StreamCheck | StreamCheckError:
+    """Check the stream at `url` (seconds of audio): what was heard, or why nothing was."""
+    try:
+        return check_stream(url)
+    except StreamCheckError as exc:
+        return exc
+
+
+def _heard(url: str, heard: StreamCheck | StreamCheckError | None) -> StreamCheck:
+    result = heard if heard is not None else listen(url)
+    if isinstance(result, StreamCheckError):
+        raise result
+    return result
 
 
 class StreamError(BroadcasterError):
@@ -62,18 +90,25 @@ def _apply_check(stream: StreamSource, heard: StreamCheck, now: datetime) -> Non
 
 
 def register_stream(
-    *, session: Session, name: str, url: str, actor: User, checker: Checker = check_stream
+    *,
+    session: Session,
+    name: str,
+    url: str,
+    actor: User,
+    heard: StreamCheck | StreamCheckError | None = None,
 ) -> StreamSource:
-    """A new stream, in draft, once a check has heard its audio (StreamCheckError if not)."""
+    """A new stream, in draft, once a check has heard its audio (StreamCheckError if not).
+
+    `heard`: the check of this `url` made beforehand (listen()); None checks it now."""
     _must_be_admin(actor)
     name = _clean_name(session, name, None)
     url = valid_url(url)
-    heard = checker(url)  # raises: nothing is saved for a stream nobody can hear
+    checked = _heard(url, heard)  # raises: nothing is saved for a stream nobody can hear
     now = utcnow()
     stream = StreamSource(
         name=name, url=url, created_by_id=actor.id, submitted_by_id=actor.id, created_at=now
     )
-    _apply_check(stream, heard, now)
+    _apply_check(stream, checked, now)
     stream.updated_at = now
     session.add(stream)
     session.flush()
@@ -95,9 +130,11 @@ def edit_stream(
     name: str,
     url: str,
     actor: User,
-    checker: Checker = check_stream,
+    heard: StreamCheck | StreamCheckError | None = None,
 ) -> StreamSource:
-    """Rename it, or change its address: a new address is checked and goes back to review."""
+    """Rename it, or change its address: a new address is checked and goes back to review.
+
+    `heard`: the check of the new `url` made beforehand; None checks it now if it changed."""
     _must_be_admin(actor)
     if stream.status == StreamStatus.RETIRED:
         raise StreamError("a retired stream cannot be edited", code="stream_retired")
@@ -105,9 +142,9 @@ def edit_stream(
     stream.name = _clean_name(session, name, stream)
     url = valid_url(url)
     if url != stream.url:
-        heard = checker(url)
+        checked = _heard(url, heard)
         stream.url = url
-        _apply_check(stream, heard, utcnow())
+        _apply_check(stream, checked, utcnow())
         stream.status = StreamStatus.DRAFT
         stream.submitted_by_id = actor.id
         stream.reviewed_by_id = None
@@ -129,18 +166,22 @@ def edit_stream(
 
 
 def recheck_stream(
-    *, session: Session, stream: StreamSource, actor: User, checker: Checker = check_stream
+    *,
+    session: Session,
+    stream: StreamSource,
+    actor: User,
+    heard: StreamCheck | StreamCheckError | None = None,
 ) -> StreamCheckError | None:
     """Check it again and record the result; the refusal is returned, not raised, since
     the result is worth keeping either way (an approver looks at it before approving)."""
     now = utcnow()
-    problem = None
-    try:
-        _apply_check(stream, checker(stream.url), now)
-    except StreamCheckError as exc:
-        problem = exc
+    result = heard if heard is not None else listen(stream.url)
+    problem = result if isinstance(result, StreamCheckError) else None
+    if isinstance(result, StreamCheck):
+        _apply_check(stream, result, now)
+    else:
         stream.check_ok = False
-        stream.check_detail = str(exc)[:500]
+        stream.check_detail = str(result)[:500]
         stream.checked_at = now
     session.add(stream)
     audit.record(
@@ -247,4 +288,42 @@ def approved_streams(session: Session) -> list[StreamSource]:
             .where(StreamSource.status == StreamStatus.APPROVED)
             .order_by(StreamSource.name)
         )
+    )
+
+
+@dataclass(frozen=True)
+class Relay:
+    """What a playout needs to relay an occurrence: the stream, the slot, the fallback."""
+
+    stream_id: int
+    name: str
+    url: str
+    duration_s: float
+    fallback: AudioFile | None  # an approved version's audio; None: silence
+
+
+def relay_of(session: Session, occurrence: Occurrence) -> Relay | None:
+    """The relay an occurrence plays, if its stream is approved at this moment; else None.
+
+    For local playout, read as the occurrence is dispatched: a stream retired or sent back
+    to review after the occurrence was planned is refused then too, as the manifest does.
+    (None also for an occurrence that is not a relay: check `Schedule.stream_id` first.)
+    """
+    schedule = session.get(Schedule, occurrence.schedule_id)
+    if schedule is None or schedule.stream_id is None:
+        return None
+    stream = session.get(StreamSource, schedule.stream_id)
+    if stream is None or stream.status != StreamStatus.APPROVED:
+        return None
+    fallback = None
+    if occurrence.audio_id and occurrence.version_id:
+        version = session.get(ScriptVersion, occurrence.version_id)
+        if version is not None and version.status == VersionStatus.APPROVED:
+            fallback = session.get(AudioFile, occurrence.audio_id)
+    return Relay(
+        stream_id=saved_id(stream),
+        name=stream.name,
+        url=stream.url,
+        duration_s=60.0 * (schedule.duration_min or 0),
+        fallback=fallback,
     )

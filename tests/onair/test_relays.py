@@ -82,7 +82,7 @@ def test_a_schedule_plays_a_script_or_a_stream_never_both_nor_neither(session):
         (StreamStatus.RETIRED, {}, "stream_not_approved"),
         (StreamStatus.APPROVED, {"duration_min": 0}, "bad_relay_duration"),
         (StreamStatus.APPROVED, {"duration_min": None}, "bad_relay_duration"),
-        (StreamStatus.APPROVED, {"repeat": 2}, "bad_repeat"),
+        (StreamStatus.APPROVED, {"repeat": 2}, "relay_repeat"),
     ],
 )
 def test_a_relay_of_an_unapproved_stream_or_without_a_length_is_refused(
@@ -240,3 +240,140 @@ def test_a_script_less_schedule_survives_the_calendar_and_the_miss_sweep(session
     relay_rows = [r for r in rows if r.schedule_id == schedule.id]
     assert {(r.script_title, r.relay) for r in relay_rows} == {("VOV1", True)}
     assert {r.status for r in relay_rows} == {"missed", "upcoming"}
+    from broadcaster.accountability.reports import compliance
+
+    local_day = local.date()
+    (day,) = [
+        d
+        for d in compliance(session, first=local_day, last=local_day)
+        if d.station.id == station.id
+    ]
+    assert "VOV1" in [title for _at, title, _reason in day.misses], day.misses
+
+
+RELAY_YAML = """
+schedules:
+  - name: Tiếp sóng VOV1 buổi sáng
+    relay: VOV1
+    minutes: 45
+    fallback: bluezone-nhac-nho-hang-ngay
+    days: daily
+    times: ["05:30"]
+    targets:
+      stations: [HUE-THUAN-AN]
+"""
+
+
+def test_a_relay_round_trips_through_a_yaml_schedule_file(session):
+    from broadcaster.onair.schedulefiles import export_yaml, import_yaml
+
+    stream = a_stream(session)
+    support.approved(session, support.DAILY)
+    (schedule,) = import_yaml(session, RELAY_YAML)
+    assert (schedule.stream_id, schedule.duration_min, schedule.script_id) == (stream.id, 45, None)
+    exported = export_yaml(session)
+    assert "relay: VOV1" in exported and "minutes: 45" in exported
+    assert "fallback: bluezone-nhac-nho-hang-ngay" in exported
+    (again,) = [s for s in import_yaml(session, exported) if s.stream_id]
+    assert again.id == schedule.id  # matched by name: updated, not copied
+    for broken, words in (
+        (RELAY_YAML.replace("relay: VOV1", "relay: VOH"), "unknown stream 'VOH'"),
+        (RELAY_YAML.replace("    minutes: 45\n", ""), "between 1 and"),
+        (RELAY_YAML.replace("relay: VOV1", "script: bluezone-cach-cai-dat"), "'fallback'"),
+    ):
+        with pytest.raises(ScheduleError, match=words):
+            import_yaml(session, broken)
+
+
+def test_migration_0011_keeps_schedules_plays_and_targets_and_goes_back_down(
+    blank_database_url,
+):
+    import sqlalchemy as sa
+    from alembic import command
+
+    from broadcaster.core import db
+
+    url = blank_database_url
+    db.upgrade(url, "0010")
+    engine = db.make_engine(url)
+    stamp = "2026-12-01 00:00:00.000000"
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO area (id, code, name, kind, division_type) "
+                "VALUES (1, 'C', 'C', 'commune', '')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO station (id, code, name, area_id, timezone, mode, is_active, "
+                "created_at, token_hash) VALUES (1, 'S-1', 'S', 1, 'Asia/Ho_Chi_Minh', 'agent', "
+                f"TRUE, '{stamp}', '')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO script (id, slug, title, tags, created_at, updated_at) "
+                f"VALUES (1, 's', 'S', '', '{stamp}', '{stamp}')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO schedule (id, name, script_id, kind, weekdays, times, every_days, "
+                "once_at, priority, repeat, targets_all, is_active, created_at, updated_at) "
+                f"VALUES (1, 'x', 1, 'weekly', '0', '06:00', 1, '', 0, 1, FALSE, TRUE, '{stamp}', "
+                f"'{stamp}')"
+            )
+        )
+        connection.execute(
+            sa.text("INSERT INTO scheduletarget (schedule_id, station_id) VALUES (1, 1)")
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO occurrence (schedule_id, station_id, at, priority, status, late, "
+                f"reason) VALUES (1, 1, '{stamp}', 0, 'played', FALSE, '')"
+            )
+        )
+    engine.dispose()
+
+    def counts():
+        engine = db.make_engine(url)
+        with engine.connect() as connection:
+            found = tuple(
+                connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar()
+                for table in ("schedule", "scheduletarget", "occurrence")
+            )
+        engine.dispose()
+        return found
+
+    db.upgrade(url)
+    assert counts() == (1, 1, 1), "rebuilding schedule must not cascade to its plays"
+    command.downgrade(db.alembic_config(url), "0010")
+    assert counts() == (1, 1, 1)
+    engine = db.make_engine(url)
+    tables = set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+    assert "streamsource" not in tables
+
+
+def test_local_playout_reads_a_relay_only_while_its_stream_is_approved(session, settings):
+    from broadcaster.onair.streams import relay_of
+
+    now = utcnow()
+    stream = a_stream(session)
+    fallback = support.approved(session, support.DAILY)
+    schedule = save_relay(session, stream, fallback=fallback)
+    onair.materialize(session, now=now, hours=48, schedule_ids=[schedule.id])
+    occurrence = session.exec(
+        select(Occurrence).where(Occurrence.schedule_id == schedule.id)
+    ).first()
+    assert relay_of(session, occurrence).fallback is None  # not rendered yet: silence
+    onair.render_due(session, settings, now=now, hours=48)
+    session.refresh(occurrence)
+    relay = relay_of(session, occurrence)
+    assert (relay.url, relay.duration_s) == (stream.url, 1800)
+    assert relay.fallback is not None and relay.fallback.id == occurrence.audio_id
+    stream.status = StreamStatus.RETIRED
+    session.add(stream)
+    session.flush()
+    assert relay_of(session, occurrence) is None

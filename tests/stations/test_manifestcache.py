@@ -133,8 +133,9 @@ def test_every_trigger_of_the_change_log_exists_after_the_migrations(engine):
         )
     from importlib import import_module
 
-    migration = import_module("broadcaster.migrations.versions.0010_manifest_changes")
-    assert {f"manifest_{name}" for name, *_ in migration.TRIGGERS} <= names
+    for module in ("0010_manifest_changes", "0011_stream_relays"):
+        migration = import_module(f"broadcaster.migrations.versions.{module}")
+        assert {f"manifest_{name}" for name, *_ in migration.TRIGGERS} <= names, module
 
 
 def test_a_change_log_that_went_backwards_starts_the_cache_afresh(
@@ -151,3 +152,48 @@ def test_a_change_log_that_went_backwards_starts_the_cache_afresh(
     assert len(built) == 2
     with pytest.raises(ValueError):
         manifestcache.prune(engine, keep=0)
+
+
+def test_retiring_a_relayed_stream_rebuilds_the_manifests_that_offer_it(
+    cache,
+    engine,
+    tokens,  # noqa: F811
+    built,
+):
+    from broadcaster.core.models import StreamSource, StreamStatus
+    from broadcaster.onair import occurrences as onair
+    from broadcaster.onair.schedules import ScheduleInput, save_schedule
+
+    with Session(engine, expire_on_commit=False) as session:
+        stream = StreamSource(
+            name="VOV1", url="http://127.0.0.1:9/v.mp3", status=StreamStatus.APPROVED
+        )
+        session.add(stream)
+        session.flush()
+        save_schedule(
+            session=session,
+            data=ScheduleInput(
+                name="Tiếp sóng VOV1",
+                script=None,
+                stream=stream,
+                duration_min=30,
+                kind="weekly",
+                weekdays=list(range(7)),
+                times=["05:30"],
+                station_ids=[support.station(session, OWN).id],
+            ),
+            actor=support.user(session, "approver"),
+        )
+        onair.materialize(session, now=utcnow(), hours=48)
+        session.commit()
+    later(cache)
+    offered = cache.manifest(tokens[OWN], now=utcnow())
+    assert "relay" in {item["kind"] for item in offered.body["items"]}
+    with Session(engine) as session:
+        stream = session.get(StreamSource, stream.id)
+        stream.status = StreamStatus.RETIRED
+        session.add(stream)
+        session.commit()
+    later(cache)
+    rebuilt = cache.manifest(tokens[OWN], now=utcnow())
+    assert "relay" not in {item["kind"] for item in rebuilt.body["items"]}
