@@ -125,7 +125,7 @@ class Runtime:
                     continue  # someone else (another job run) has it
                 schedule = session.get(Schedule, occurrence.schedule_id)
                 if schedule is not None and schedule.stream_id is not None:
-                    cue = relay_cue(session, self.settings, occurrence, schedule, now=now)
+                    cue = relay_cue(session, self.settings, occurrence, now=now)
                     session.commit()  # the claim (or why it will not play) is durable first
                     if cue is not None:
                         self.queue_for(occurrence.station_id).submit(cue)
