@@ -110,6 +110,29 @@ RELAY_DETAILS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# Why a stream dropped, in the relay's own words; ffmpeg's messages stay as they are.
+WHY: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"the stream ended$"), N_("luồng phát đã kết thúc")),
+    (
+        re.compile(r"no audio for (?P<seconds>[\d.]+) s$"),
+        N_("không có âm thanh trong %(seconds)s giây"),
+    ),
+    (
+        re.compile(r"no audio within (?P<seconds>[\d.]+) s of connecting$"),
+        N_("không có âm thanh sau %(seconds)s giây kết nối"),
+    ),
+    (re.compile(r"ffmpeg stopped$"), N_("ffmpeg đã dừng")),
+]
+
+
+def _why_vi(why: str, translate) -> str:
+    for pattern, message in WHY:
+        found = pattern.match(why)
+        if found:
+            return translate(message) % found.groupdict()
+    return why
+
+
 def relay_detail_vi(detail: str, translate=lambda message: message) -> str | None:
     """A relay's event detail in Vietnamese (or the UI's language), None if it is not one."""
     summary = _summary_vi(detail, translate)
@@ -122,6 +145,8 @@ def relay_detail_vi(detail: str, translate=lambda message: message) -> str | Non
         values = found.groupdict()
         if "summary" in values:
             values["summary"] = _summary_vi(values["summary"], translate) or values["summary"]
+        if "why" in values:
+            values["why"] = _why_vi(values["why"], translate)
         return translate(message) % values
     return None
 
