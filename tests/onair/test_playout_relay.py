@@ -14,7 +14,6 @@ from broadcaster.core.events import EventKind
 from broadcaster.core.priority import Priority
 from broadcaster.onair.players import NullPlayer
 from broadcaster.onair.playout import Cue, PlayoutQueue, RelaySlot
-from broadcaster.onair.reasons import relay_detail_vi
 from broadcaster.onair.relay import Backoff, RelayPlayer
 from tests.helpers import wait_until
 
@@ -82,48 +81,12 @@ def file_cue(occurrence_id: int, path, priority: int, seconds: float = 1.0) -> C
     )
 
 
-def test_an_emergency_interrupts_a_relay_plays_and_the_relay_resumes(icecast, audio):
-    feed = icecast.feed("/vov1.mp3")
-    recorder = Recorder()
-    queue = make_queue(recorder)
-    try:
-        queue.submit(relay_cue(feed.url, 5.0))
-        wait_until(lambda: EventKind.RELAY_CONNECTED in recorder.of(RELAY), timeout=5)
-        time.sleep(0.5)
-        queue.submit(file_cue(EMERGENCY, audio, Priority.EMERGENCY))
-        assert queue.wait_idle(15)
-    finally:
-        queue.close()
-    assert recorder.of(RELAY) == [
-        EventKind.STARTED,
-        EventKind.RELAY_CONNECTED,
-        EventKind.RELAY_PAUSED,
-        EventKind.RELAY_RESUMED,
-        EventKind.RELAY_CONNECTED,
-        EventKind.FINISHED,
-    ]
-    order = recorder.order()
-    paused = order.index((RELAY, EventKind.RELAY_PAUSED))
-    resumed = order.index((RELAY, EventKind.RELAY_RESUMED))
-    assert order[paused + 1 : resumed] == [
-        (EMERGENCY, EventKind.STARTED),
-        (EMERGENCY, EventKind.FINISHED),
-    ]
-    # One slot, two legs: what was relayed on both is counted, the emergency's second not.
-    summary = recorder.detail(RELAY, EventKind.FINISHED)
-    relayed = int(summary.split()[1])
-    assert 2 <= relayed <= 4, summary
-    assert summary.endswith("of 5 s, 0 drops")
-    with recorder.lock:
-        assert all(relay_detail_vi(d) for oid, _, d in recorder.events if oid == RELAY)
-
-
 def test_a_normal_item_due_during_a_relay_waits_for_its_end(icecast, audio):
     feed = icecast.feed("/vov1.mp3")
     recorder = Recorder()
     queue = make_queue(recorder)
     try:
-        queue.submit(relay_cue(feed.url, 2.5))
+        queue.submit(relay_cue(feed.url, 1.5))
         wait_until(lambda: EventKind.RELAY_CONNECTED in recorder.of(RELAY), timeout=5)
         queue.submit(file_cue(BULLETIN, audio, Priority.NORMAL, seconds=0.2))
         assert queue.wait_idle(15)
@@ -139,10 +102,10 @@ def test_a_relay_whose_slot_ended_during_the_emergency_ends_after_it(icecast, au
     recorder = Recorder()
     queue = make_queue(recorder)
     try:
-        queue.submit(relay_cue(feed.url, 2.0))
+        queue.submit(relay_cue(feed.url, 1.5))
         wait_until(lambda: EventKind.RELAY_CONNECTED in recorder.of(RELAY), timeout=5)
-        time.sleep(0.5)
-        queue.submit(file_cue(EMERGENCY, audio, Priority.EMERGENCY, seconds=2.5))
+        time.sleep(0.3)
+        queue.submit(file_cue(EMERGENCY, audio, Priority.EMERGENCY, seconds=1.5))
         assert queue.wait_idle(15)
     finally:
         queue.close()
@@ -172,7 +135,7 @@ def test_closing_the_queue_mid_relay_logs_it_cut_short_with_what_was_relayed(ice
     queue = make_queue(recorder)
     queue.submit(relay_cue(feed.url, 30.0))
     wait_until(lambda: EventKind.RELAY_CONNECTED in recorder.of(RELAY), timeout=5)
-    time.sleep(1.0)
+    time.sleep(0.5)
     queue.close()
     assert recorder.of(RELAY)[-1] == EventKind.INTERRUPTED
     detail = recorder.detail(RELAY, EventKind.INTERRUPTED)

@@ -24,6 +24,7 @@ from broadcaster.core.models import (
 from broadcaster.core.priority import Priority
 from broadcaster.onair.players import NullPlayer
 from broadcaster.onair.playout import Cue
+from broadcaster.onair.reasons import relay_detail_vi
 from broadcaster.onair.schedules import ScheduleInput, save_schedule
 from broadcaster.stations import api as stationapi
 from broadcaster.stations.agent import runner as agent
@@ -165,6 +166,7 @@ def test_a_cut_stream_falls_back_resumes_and_the_relay_ends_with_its_slot(on_air
         EventKind.FINISHED,
     ], site.log()
     details = dict(site.events(relay))
+    assert all(relay_detail_vi(detail) for detail in details.values())  # the log reads them
     # The fallback was in the agent's cache (fetched with the manifest) and played.
     assert details[EventKind.RELAY_FALLBACK] == (
         "playing the fallback bulletin until the stream is back"
