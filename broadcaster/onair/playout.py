@@ -39,6 +39,9 @@ class RelaySlot:
     url: str
     name: str
     fallback: Path | None = None
+    # The relay was on air when its player's process stopped: this cue resumes it, and
+    # counts from here (what aired before the restart is not in the summary).
+    resumed: bool = False
 
 
 @dataclass(order=True)
@@ -164,13 +167,14 @@ class PlayoutQueue:
         length = item.duration_s * getattr(self._player, "time_scale", 1.0)
         ends_at = item.at + timedelta(seconds=length)
         remaining = (ends_at - datetime.now(UTC)).total_seconds()
-        if tally is None:
+        if tally is None and not slot.resumed:
             if self._on_event(EventKind.STARTED, item, f"relay of {slot.name}") is False:
                 return
             tally = Tally(slot_s=length)
         elif remaining > 0:
             detail = f"resumes for the last {round(remaining)} s of its slot"
             self._on_event(EventKind.RELAY_RESUMED, item, detail)
+        tally = tally or Tally(slot_s=length)
         try:
             if remaining > 0:
                 self._relay.run(

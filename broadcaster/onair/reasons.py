@@ -98,6 +98,10 @@ RELAY_DETAILS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"resumes for the last (?P<seconds>\d+) s of its slot$"),
         N_("Tiếp sóng lại trong %(seconds)s giây còn lại của khung giờ"),
     ),
+    (
+        re.compile(r"the agent stopped during the relay; it resumes for the rest of its slot$"),
+        N_("Máy phát của đài dừng khi đang tiếp sóng; tiếp sóng lại đến hết khung giờ"),
+    ),
     (re.compile(r"no stream: (?P<summary>.+)$"), N_("Không có sóng: %(summary)s")),
     (
         re.compile(r"relay failed: (?P<why>.+); (?P<summary>relayed .+)$"),

@@ -5,7 +5,11 @@ The agent's null player runs at SCALE, which shortens a relay's slot as it does 
 a 3-minute relay lasts 9 s and the 84 s reminder 4.2 s. The stream itself is live.
 """
 
+import json
+import sqlite3
+import threading
 import time
+from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -251,3 +255,56 @@ def test_an_item_that_waited_behind_a_relay_past_its_grace_is_skipped_not_played
     finally:
         waiting.queue.close()
         waiting.store.close()
+
+
+def test_a_relay_the_agents_restart_cut_resumes_for_the_rest_of_its_slot(tmp_path, icecast):
+    feed = icecast.feed("/vov1.mp3")
+    at = utcnow() - timedelta(seconds=1)
+    manifest = {
+        "grace_s": 600,
+        "items": [
+            {
+                "occurrence_id": 8,
+                "at": at.isoformat(),
+                "priority": "normal",
+                "schedule_id": 1,
+                "title": "VOV1",
+                "kind": "relay",
+                "stream": {"id": 1, "name": "VOV1", "url": feed.url},
+                "duration_s": 60,  # 4 s at the null player's 1/15
+                "fallback": None,
+            }
+        ],
+    }
+    crashed = agent.LocalStore(tmp_path / "agent.db")
+    crashed.put(manifest=json.dumps(manifest), etag="x")
+    crashed.record(8, EventKind.STARTED, "relay of VOV1")
+    crashed.record(8, EventKind.RELAY_CONNECTED, f"connected to {feed.url}")
+    crashed.close()
+    restarted = agent.Agent(
+        server=f"http://127.0.0.1:{free_port()}",  # unreachable: it plays from its cache
+        token="t",
+        cache_dir=tmp_path,
+        player=NullPlayer(time_scale=1 / 15),
+    )
+    runner = threading.Thread(target=restarted.run)
+    runner.start()
+    try:
+        wait_until(lambda: restarted.store.state(8) == EventKind.FINISHED, timeout=15)
+    finally:
+        restarted.stop()
+        runner.join(timeout=20)
+    with closing(sqlite3.connect(tmp_path / "agent.db")) as connection:
+        outbox = connection.execute(
+            "SELECT kind, detail FROM outbox WHERE occurrence_id = 8 ORDER BY seq"
+        ).fetchall()
+    assert [kind for kind, _ in outbox] == [
+        EventKind.STARTED,
+        EventKind.RELAY_CONNECTED,
+        EventKind.RELAY_PAUSED,  # written by the restarted agent, with why
+        EventKind.RELAY_RESUMED,
+        EventKind.RELAY_CONNECTED,
+        EventKind.FINISHED,
+    ]
+    assert outbox[2][1] == agent.RESTARTED
+    assert relay_detail_vi(outbox[2][1])

@@ -65,6 +65,7 @@ log = logging.getLogger("broadcaster.stations.agent")
 TIME_SCALE_ENV = "BROADCASTER_AGENT_TIME_SCALE"  # null player only: tests play fast
 TOKEN_ENV = "BROADCASTER_AGENT_TOKEN"
 RETRY_AUDIO_S = 5.0
+RESTARTED = "the agent stopped during the relay; it resumes for the rest of its slot"
 
 
 # --- the agent -------------------------------------------------------------------------
@@ -100,6 +101,7 @@ class Agent(Reporting):
         self._stopping = False
         self._need_audio = threading.Event()
         self._submitted: set[int] = set()  # handed to the queue by this process
+        self._resume: set[int] = set()  # relays on air when the agent stopped, slot still on
         self._online: bool | None = None
         self._last_sync: datetime | None = None
         self._upload_after = 0.0
@@ -163,15 +165,33 @@ class Agent(Reporting):
         log.info("agent: stopped")
 
     def _recover(self) -> None:
-        """A play cut off by a crash or power loss is reported, never played again."""
+        """A play cut off by a crash or power loss is reported, never played again; a
+        relay whose slot still runs resumes for the rest of it (a live stream airs
+        nothing twice)."""
+        relays = self._running_relays()
         for occurrence_id in sorted(self.store.handled()):
-            if self.store.state(occurrence_id) in ON_AIR_KINDS:
+            if self.store.state(occurrence_id) in ON_AIR_KINDS and occurrence_id in relays:
+                log.warning("agent: relay %s was on air when the agent stopped", occurrence_id)
+                self.store.record(occurrence_id, EventKind.RELAY_PAUSED, RESTARTED)
+                self._resume.add(occurrence_id)
+            elif self.store.state(occurrence_id) in ON_AIR_KINDS:
                 log.warning(
                     "agent: occurrence %s was playing when the agent stopped", occurrence_id
                 )
                 self.store.record(
                     occurrence_id, EventKind.FAILED, "cut short: the agent stopped during the play"
                 )
+
+    def _running_relays(self) -> set[int]:
+        cached = self.store.get("manifest")
+        if not cached:
+            return set()
+        now = self.clock()
+        return {
+            p.occurrence_id
+            for p in parse_manifest(json.loads(cached)).values()
+            if p.is_relay and now < p.at + timedelta(seconds=p.duration_s)
+        }
 
     # -- the manifest
 
@@ -211,7 +231,9 @@ class Agent(Reporting):
             self.timer.cancel(occurrence_id)
         upcoming = []
         for play in plays.values():
-            if play.occurrence_id in handled or play.occurrence_id in self._submitted:
+            if play.occurrence_id in self._submitted:
+                continue
+            if play.occurrence_id in handled and play.occurrence_id not in self._resume:
                 continue
             self.timer.set(play.occurrence_id, play.at, -play.priority)
             upcoming.append(play.at)
@@ -258,10 +280,13 @@ class Agent(Reporting):
             play = self.plays.get(occurrence_id)
         if play is None or self._stopping or occurrence_id in self._submitted:
             return
-        if self.store.state(occurrence_id) is not None:
-            return  # already played (or skipped) before a restart
         now = self.clock()
         late = now - play.at
+        if occurrence_id in self._resume:  # a relay the agent's restart cut: its slot goes on
+            self._fire_relay(play, late)
+            return
+        if self.store.state(occurrence_id) is not None:
+            return  # already played (or skipped) before a restart
         grace = self.grace
         if late > grace:
             reason = (
@@ -333,7 +358,12 @@ class Agent(Reporting):
                 occurrence_id=play.occurrence_id,
                 path=fallback or self.cache_dir,
                 duration_s=play.duration_s,
-                relay=RelaySlot(url=play.stream_url, name=play.stream_name, fallback=fallback),
+                relay=RelaySlot(
+                    url=play.stream_url,
+                    name=play.stream_name,
+                    fallback=fallback,
+                    resumed=play.occurrence_id in self._resume,
+                ),
             )
         )
 
