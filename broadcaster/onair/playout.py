@@ -168,6 +168,9 @@ class PlayoutQueue:
         ends_at = item.at + timedelta(seconds=length)
         remaining = (ends_at - datetime.now(UTC)).total_seconds()
         if tally is None and not slot.resumed:
+            if not self._wait_for(item.at):
+                self._on_event(EventKind.INTERRUPTED, item, "not played: playout was shut down")
+                return
             if self._on_event(EventKind.STARTED, item, f"relay of {slot.name}") is False:
                 return
             tally = Tally(slot_s=length)
@@ -201,6 +204,16 @@ class PlayoutQueue:
             self._on_event(EventKind.FINISHED, item, tally.summary())
         else:
             self._on_event(EventKind.FAILED, item, f"no stream: {tally.summary()}")
+
+    def _wait_for(self, at: datetime) -> bool:
+        """Until a relay's instant, if it was handed over ahead of it; False if closed."""
+        with self._cv:
+            while not self._closed:
+                left = (at - datetime.now(UTC)).total_seconds()
+                if left <= 0:
+                    return True
+                self._cv.wait(left)
+        return False
 
     def _play(self, item: Cue) -> None:
         if self._on_event(EventKind.STARTED, item, "") is False:

@@ -6,7 +6,7 @@ player, which takes as long as the audio would.
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -34,11 +34,13 @@ def audio(tmp_path_factory):
 class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[int, str, str]] = []
+        self.times: dict[tuple[int, str], datetime] = {}
         self.lock = threading.Lock()
 
     def __call__(self, kind: str, item: Cue, detail: str) -> None:
         with self.lock:
             self.events.append((item.occurrence_id, str(kind), detail))
+            self.times[(item.occurrence_id, str(kind))] = datetime.now(UTC)
 
     def of(self, occurrence_id: int) -> list[str]:
         with self.lock:
@@ -120,13 +122,19 @@ def test_a_relay_whose_slot_ended_during_the_emergency_ends_after_it(icecast, au
 def test_a_relay_with_no_stream_at_all_fails_with_the_seconds_relayed(audio):
     recorder = Recorder()
     queue = make_queue(recorder)
+    cue = relay_cue("http://127.0.0.1:9/none.mp3", 1.0, fallback=audio)
+    cue.at += timedelta(seconds=0.5)  # handed over ahead of its time: it starts at it
     try:
-        queue.submit(relay_cue("http://127.0.0.1:9/none.mp3", 1.0, fallback=audio))
+        queue.submit(cue)
         assert queue.wait_idle(10)
     finally:
         queue.close()
+    assert recorder.times[(RELAY, EventKind.STARTED)] >= cue.at
     assert recorder.of(RELAY)[-1] == EventKind.FAILED
-    assert recorder.detail(RELAY, EventKind.FAILED) == "no stream: relayed 0 s of 1 s, 0 drops"
+    # The fallback filled the slot, and the summary says how long.
+    assert recorder.detail(RELAY, EventKind.FAILED).startswith(
+        "no stream: relayed 0 s of 1 s, 0 drops"
+    )
 
 
 def test_closing_the_queue_mid_relay_logs_it_cut_short_with_what_was_relayed(icecast):
