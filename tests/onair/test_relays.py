@@ -377,3 +377,27 @@ def test_local_playout_reads_a_relay_only_while_its_stream_is_approved(session, 
     session.add(stream)
     session.flush()
     assert relay_of(session, occurrence) is None
+
+
+def test_the_agent_skips_relay_items_it_cannot_trust_and_keeps_the_rest():
+    good = {
+        "occurrence_id": 1,
+        "at": "2026-12-02T05:30:00+07:00",
+        "priority": "normal",
+        "schedule_id": 3,
+        "title": "VOV1",
+        "kind": "relay",
+        "stream": {"id": 1, "name": "VOV1", "url": "http://127.0.0.1:8000/vov1.mp3"},
+        "duration_s": 1800,
+        "fallback": None,
+    }
+    items = [
+        good,
+        {**good, "occurrence_id": 2, "stream": {**good["stream"], "url": "file:///etc/passwd"}},
+        {**good, "occurrence_id": 3, "duration_s": 0},
+        {**good, "occurrence_id": 4, "kind": "video"},
+        {**good, "occurrence_id": 5, "fallback": {"sha256": "nope", "size": 1}},
+    ]
+    plays = parse_manifest({"items": items})
+    assert list(plays) == [1]
+    assert plays[1].is_relay and plays[1].sha256 == "" and plays[1].fallback is None

@@ -46,6 +46,8 @@ def test_the_walk_covers_the_newsroom_and_admin_pages(app):
         "/logs",
         "/adoption",
         "/stations",
+        "/streams",
+        "/streams/1/approve",
     } <= urls
 
 

@@ -78,7 +78,7 @@ class ManifestItem:
         at = datetime.fromisoformat(data["at"])
         if at.tzinfo is None:
             raise ValueError("time without an offset")
-        common = {
+        common: dict[str, Any] = {
             "occurrence_id": int(data["occurrence_id"]),
             "at": at.astimezone(UTC),
             "priority": PRIORITIES.get(data.get("priority", "normal"), 0),
