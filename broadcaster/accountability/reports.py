@@ -28,7 +28,7 @@ from broadcaster.core.models import (
     Station,
     StreamSource,
 )
-from broadcaster.onair.reasons import reason_vi
+from broadcaster.onair.reasons import reason_vi, relay_detail_vi
 
 PLAYED = (OccurrenceStatus.PLAYED,)
 STATUS_VI = {
@@ -290,6 +290,12 @@ EVENT_LABELS = {
     "missed": "Bỏ lỡ",
     "released": "Chưa phát, xếp lại",
     "confirmed": "Xác nhận đã phát",
+    "relay_connected": "Tiếp sóng: đã kết nối",
+    "relay_dropped": "Tiếp sóng: mất sóng",
+    "relay_fallback": "Tiếp sóng: phát dự phòng",
+    "relay_restored": "Tiếp sóng: có sóng trở lại",
+    "relay_paused": "Tiếp sóng: tạm dừng",
+    "relay_resumed": "Tiếp sóng: tiếp tục",
 }
 
 
@@ -344,7 +350,7 @@ def log_rows(session: Session, query, communes: dict[int, str]) -> Iterator[list
             version.number if version else "",
             occurrence.at.astimezone(zone).strftime("%d/%m/%Y %H:%M") if occurrence else "",
             event.actor,
-            event.detail,
+            relay_detail_vi(event.detail) or event.detail,
         ]
 
 

@@ -22,6 +22,26 @@ class EventKind(StrEnum):
     MISSED = "missed"
     RELEASED = "released"
     CONFIRMED = "confirmed"
+    # A relay's life between its "started" and its "finished"/"failed": logged, and the
+    # occurrence stays playing (onair.playlog). Each fits playevent.kind (16 characters).
+    RELAY_CONNECTED = "relay_connected"
+    RELAY_DROPPED = "relay_dropped"
+    RELAY_FALLBACK = "relay_fallback"
+    RELAY_RESTORED = "relay_restored"
+    RELAY_PAUSED = "relay_paused"
+    RELAY_RESUMED = "relay_resumed"
+
+
+RELAY_KINDS = (
+    EventKind.RELAY_CONNECTED,
+    EventKind.RELAY_DROPPED,
+    EventKind.RELAY_FALLBACK,
+    EventKind.RELAY_RESTORED,
+    EventKind.RELAY_PAUSED,
+    EventKind.RELAY_RESUMED,
+)
+# A play is on air after any of these: a crash now means it was cut short.
+ON_AIR_KINDS = (EventKind.STARTED, *RELAY_KINDS)
 
 
 # What an agent may report about its own plays.
@@ -31,4 +51,5 @@ AGENT_EVENT_KINDS = (
     EventKind.FAILED,
     EventKind.SKIPPED,
     EventKind.INTERRUPTED,
+    *RELAY_KINDS,
 )

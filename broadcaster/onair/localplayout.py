@@ -22,6 +22,7 @@ from broadcaster.onair.collision import order_for
 from broadcaster.onair.jobs import engine_for
 from broadcaster.onair.occurrences import GRACE, materialize
 from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.onair.relaycues import relay_cue
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,20 @@ class Runtime:
             for occurrence in due(session, now=now, station_ids=stations, schedule_id=schedule_id):
                 if not claim(session, occurrence.id, now=now):
                     continue  # someone else (another job run) has it
+                schedule = session.get(Schedule, occurrence.schedule_id)
+                if schedule is not None and schedule.stream_id is not None:
+                    cue = relay_cue(
+                        session,
+                        self.settings,
+                        occurrence,
+                        now=now,
+                        order=order_for(session, occurrence.station_id, schedule),
+                    )
+                    session.commit()  # the claim (or why it will not play) is durable first
+                    if cue is not None:
+                        self.queue_for(occurrence.station_id).submit(cue)
+                        submitted += 1
+                    continue
                 try:
                     audio = (
                         session.get(AudioFile, occurrence.audio_id)
@@ -143,7 +158,6 @@ class Runtime:
                     continue
                 occurrence.audio_id = audio.id
                 session.add(occurrence)
-                schedule = session.get(Schedule, occurrence.schedule_id)
                 item = Cue(
                     at=occurrence.at,
                     rank=-occurrence.priority,

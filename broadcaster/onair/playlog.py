@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from broadcaster.core.events import EventKind
+from broadcaster.core.events import RELAY_KINDS, EventKind
 from broadcaster.core.models import Occurrence, OccurrenceStatus, PlayEvent
 
 GRACE = timedelta(minutes=10)
@@ -62,16 +62,19 @@ def apply_outcome(
 ) -> None:
     """Move an occurrence along as its play starts, ends, fails, is skipped or interrupted.
 
-    Every outcome is logged (with the client's `uid` when an agent sent it). A "started"
-    or "skipped" that arrives after the play was settled changes nothing but the log: an
-    agent's late retry must not take a played occurrence back.
+    A relay's own events (connected, dropped, fallback, restored, paused, resumed) leave it
+    playing: its "finished" (or "failed", when no stream came at all) ends it, with the
+    seconds relayed in the detail. Every outcome is logged (with the client's `uid` when an
+    agent sent it). A "started" or "skipped" that arrives after the play was settled
+    changes nothing but the log: an agent's late retry must not take a played occurrence
+    back.
     """
     settled = occurrence.status in SETTLED and outcome.kind in (
         EventKind.STARTED,
         EventKind.SKIPPED,
     )
-    if settled:
-        pass
+    if settled or outcome.kind in RELAY_KINDS:
+        pass  # a relay's drops, fallback and legs are logged; the play goes on until it ends
     elif outcome.kind == EventKind.STARTED:
         occurrence.status = OccurrenceStatus.PLAYING
         occurrence.started_at = at

@@ -6,6 +6,8 @@ in every report, export, e-mail and page. This is the one place that says how.
 
 from __future__ import annotations
 
+import re
+
 
 def N_(message: str) -> str:
     """Marks a Vietnamese string for the web's catalog (extracted with `-k N_`)."""
@@ -33,6 +35,9 @@ REASONS: dict[str, str] = {
     ),
     "not played:": N_("Máy phát của đài nhận bài quá muộn, đã quá thời gian cho phép"),
     "no audio": N_("Không có âm thanh để phát"),
+    "not relayed: the stream is not approved": N_(
+        "Không tiếp sóng: luồng phát chưa được duyệt hoặc đã ngừng sử dụng"
+    ),
 }
 
 
@@ -41,9 +46,124 @@ def reason_vi(reason: str, translate=lambda message: message) -> str:
 
     Free text from elsewhere (a player's error message) is returned as it is.
     """
+    relay = relay_detail_vi(reason, translate)
+    if relay is not None:
+        return relay
     for beginning, message in REASONS.items():
         if reason.startswith(beginning):
             detail = reason[len(beginning) :].lstrip(":; ")
             text = translate(message)
             return f"{text}: {detail}" if detail and beginning == "no audio" else text
     return reason
+
+
+# What a relay reports (onair.relay, onair.playout), read into Vietnamese. Each pattern
+# matches a whole detail; a summary inside one is read by SUMMARY in turn.
+SUMMARY = re.compile(
+    r"relayed (?P<relayed>\d+) s of (?P<slot>\d+) s, (?P<drops>\d+) drops?"
+    r"(?:, fallback (?P<fallback>\d+) s)?$"
+)
+RELAY_DETAILS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"relay of (?P<name>.+)$"), N_("Tiếp sóng %(name)s")),
+    (re.compile(r"connected to (?P<url>.+)$"), N_("Đã kết nối tới %(url)s")),
+    (
+        re.compile(r"the stream dropped: (?P<why>.+); retrying$"),
+        N_("Mất sóng (%(why)s); đang kết nối lại"),
+    ),
+    (
+        re.compile(r"the stream did not answer: (?P<why>.+); retrying$"),
+        N_("Luồng phát không trả lời (%(why)s); đang kết nối lại"),
+    ),
+    (
+        re.compile(r"the stream is back after (?P<seconds>\d+) s \((?P<attempts>\d+) attempts?\)$"),
+        N_("Có sóng trở lại sau %(seconds)s giây (%(attempts)s lần thử)"),
+    ),
+    (
+        re.compile(r"playing the fallback bulletin until the stream is back$"),
+        N_("Phát bản tin dự phòng cho đến khi có sóng trở lại"),
+    ),
+    (
+        re.compile(r"silence: no fallback bulletin for this relay$"),
+        N_("Im lặng: buổi tiếp sóng này không có bản tin dự phòng"),
+    ),
+    (
+        re.compile(r"silence: the fallback bulletin is not in the cache \((?P<name>.+)\)$"),
+        N_("Im lặng: bản tin dự phòng chưa có trong bộ nhớ đệm (%(name)s)"),
+    ),
+    (
+        re.compile(r"paused for a broadcast of higher priority; (?P<summary>.+)$"),
+        N_("Tạm dừng để phát bản tin ưu tiên hơn; %(summary)s"),
+    ),
+    (
+        re.compile(r"resumes for the last (?P<seconds>\d+) s of its slot$"),
+        N_("Tiếp sóng lại trong %(seconds)s giây còn lại của khung giờ"),
+    ),
+    (
+        re.compile(r"the agent stopped during the relay; it resumes for the rest of its slot$"),
+        N_("Máy phát của đài dừng khi đang tiếp sóng; tiếp sóng lại đến hết khung giờ"),
+    ),
+    (re.compile(r"no stream: (?P<summary>.+)$"), N_("Không có sóng: %(summary)s")),
+    (
+        re.compile(r"relay failed: (?P<why>.+); (?P<summary>relayed .+)$"),
+        N_("Lỗi tiếp sóng (%(why)s); %(summary)s"),
+    ),
+    (
+        re.compile(r"cut short: the player was shut down; (?P<summary>.+)$"),
+        N_("Bị cắt ngang vì trình phát đã tắt; %(summary)s"),
+    ),
+]
+
+
+# Why a stream dropped, in the relay's own words; ffmpeg's messages stay as they are.
+WHY: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"the stream ended$"), N_("luồng phát đã kết thúc")),
+    (
+        re.compile(r"no audio for (?P<seconds>[\d.]+) s$"),
+        N_("không có âm thanh trong %(seconds)s giây"),
+    ),
+    (
+        re.compile(r"no audio within (?P<seconds>[\d.]+) s of connecting$"),
+        N_("không có âm thanh sau %(seconds)s giây kết nối"),
+    ),
+    (re.compile(r"ffmpeg stopped$"), N_("ffmpeg đã dừng")),
+]
+
+
+def _why_vi(why: str, translate) -> str:
+    for pattern, message in WHY:
+        found = pattern.match(why)
+        if found:
+            return translate(message) % found.groupdict()
+    return why
+
+
+def relay_detail_vi(detail: str, translate=lambda message: message) -> str | None:
+    """A relay's event detail in Vietnamese (or the UI's language), None if it is not one."""
+    summary = _summary_vi(detail, translate)
+    if summary is not None:
+        return summary[:1].upper() + summary[1:]
+    for pattern, message in RELAY_DETAILS:
+        found = pattern.match(detail)
+        if found is None:
+            continue
+        values = found.groupdict()
+        if "summary" in values:
+            values["summary"] = _summary_vi(values["summary"], translate) or values["summary"]
+        if "why" in values:
+            values["why"] = _why_vi(values["why"], translate)
+        return translate(message) % values
+    return None
+
+
+def _summary_vi(text: str, translate) -> str | None:
+    found = SUMMARY.match(text)
+    if found is None:
+        return None
+    values = found.groupdict()
+    words = translate(
+        N_("đã tiếp sóng %(relayed)s giây trong %(slot)s giây, mất sóng %(drops)s lần")
+    )
+    words %= values
+    if values["fallback"]:
+        words += translate(N_(", phát bản tin dự phòng %(fallback)s giây")) % values
+    return words

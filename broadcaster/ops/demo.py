@@ -177,6 +177,8 @@ def air_demo_yesterday(session: Session, settings, *, now) -> int:
     today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     aired = 0
     for play in plan(session, today - timedelta(days=1), today, station_ids=[saved_id(station)]):
+        if play.version is None:
+            continue  # a relay: nothing to listen to again
         occurrence = Occurrence(
             schedule_id=saved_id(play.schedule),
             station_id=saved_id(station),

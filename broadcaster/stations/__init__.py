@@ -6,5 +6,5 @@ access, events, heartbeats), `manifestcache`, `heartbeats`, `ratelimit`, `monito
 
 May import: `broadcaster.core`, `broadcaster.onair`, `broadcaster.audio`. The agent is
 the exception: it runs on a station with the standard library and
-`broadcaster.onair.playout` and `players` only, never SQLAlchemy or Flask.
+`broadcaster.onair.playout`, `players` and `relay` only, never SQLAlchemy or Flask.
 """

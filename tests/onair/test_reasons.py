@@ -7,3 +7,20 @@ def test_stored_reasons_read_in_vietnamese_with_their_detail():
     )
     assert reason_vi("no audio: ffmpeg failed") == "Không có âm thanh để phát: ffmpeg failed"
     assert reason_vi("ffplay failed: no sound card") == "ffplay failed: no sound card"
+
+
+def test_a_relays_summary_and_reasons_read_in_vietnamese():
+    from broadcaster.onair.relay import Tally
+    from broadcaster.onair.relaycues import NOT_APPROVED
+
+    summary = Tally(slot_s=1800, relayed_s=1734.4, drops=2, fallback_s=40).summary()
+    assert reason_vi(summary) == (
+        "Đã tiếp sóng 1734 giây trong 1800 giây, mất sóng 2 lần, phát bản tin dự phòng 40 giây"
+    )
+    assert reason_vi(f"no stream: {Tally(slot_s=600).summary()}") == (
+        "Không có sóng: đã tiếp sóng 0 giây trong 600 giây, mất sóng 0 lần"
+    )
+    assert reason_vi(NOT_APPROVED).startswith("Không tiếp sóng: luồng phát chưa được duyệt")
+    assert reason_vi("the stream dropped: Connection reset by peer; retrying") == (
+        "Mất sóng (Connection reset by peer); đang kết nối lại"
+    )

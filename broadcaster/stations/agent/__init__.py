@@ -6,7 +6,7 @@ loop and the command line (`python -m broadcaster.stations.agent`); `plan`, `sto
 `client` and `report` are its parts, `amplifier` (the amplifier hook, mixer, temperature)
 and `commands` (the province's commands) its hardware and remote control.
 
-May import: the standard library, `broadcaster.onair.playout` and `players`, and the
-standard-library-only modules of `broadcaster.core` (`events`, `fsutil`, `priority`).
+May import: the standard library, `broadcaster.onair.playout`, `players` and `relay`, and
+the standard-library-only modules of `broadcaster.core` (`events`, `fsutil`, `priority`).
 Never SQLAlchemy, Flask or pydantic: a station runs it with Debian's python3 alone.
 """

@@ -48,9 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from broadcaster import __version__
-from broadcaster.core.events import EventKind
+from broadcaster.core.events import ON_AIR_KINDS, EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
-from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.onair.playout import Cue, PlayoutQueue, RelaySlot
 from broadcaster.stations.agent.amplifier import Hardware, add_hardware_options, hardware_of
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
 from broadcaster.stations.agent.commands import Commands
@@ -69,6 +69,7 @@ log = logging.getLogger("broadcaster.stations.agent")
 TIME_SCALE_ENV = "BROADCASTER_AGENT_TIME_SCALE"  # null player only: tests play fast
 TOKEN_ENV = "BROADCASTER_AGENT_TOKEN"
 RETRY_AUDIO_S = 5.0
+RESTARTED = "the agent stopped during the relay; it resumes for the rest of its slot"
 
 
 # --- the agent -------------------------------------------------------------------------
@@ -105,6 +106,7 @@ class Agent(Reporting, Commands):
         self._stopping = False
         self._need_audio = threading.Event()
         self._submitted: set[int] = set()  # handed to the queue by this process
+        self._resume: set[int] = set()  # relays on air when the agent stopped, slot still on
         self._online: bool | None = None
         self._last_sync: datetime | None = None
         self._upload_after = 0.0
@@ -180,15 +182,33 @@ class Agent(Reporting, Commands):
         log.info("agent: stopped")
 
     def _recover(self) -> None:
-        """A play cut off by a crash or power loss is reported, never played again."""
+        """A play cut off by a crash or power loss is reported, never played again; a
+        relay whose slot still runs resumes for the rest of it (a live stream airs
+        nothing twice)."""
+        relays = self._running_relays()
         for occurrence_id in sorted(self.store.handled()):
-            if self.store.state(occurrence_id) == EventKind.STARTED:
+            if self.store.state(occurrence_id) in ON_AIR_KINDS and occurrence_id in relays:
+                log.warning("agent: relay %s was on air when the agent stopped", occurrence_id)
+                self.store.record(occurrence_id, EventKind.RELAY_PAUSED, RESTARTED)
+                self._resume.add(occurrence_id)
+            elif self.store.state(occurrence_id) in ON_AIR_KINDS:
                 log.warning(
                     "agent: occurrence %s was playing when the agent stopped", occurrence_id
                 )
                 self.store.record(
                     occurrence_id, EventKind.FAILED, "cut short: the agent stopped during the play"
                 )
+
+    def _running_relays(self) -> set[int]:
+        cached = self.store.get("manifest")
+        if not cached:
+            return set()
+        now = self.clock()
+        return {
+            p.occurrence_id
+            for p in parse_manifest(json.loads(cached)).values()
+            if p.is_relay and now < p.at + timedelta(seconds=p.duration_s)
+        }
 
     # -- the manifest
 
@@ -228,7 +248,9 @@ class Agent(Reporting, Commands):
             self.timer.cancel(occurrence_id)
         upcoming = []
         for play in plays.values():
-            if play.occurrence_id in handled or play.occurrence_id in self._submitted:
+            if play.occurrence_id in self._submitted:
+                continue
+            if play.occurrence_id in handled and play.occurrence_id not in self._resume:
                 continue
             self.timer.set(play.occurrence_id, play.at, _rank(play))
             upcoming.append(play.at)
@@ -275,10 +297,13 @@ class Agent(Reporting, Commands):
             play = self.plays.get(occurrence_id)
         if play is None or self._stopping or occurrence_id in self._submitted:
             return
-        if self.store.state(occurrence_id) is not None:
-            return  # already played (or skipped) before a restart
         now = self.clock()
         late = now - play.at
+        if occurrence_id in self._resume:  # a relay the agent's restart cut: its slot goes on
+            self._fire_relay(play, late)
+            return
+        if self.store.state(occurrence_id) is not None:
+            return  # already played (or skipped) before a restart
         grace = self.grace
         if late > grace:
             reason = (
@@ -294,6 +319,9 @@ class Agent(Reporting, Commands):
             )
             self.store.record(occurrence_id, EventKind.SKIPPED, reason, at=now)
             self._wake.set()
+            return
+        if play.is_relay:
+            self._fire_relay(play, late)
             return
         path = self.audio.verified(play)
         if path is None:
@@ -338,17 +366,58 @@ class Agent(Reporting, Commands):
             times = [self.plays[k].at for k in scheduled if k in self.plays]
         return min(times) if times else None
 
-    def _on_event(self, kind: str, item: Cue, detail: str) -> None:
+    def _fire_relay(self, play: ManifestItem, late: timedelta) -> None:
+        """A relay needs no audio but its fallback's, and waits for none: without the
+        fallback in the cache it relays all the same, and silence fills a drop."""
+        fallback = None
+        if play.fallback is not None:
+            fallback = self.audio.verified(play) or self.audio.path(play.sha256)
+        if late.total_seconds() > 1:
+            log.info("play: relay %s starts %.0f s late", play.occurrence_id, late.total_seconds())
+        self._submitted.add(play.occurrence_id)
+        self.queue.submit(
+            Cue(
+                at=play.at,
+                rank=-play.priority,
+                order=play.order,
+                schedule_id=play.schedule_id,
+                occurrence_id=play.occurrence_id,
+                path=fallback or self.cache_dir,
+                duration_s=play.duration_s,
+                relay=RelaySlot(
+                    url=play.stream_url,
+                    name=play.stream_name,
+                    fallback=fallback,
+                    resumed=play.occurrence_id in self._resume,
+                ),
+            )
+        )
+
+    def _on_event(self, kind: str, item: Cue, detail: str) -> bool | None:
+        tone = item.occurrence_id < 0  # the test tone of a command, not an occurrence
+        if kind == EventKind.STARTED and not tone and self.clock() - item.at > self.grace:
+            # It waited behind a relay (or a long queue) past its grace window.
+            late = int((self.clock() - item.at).total_seconds())
+            kind = EventKind.SKIPPED
+            detail = (
+                f"not played: {late} s past its time, beyond the {_span(self.grace)} grace window"
+            )
+            self._record(kind, item, detail)
+            return False
         if kind == EventKind.STARTED:
             # The amplifier on and the volume set before the audio; neither failing
             # stops the play (both are logged and reported in the heartbeat).
             self.amplifier.ensure_on(f"item {item.occurrence_id} starts")
             self.volumes.apply(item.priority)
-        if item.occurrence_id < 0:  # the test tone of a command, not an occurrence
+        if tone:
             self.tone_finished(-item.occurrence_id, str(kind), detail)
-            return
+            return None
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
+        self._record(kind, item, detail)
+        return None
+
+    def _record(self, kind: str, item: Cue, detail: str) -> None:
         self.store.record(item.occurrence_id, kind, detail)
         log.info(
             "play: occurrence %s %s%s",
