@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlmodel import select
 
+from broadcaster.accountability.reports import EVENT_LABELS
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import (
@@ -120,6 +121,7 @@ def _page(station: Station, *, token: str | None = None, with_history: bool = Tr
         station=station,
         health=health_of(station, beat, now=utcnow()),
         events=events if with_history else [],
+        event_labels=EVENT_LABELS,
         last_play=last_play if with_history else None,
         commune=session.get(Area, station.area_id),
         form=TokenForm(),

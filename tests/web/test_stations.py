@@ -147,3 +147,26 @@ def test_an_operator_sets_the_order_of_their_own_station_only(client, auth, sess
     assert "Thứ tự phải gồm đủ ba cấp" in bad
     audit = session.exec(select(AuditEntry).where(AuditEntry.action == "set_collision_order")).all()
     assert len(audit) == 1 and audit[0].actor_label == "operator"
+
+
+def test_the_page_names_a_relays_events_and_details_in_vietnamese(client, auth, session):
+    from broadcaster.core.models import PlayEvent
+
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    now = utcnow()
+    session.add(PlayEvent(station_id=station.id, kind="relay_dropped", at=now, actor="agent"))
+    session.add(
+        PlayEvent(
+            station_id=station.id,
+            kind="finished",
+            at=now + timedelta(seconds=1),
+            actor="agent",
+            detail="relayed 34 s of 35 s, 1 drop, fallback 6 s",
+        )
+    )
+    session.commit()
+    auth.login("editor")
+    page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
+    assert "Tiếp sóng: mất sóng" in page and "relay_dropped" not in page
+    assert "Đã tiếp sóng 34 giây trong 35 giây, mất sóng 1 lần" in page
+    assert "phát bản tin dự phòng 6 giây" in page
