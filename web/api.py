@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from datetime import UTC
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -22,6 +23,7 @@ from broadcaster.core.dbtypes import utcnow
 from broadcaster.stations import api as stationapi
 from broadcaster.stations.heartbeats import HeartbeatBuffer
 from broadcaster.stations.manifestcache import ManifestCache
+from broadcaster.stations.push import PushFull, PushHub
 from broadcaster.stations.ratelimit import StationLimiter, retry_after
 from web import security
 from web.audiofiles import audio_response
@@ -34,6 +36,8 @@ MOUNT = f"/api/{stationapi.API_VERSION}"
 MANIFESTS = "station_api_manifests"
 HEARTBEATS = "station_api_heartbeats"
 LIMITER = "station_api_limiter"
+PUSH = "station_api_push"
+SERVER_TIME = "X-Server-Time"  # seconds since the epoch, to the millisecond
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -58,7 +62,9 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app.extensions[MANIFESTS] = ManifestCache(engine) if engine.dialect.name == "sqlite" else None
     app.extensions[HEARTBEATS] = HeartbeatBuffer(engine)
     app.extensions[LIMITER] = _limiter(settings)
+    app.extensions[PUSH] = PushHub(engine, max_held=settings.push_max_held)
     app.teardown_appcontext(close_session)
+    app.after_request(_server_time)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)
@@ -86,6 +92,12 @@ def mounted(api_app: Flask, *, in_front_of):
         return in_front_of(environ, start_response)
 
     return dispatch
+
+
+def _server_time(response: Response) -> Response:
+    # Every answer, refusals too: the agent sets its clock by the midpoint of each contact.
+    response.headers[SERVER_TIME] = f"{time.time():.3f}"
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -181,16 +193,19 @@ def openapi():
     return jsonify(stationapi.openapi_document())
 
 
+def _built_manifest(token: str | None, now, *, fresh: bool):
+    manifests = current_app.extensions[MANIFESTS]
+    if manifests is not None:
+        return manifests.manifest(token, now=now, fresh=fresh)
+    # The engine, not a session: a read this frequent need not open a transaction.
+    return stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
+
+
 @bp.get("/manifest")
 def manifest():
     token = stationapi.parse_bearer(request.headers.get("Authorization"))
     now = utcnow()
-    manifests = current_app.extensions[MANIFESTS]
-    if manifests is not None:
-        built = manifests.manifest(token, now=now)
-    else:
-        # The engine, not a session: a read this frequent need not open a transaction.
-        built = stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
+    built = _built_manifest(token, now, fresh=bool(request.cache_control.no_cache))
     if built is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
     _authenticated()
@@ -250,3 +265,39 @@ def heartbeat():
     beat = stationapi.heartbeat_values(_json_body(), now=now)
     current_app.extensions[HEARTBEATS].add(station.id, beat)  # written within a second
     return jsonify(server_time=now.astimezone(UTC).isoformat())
+
+
+@bp.get("/push")
+def push():
+    """Held until this station's manifest or commands change (200) or the hold ends (204).
+
+    If-None-Match carries the agent's manifest ETag: a manifest that already differs is
+    answered at once, so nothing changed between its last sync and this request is lost.
+    The token is checked again after every wake: a revoked token's request ends with 401.
+    """
+    token = stationapi.parse_bearer(request.headers.get("Authorization"))
+    station = _station()
+    hub = current_app.extensions[PUSH]
+    try:
+        waiter = hub.register(station.id)
+    except PushFull:
+        # Busy holding others: this agent polls meanwhile and asks again later.
+        response = _error(503, "push is full on this server; poll the manifest")
+        response.headers["Retry-After"] = "60"
+        return response
+    try:
+        # Registered first, then compared: a change after this line wakes the waiter.
+        built = _built_manifest(token, utcnow(), fresh=True)
+        if built is None:
+            raise stationapi.ApiError(401, UNAUTHORIZED)
+        if not request.if_none_match.contains_weak(built.etag):
+            topics = {"manifest"}
+        else:
+            topics = waiter.wait(current_app.config["SETTINGS"].push_hold_seconds)
+        if topics and stationapi.station_for_token(current_app.extensions["engine"], token) is None:
+            raise stationapi.ApiError(401, UNAUTHORIZED)
+    finally:
+        hub.release(waiter)
+    if not topics:
+        return Response(status=204)
+    return jsonify(topics=sorted(topics), server_time=utcnow().astimezone(UTC).isoformat())

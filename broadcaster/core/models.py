@@ -338,6 +338,8 @@ class StationBeat(SQLModel, table=True):
     player_state: str = Field(default="", max_length=32)
     last_sync: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cache_files: int | None = None
+    # Server time minus the agent's clock, as the agent measured it (issue 16).
+    clock_offset_s: float | None = None
 
 
 class ManifestChange(SQLModel, table=True):
@@ -350,3 +352,5 @@ class ManifestChange(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     station_id: int | None = None
+    # NULL from the triggers (a manifest change); push.wake() names its topic (issue 16).
+    topic: str | None = Field(default=None, max_length=16)

@@ -34,6 +34,7 @@ MAX_DETAIL = 1000
 MAX_INSTANT = 64  # characters of an ISO 8601 date-time, with room for fractions and offset
 # INTEGER columns: 32 bits on PostgreSQL (SQLite would take 64).
 MAX_ID = 2**31 - 1
+MAX_OFFSET_S = 366 * 24 * 3600.0
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 UID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -120,6 +121,8 @@ class Heartbeat(BaseModel):
     player_state: _text(32) = ""  # type: ignore[valid-type]
     last_sync: Instant | None = None
     cache_files: RowId | None = None
+    # Server time minus the agent's clock, seconds (NTP-style, issue 16); a year at most.
+    clock_offset_s: Annotated[float, Field(ge=-MAX_OFFSET_S, le=MAX_OFFSET_S)] | None = None
 
 
 # --- responses: declared for the OpenAPI document; the hot path builds plain dicts ---

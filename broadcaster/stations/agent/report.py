@@ -108,6 +108,7 @@ class Reporting:
             "player_state": "idle" if self.queue.idle() else "playing",
             "last_sync": iso(self._last_sync) if self._last_sync else None,
             "cache_files": self.audio.files(),
+            "clock_offset_s": self.clock.offset_s(),
         }
         try:
             self.client.post("/heartbeat", body)

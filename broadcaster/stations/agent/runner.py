@@ -50,6 +50,7 @@ from broadcaster.core.events import EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
 from broadcaster.onair.playout import Cue, PlayoutQueue
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
+from broadcaster.stations.agent.clock import ServerClock
 from broadcaster.stations.agent.plan import (
     GRACE,
     ManifestItem,
@@ -57,6 +58,7 @@ from broadcaster.stations.agent.plan import (
     manifest_grace,
     parse_manifest,
 )
+from broadcaster.stations.agent.push import PushListener
 from broadcaster.stations.agent.report import Reporting
 from broadcaster.stations.agent.store import LocalStore, utcnow
 
@@ -83,15 +85,29 @@ class Agent(Reporting):
         sync_interval: float = 60.0,
         heartbeat_interval: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
+        push: bool = True,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.client = Client(server, token)
         self.store = LocalStore(self.cache_dir / "agent.db")
+        # Plays, events and grace go by the server's time: `clock` is this box's own.
+        self.clock = ServerClock(clock, offset_s=float(self.store.get("clock_offset") or 0))
+        self.client = Client(server, token, clock=self.clock)
         self.audio = AudioCache(self.cache_dir / "audio", self.client)
         self.sync_interval = sync_interval
         self.heartbeat_interval = heartbeat_interval
-        self.clock = clock
+        self._sync_now = threading.Event()  # push said the manifest changed
+        self.push = (
+            PushListener(
+                self.client,
+                etag=lambda: self.store.get("etag"),
+                on_topics=self._pushed,
+                quiet_s=lambda: self._quiet_until - time.monotonic(),
+                on_slow_down=lambda exc: self._slow_down("push", exc),
+            )
+            if push
+            else None
+        )
         self.plays: dict[int, ManifestItem] = {}
         self.grace = GRACE  # until a manifest says otherwise
         self._plays_lock = threading.Lock()
@@ -114,6 +130,11 @@ class Agent(Reporting):
         self._stop.set()
         self._wake.set()
 
+    def _pushed(self, topics: set[str]) -> None:
+        if "manifest" in topics:
+            self._sync_now.set()
+            self._wake.set()
+
     def run(self) -> None:
         log.info("agent %s: server %s, cache %s", __version__, self.client.base, self.cache_dir)
         self._recover()
@@ -124,13 +145,18 @@ class Agent(Reporting):
         next_sync = next_beat = time.monotonic()
         try:
             while not self._stop.is_set():
-                # Reports first: when the server rations requests (429), what it lacks is
-                # what was played; the manifest it already sent is cached.
-                self.upload()
+                pushed = self._sync_now.is_set()
+                if not pushed:
+                    # Reports first: when the server rations requests (429), what it lacks
+                    # is what was played; the manifest it already sent is cached.
+                    self.upload()
                 now = time.monotonic()
-                if now >= next_sync:
-                    self.sync()
+                if now >= next_sync or pushed:
+                    self._sync_now.clear()
+                    self.sync(fresh=pushed)
                     next_sync = time.monotonic() + self.sync_interval
+                    if self.push is not None:
+                        self.push.start()  # after the first sync: it holds with its ETag
                 elif self._need_audio.is_set():
                     self._need_audio.clear()
                     self._ensure_audio()
@@ -150,6 +176,8 @@ class Agent(Reporting):
     def _shutdown(self) -> None:
         log.info("agent: stopping")
         self._stopping = True
+        if self.push is not None:
+            self.push.stop()
         self.timer.stop()
         self.queue.close()  # cuts a play short; it is reported as interrupted
         if self.store.pending():
@@ -175,13 +203,13 @@ class Agent(Reporting):
 
     # -- the manifest
 
-    def sync(self) -> bool:
+    def sync(self, *, fresh: bool = False) -> bool:
         """Fetch the manifest (304 when unchanged) and make sure its audio is cached."""
         if self._throttled():
             return False
         etag = self.store.get("etag")
         try:
-            status, new_etag, document = self.client.manifest(etag)
+            status, new_etag, document = self.client.manifest(etag, fresh=fresh)
         except (OSError, HttpError, ValueError) as exc:
             if isinstance(exc, HttpError) and exc.status == 429:
                 self._slow_down("manifest", exc)
@@ -191,6 +219,9 @@ class Agent(Reporting):
             return False
         self._online_again()
         self._last_sync = self.clock()
+        offset = self.clock.offset_s()
+        if offset is not None:  # the first play after a restart offline goes by it
+            self.store.put(clock_offset=f"{offset:.3f}")
         if status == 304 or document is None:
             log.debug("manifest: unchanged")
         else:
@@ -352,6 +383,7 @@ def run_agent(
     sync_interval: float = 60.0,
     heartbeat_interval: float = 60.0,
     stop_event: threading.Event | None = None,
+    push: bool = True,
 ) -> None:
     """Run until SIGTERM/SIGINT (in the main thread) or until stop_event is set."""
     agent = Agent(
@@ -361,6 +393,7 @@ def run_agent(
         player=player or build_player(player_name),
         sync_interval=sync_interval,
         heartbeat_interval=heartbeat_interval,
+        push=push,
     )
     if threading.current_thread() is threading.main_thread():
 
@@ -396,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--player", choices=PLAYERS, default="auto")
     parser.add_argument("--sync-interval", type=_positive, default=60.0, metavar="SECONDS")
     parser.add_argument("--heartbeat-interval", type=_positive, default=60.0, metavar="SECONDS")
+    parser.add_argument(
+        "--no-push", action="store_true", help="poll only; no held connection to the server"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     from broadcaster.core import logs
@@ -432,5 +468,6 @@ def main(argv: list[str] | None = None) -> int:
         player=player,
         sync_interval=args.sync_interval,
         heartbeat_interval=args.heartbeat_interval,
+        push=not args.no_push,
     )
     return 0
