@@ -286,18 +286,33 @@ def push():
         response.headers["Retry-After"] = "60"
         return response
     try:
-        # Registered first, then compared: a change after this line wakes the waiter.
-        built = _built_manifest(token, utcnow(), fresh=True)
-        if built is None:
-            raise stationapi.ApiError(401, UNAUTHORIZED)
-        if not request.if_none_match.contains_weak(built.etag):
-            topics = {"manifest"}
-        else:
-            topics = waiter.wait(current_app.config["SETTINGS"].push_hold_seconds)
-        if topics and stationapi.station_for_token(current_app.extensions["engine"], token) is None:
-            raise stationapi.ApiError(401, UNAUTHORIZED)
+        topics = _held(token, waiter, current_app.config["SETTINGS"].push_hold_seconds)
     finally:
         hub.release(waiter)
     if not topics:
         return Response(status=204)
     return jsonify(topics=sorted(topics), server_time=utcnow().astimezone(UTC).isoformat())
+
+
+def _held(token: str | None, waiter, hold_s: float) -> set[str]:
+    """What changed for this station within hold_s (empty: nothing); ApiError 401 when
+    its token no longer works."""
+    engine = current_app.extensions["engine"]
+    deadline = time.monotonic() + hold_s
+    while True:
+        # Registered before looking: a change after this look wakes the waiter.
+        built = _built_manifest(token, utcnow(), fresh=True)
+        if built is None:
+            raise stationapi.ApiError(401, UNAUTHORIZED)
+        if not request.if_none_match.contains_weak(built.etag):
+            return {"manifest"}
+        topics = waiter.wait(max(0.0, deadline - time.monotonic()))
+        if not topics:
+            return topics
+        if stationapi.station_for_token(engine, token) is None:
+            raise stationapi.ApiError(401, UNAUTHORIZED)
+        if topics != {"manifest"}:
+            return topics
+        # A change that leaves this manifest as it was (a play's own events, an approval
+        # elsewhere): looked at here, not with a request from the agent.
+        waiter.reset()

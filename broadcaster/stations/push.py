@@ -78,6 +78,11 @@ class Waiter:
         self._event.wait(timeout)
         return set(self.topics)
 
+    def reset(self) -> None:
+        """Forget what woke it (before looking again: a wake after this is kept)."""
+        self._event.clear()
+        self.topics.clear()
+
 
 class PushHub:
     """The held requests of this process, woken from the change log read every POLL_S."""

@@ -25,6 +25,7 @@ HOLD_S = 75.0  # above the server's hold (50 s) and nginx's: a silent connection
 BASE_S = 0.5
 CAP_S = 120.0
 REFUSED_CAP_S = 600.0  # a server without push, or refusing this token: ask rarely
+SYNC_WAIT_S = 15.0  # the agent's HTTP timeout: its sync has ended by then
 _NOTHING = object()
 
 
@@ -54,6 +55,7 @@ class PushListener:
         self.failures = 0
         self.connected = False  # the last request was held or answered by the server
         self._unsynced: object = _NOTHING  # an ETag the server already said was stale
+        self._synced = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agent-push", daemon=True)
 
@@ -63,6 +65,11 @@ class PushListener:
 
     def stop(self) -> None:
         self._stop.set()  # a held request ends with the process (daemon thread)
+        self._synced.set()
+
+    def synced(self) -> None:
+        """The agent has asked for its manifest (the next push holds with its ETag)."""
+        self._synced.set()
 
     def backoff(self, *, refused: bool = False) -> float:
         """The next wait: full jitter over an exponentially growing window."""
@@ -108,7 +115,11 @@ class PushListener:
         if not topics:
             return 0.0
         log.info("push: the server says %s changed", ", ".join(sorted(topics)))
+        self._synced.clear()
         self._on_topics(topics)
+        if "manifest" in topics:
+            # Asked again before the sync, with the old ETag, it would be told again.
+            self._synced.wait(SYNC_WAIT_S)
         # Told twice that the same manifest is stale: the sync it asked for did not happen
         # (the server unreachable for it, or rationing): no loop of instant answers.
         again = "manifest" in topics and etag == self._unsynced

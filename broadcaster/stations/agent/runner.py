@@ -122,7 +122,7 @@ class Agent(Reporting):
         self._upload_backoff = 1.0
         self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
         self.queue = PlayoutQueue(player, self._on_event, name="agent")
-        self.timer = Timer(self._fire, clock)
+        self.timer = Timer(self._fire, self.clock)
 
     # -- lifecycle
 
@@ -205,6 +205,13 @@ class Agent(Reporting):
 
     def sync(self, *, fresh: bool = False) -> bool:
         """Fetch the manifest (304 when unchanged) and make sure its audio is cached."""
+        try:
+            return self._sync(fresh)
+        finally:
+            if self.push is not None:
+                self.push.synced()
+
+    def _sync(self, fresh: bool) -> bool:
         if self._throttled():
             return False
         etag = self.store.get("etag")
