@@ -22,7 +22,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
+
+from broadcaster.core.models import Station
 
 log = logging.getLogger(__name__)
 
@@ -61,27 +63,25 @@ class PushFull(Exception):
 
 
 class Waiter:
-    """One held request: the topics that woke it."""
+    """One held request: the topics that woke it, and whether its token still works."""
 
-    __slots__ = ("station_id", "topics", "_event")
+    __slots__ = ("station_id", "digest", "topics", "revoked", "_event")
 
-    def __init__(self, station_id: int) -> None:
+    def __init__(self, station_id: int, digest: str) -> None:
         self.station_id = station_id
+        self.digest = digest  # sha256 of its token, as station.token_hash holds it
         self.topics: set[str] = set()
+        self.revoked = False
         self._event = threading.Event()
 
-    def wake(self, topic: str) -> None:
+    def wake(self, topic: str, *, revoked: bool = False) -> None:
         self.topics.add(topic)
+        self.revoked = self.revoked or revoked
         self._event.set()
 
     def wait(self, timeout: float) -> set[str]:
         self._event.wait(timeout)
         return set(self.topics)
-
-    def reset(self) -> None:
-        """Forget what woke it (before looking again: a wake after this is kept)."""
-        self._event.clear()
-        self.topics.clear()
 
 
 class PushHub:
@@ -102,7 +102,7 @@ class PushHub:
 
     # -- held requests
 
-    def register(self, station_id: int) -> Waiter:
+    def register(self, station_id: int, digest: str = "") -> Waiter:
         with self._lock:
             if self._held >= self.max_held:
                 raise PushFull(f"this server process holds {self._held} push requests")
@@ -110,7 +110,7 @@ class PushHub:
                 self._floor = self._max_id()
                 self._thread = threading.Thread(target=self._run, name="push-hub", daemon=True)
                 self._thread.start()
-            waiter = Waiter(station_id)
+            waiter = Waiter(station_id, digest)
             self._waiters.setdefault(station_id, set()).add(waiter)
             self._held += 1
             return waiter
@@ -156,24 +156,44 @@ class PushHub:
                 {"floor": self._floor or 0},
             ).all()
             connection.rollback()
-        woken = 0
         with self._lock:
+            fresh = []
             for change_id, station_id, topic in rows:
-                if change_id in self._seen:
-                    continue
-                self._seen.add(change_id)
-                woken += self._wake(station_id, topic or MANIFEST)
+                if change_id not in self._seen:
+                    self._seen.add(change_id)
+                    fresh.append((station_id, topic or MANIFEST))
             self._advance(now)
-        return woken
-
-    def _wake(self, station_id: int | None, topic: str) -> int:
-        if station_id is None:
-            targets = [w for waiters in self._waiters.values() for w in waiters]
-        else:
-            targets = list(self._waiters.get(station_id, ()))
-        for waiter in targets:
-            waiter.wake(topic)
+            everyone = [w for waiters in self._waiters.values() for w in waiters]
+            targets = [
+                (waiter, topic)
+                for station_id, topic in fresh
+                for waiter in (
+                    everyone if station_id is None else self._waiters.get(station_id, ())
+                )
+            ]
+        if not targets:
+            return 0
+        # The tokens looked at once for everyone woken (a token change is a change of its
+        # station): a held request whose token was revoked or rotated ends with 401.
+        tokens = self._tokens({waiter.station_id for waiter, _topic in targets})
+        for waiter, topic in targets:
+            waiter.wake(topic, revoked=tokens.get(waiter.station_id) != waiter.digest)
         return len(targets)
+
+    def _tokens(self, station_ids: set[int]) -> dict[int, str]:
+        """The token digest of each of these stations that is active and has one."""
+        ids = sorted(station_ids)
+        found: dict[int, str] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), 500):
+                rows = connection.execute(
+                    select(Station.id, Station.token_hash).where(
+                        col(Station.id).in_(ids[start : start + 500]), col(Station.is_active)
+                    )
+                ).all()
+                found.update((row[0], row[1]) for row in rows)
+            connection.rollback()
+        return found
 
     def _advance(self, now: float) -> None:
         floor = self._floor or 0
