@@ -3,10 +3,12 @@
 Each station API answer carries the server's time (X-Server-Time). Taken as the instant
 halfway between sending the request and reading the answer, it gives the server time
 against this box's monotonic clock, to within half the round trip; of the last SAMPLES
-contacts the one with the shortest round trip is believed. The corrected time is then
-that monotonic clock plus the offset, so a box whose wall clock is wrong, or set by NTP
-half-way through a day, still plays at the server's instant. Until a first contact it is
-the wall clock plus the offset last measured (kept in agent.db by the runner). Stdlib only.
+contacts the one with the shortest round trip is believed, unless a newer one disagrees
+with it by more than both round trips allow (a clock was stepped: start again). The
+corrected time is then that monotonic clock plus the offset, so a box whose wall clock is
+wrong, or set by NTP half-way through a day, still plays at the server's instant. Until
+a first contact it is the wall clock plus the offset last measured (kept in agent.db by
+the runner). Stdlib only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ log = logging.getLogger("broadcaster.stations.agent")
 
 SAMPLES = 8
 MAX_RTT_S = 5.0  # an answer slower than this says too little about when it was sent
+STEP_MARGIN_S = 0.05
 WARN_S = 1.0  # an offset above this is worth a line in the log (and the station page)
 
 
@@ -65,8 +68,15 @@ class ServerClock:
         rtt = received - sent
         if not 0 <= rtt <= MAX_RTT_S or server != server:
             return
+        sample = (rtt, server - (sent + rtt / 2))
         with self._lock:
-            self._samples.append((rtt, server - (sent + rtt / 2)))
+            if self._samples:
+                best = min(self._samples)
+                # Further apart than both round trips allow: a clock was stepped (the
+                # server's by NTP, say). The older samples describe a time that is gone.
+                if abs(sample[1] - best[1]) > (sample[0] + best[0]) / 2 + STEP_MARGIN_S:
+                    self._samples.clear()
+            self._samples.append(sample)
             self._best = min(self._samples)[1]
         offset = self.offset_s()
         if offset is not None and abs(offset) > WARN_S and not self._warned:
