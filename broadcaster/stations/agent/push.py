@@ -6,8 +6,9 @@ thread asks again at once). When it answers with topics the agent syncs immediat
 When the request cannot be held (connection refused or cut, a server without push,
 401, 503 from a full server) the agent goes on polling at its sync interval and this
 thread tries again after a jittered, exponentially growing wait: "full jitter", a
-uniform draw in [0, min(cap, base * 2^n)], so 500 agents cut off by one server restart
-come back spread over the window instead of together. Stdlib only.
+uniform draw in [0, min(cap, base * 2^n)], with n at least 3 when a held connection
+drops (every agent behind that server lost its own at the same moment), so 500 agents
+cut off by one server restart come back spread over seconds instead of together. Stdlib only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ log = logging.getLogger("broadcaster.stations.agent")
 
 HOLD_S = 75.0  # above the server's hold (50 s) and nginx's: a silent connection is dead
 BASE_S = 0.5
+# A held connection that drops was most likely cut with every other one (a server or
+# proxy restart): the first retry is already spread over 0.5 s x 2^3 = 4 s.
+DROPPED_FAILURES = 3
 CAP_S = 120.0
 REFUSED_CAP_S = 600.0  # a server without push, or refusing this token: ask rarely
 SYNC_WAIT_S = 15.0  # the agent's HTTP timeout: its sync has ended by then
@@ -104,6 +108,8 @@ class PushListener:
             log.warning("push: refused (%s); polling meanwhile, again in %.1f s", exc, wait)
             return wait
         except (OSError, ValueError) as exc:
+            if self.connected:
+                self.failures = max(self.failures, DROPPED_FAILURES)
             self.connected = False
             wait = self.backoff()
             log.info("push: connection lost (%s); polling meanwhile, again in %.1f s", exc, wait)
