@@ -227,7 +227,7 @@ def test_an_agent_whose_clock_is_90_s_fast_plays_at_the_servers_instant(site):  
         runner.start()
         wait_until(lambda: station_agent.clock.offset_s() is not None, timeout=10)
         at = support.soon(6)
-        add_while_serving(site, at)
+        occurrence_id = add_while_serving(site, at)
         wait_until(lambda: player.started, timeout=20)
         beat = wait_until(lambda: stored_beat(site.settings), timeout=10)
     finally:
@@ -237,6 +237,18 @@ def test_an_agent_whose_clock_is_90_s_fast_plays_at_the_servers_instant(site):  
     # Uncorrected, this clock would have started it about 84 s early, as soon as it synced.
     assert abs(player.started[0] - at.timestamp()) < 1.0
     assert beat.clock_offset_s == pytest.approx(-90, abs=1.0)
+    # And the server hears of it at the server's time, not 90 s ahead.
+    started = wait_until(lambda: started_at(site.settings, occurrence_id), timeout=10)
+    assert abs((started - at).total_seconds()) < 1.0
+
+
+def started_at(settings, occurrence_id: int):
+    engine = db.make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            return session.get(Occurrence, occurrence_id).started_at
+    finally:
+        engine.dispose()
 
 
 def stored_beat(settings) -> StationBeat | None:

@@ -198,7 +198,10 @@ class Agent(Reporting):
                     "agent: occurrence %s was playing when the agent stopped", occurrence_id
                 )
                 self.store.record(
-                    occurrence_id, EventKind.FAILED, "cut short: the agent stopped during the play"
+                    occurrence_id,
+                    EventKind.FAILED,
+                    "cut short: the agent stopped during the play",
+                    at=self.clock(),
                 )
 
     # -- the manifest
@@ -352,7 +355,8 @@ class Agent(Reporting):
     def _on_event(self, kind: str, item: Cue, detail: str) -> None:
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
-        self.store.record(item.occurrence_id, kind, detail)
+        # Stamped by the server's time, as every event is: the station's own clock may not be.
+        self.store.record(item.occurrence_id, kind, detail, at=self.clock())
         log.info(
             "play: occurrence %s %s%s",
             item.occurrence_id,
