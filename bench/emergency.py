@@ -231,7 +231,7 @@ async def _agents(api_port, push_port, first, count, ready, go):
         etag = headers["etag"]
         held += 1
         try:
-            status, _headers, _body = await _exchange(
+            status, headers, _body = await _exchange(
                 push, _get("/api/v1/push", token, f"If-None-Match: {etag}"), 600
             )
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
@@ -239,6 +239,7 @@ async def _agents(api_port, push_port, first, count, ready, go):
         if status != 200:
             return error(f"push {status}")
         told.append(time.time())
+        cursor = headers.get("x-push-cursor", "")
         fresh = "Cache-Control: no-cache"
         request = _get("/api/v1/manifest", token, f"If-None-Match: {etag}", fresh)
         for _attempt in range(3):
@@ -249,6 +250,21 @@ async def _agents(api_port, push_port, first, count, ready, go):
                 continue
             if status == 200 and b'"emergency"' in body:
                 reached.append(time.time())
+                # As the agent does: hold again at once, with the new ETag and the cursor,
+                # while the others are still being told (their load, not an idle server).
+                again = _get(
+                    "/api/v1/push",
+                    token,
+                    f"If-None-Match: {_headers['etag']}",
+                    f"X-Push-Cursor: {cursor}",
+                )
+                try:
+                    status, _headers, _body = await _exchange(push, again, 3)
+                    error(f"held again, but answered {status} at once")
+                except TimeoutError:
+                    pass  # held, as it should be
+                except (OSError, asyncio.IncompleteReadError) as exc:
+                    error(f"push again {type(exc).__name__}")
                 return None
             error(f"manifest {status} without the emergency")
         return None

@@ -271,12 +271,12 @@ def reconnect_storm(ctx) -> Verdict:
                 super().__init__(*args)
                 self.index = index
 
-            def push(self, etag, hold_s):
+            def push(self, etag, hold_s, cursor=None):
                 with lock:
                     attempts.append(time.monotonic())
                 holding[self.index] = True
                 try:
-                    return super().push(etag, hold_s)
+                    return super().push(etag, hold_s, cursor)
                 finally:
                     holding[self.index] = False
 

@@ -38,6 +38,7 @@ HEARTBEATS = "station_api_heartbeats"
 LIMITER = "station_api_limiter"
 PUSH = "station_api_push"
 SERVER_TIME = "X-Server-Time"  # seconds since the epoch, to the millisecond
+PUSH_CURSOR = "X-Push-Cursor"  # the change log id an agent's push answer is as of
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -286,23 +287,32 @@ def push():
         response.headers["Retry-After"] = "60"
         return response
     try:
-        topics = _held(token, waiter, current_app.config["SETTINGS"].push_hold_seconds)
+        topics = _held(token, hub, waiter, current_app.config["SETTINGS"].push_hold_seconds)
     finally:
         hub.release(waiter)
     if not topics:
-        return Response(status=204)
-    return jsonify(topics=sorted(topics), server_time=utcnow().astimezone(UTC).isoformat())
+        response = Response(status=204)
+    else:
+        response = jsonify(topics=sorted(topics))
+    # What the agent sends back with its next request (after its sync, if told of one).
+    response.headers[PUSH_CURSOR] = str(hub.cursor())
+    return response
 
 
-def _held(token: str | None, waiter, hold_s: float) -> set[str]:
+def _held(token: str | None, hub: PushHub, waiter, hold_s: float) -> set[str]:
     """What changed for this station within hold_s (empty: nothing); ApiError 401 when
     its token no longer works."""
     # Registered before looking: a change after this look wakes the waiter.
-    built = _built_manifest(token, utcnow(), fresh=True)
-    if built is None:
-        raise stationapi.ApiError(401, UNAUTHORIZED)
-    if not request.if_none_match.contains_weak(built.etag):
-        return {"manifest"}
+    cursor = request.headers.get(PUSH_CURSOR, "")
+    missed = hub.since(waiter.station_id, int(cursor)) if cursor.isdigit() else None
+    if missed:
+        return missed
+    if missed is None:  # no cursor, or one from before this process: the manifest says
+        built = _built_manifest(token, utcnow(), fresh=True)
+        if built is None:
+            raise stationapi.ApiError(401, UNAUTHORIZED)
+        if not request.if_none_match.contains_weak(built.etag):
+            return {"manifest"}
     topics = waiter.wait(hold_s)
     # Not the manifest: thousands are woken together by an emergency, and each agent's
     # own conditional GET (a 304 when the change was not its) is the one manifest built

@@ -95,6 +95,10 @@ class PushHub:
         self._waiters: dict[int, set[Waiter]] = {}
         self._held = 0
         self._floor: int | None = None  # every id up to here has been seen
+        self._horizon: int | None = None  # the floor when this process began reading
+        # The last change id per (station or None for all, topic) read so far: a request
+        # that says which changes its agent already had is answered from here, no query.
+        self._last: dict[int | None, dict[str, int]] = {}
         self._seen: set[int] = set()  # seen ids above the floor
         self._gap_since: float | None = None
         self._thread: threading.Thread | None = None
@@ -107,7 +111,7 @@ class PushHub:
             if self._held >= self.max_held:
                 raise PushFull(f"this server process holds {self._held} push requests")
             if self._thread is None:
-                self._floor = self._max_id()
+                self._floor = self._horizon = self._max_id()
                 self._thread = threading.Thread(target=self._run, name="push-hub", daemon=True)
                 self._thread.start()
             waiter = Waiter(station_id, digest)
@@ -126,6 +130,24 @@ class PushHub:
 
     def held(self) -> int:
         return self._held
+
+    def cursor(self) -> int:
+        """The change id up to which this process has read every change: an agent that
+        syncs after hearing it knows of them all."""
+        return self._floor or 0
+
+    def since(self, station_id: int, cursor: int) -> set[str] | None:
+        """Topics changed for this station after `cursor` that were read already; None
+        when this process began reading after it (it cannot tell: look at the manifest)."""
+        if self._horizon is None or cursor < self._horizon:
+            return None
+        with self._lock:
+            return {
+                topic
+                for key in (station_id, None)
+                for topic, last in self._last.get(key, {}).items()
+                if last > cursor
+            }
 
     def stop(self) -> None:
         self._stopped.set()
@@ -162,6 +184,8 @@ class PushHub:
                 if change_id not in self._seen:
                     self._seen.add(change_id)
                     fresh.append((station_id, topic or MANIFEST))
+                    last = self._last.setdefault(station_id, {})
+                    last[topic or MANIFEST] = max(last.get(topic or MANIFEST, 0), change_id)
             self._advance(now)
             everyone = [w for waiters in self._waiters.values() for w in waiters]
             targets = [

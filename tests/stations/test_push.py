@@ -270,10 +270,15 @@ def test_the_hub_wakes_the_named_station_and_everyone_for_a_change_to_all(engine
     hub = PushHub(engine, max_held=3)
     mine, theirs = hub.register(own), hub.register(neighbour)
     hub.stop()  # its thread must not poll first: this test polls itself
+    before = hub.cursor()
     wake(session, station_ids=[own], topic="commands")
     session.commit()
     assert hub.poll() == 1
     assert mine.wait(0) == {"commands"} and theirs.wait(0) == set()
+    # An agent back with the cursor of its last answer is told what it missed, no query.
+    assert hub.since(own, before) == {"commands"} and hub.since(neighbour, before) == set()
+    assert hub.since(own, hub.cursor()) == set()
+    assert hub.since(own, before - 1) is None  # before this process read: it cannot say
     wake(session, station_ids=None)
     session.commit()
     assert hub.poll() == 2 and theirs.wait(0) == {"manifest"}

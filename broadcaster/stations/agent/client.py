@@ -29,6 +29,7 @@ log = logging.getLogger("broadcaster.stations.agent")
 
 API = "/api/v1"
 SERVER_TIME = "X-Server-Time"
+PUSH_CURSOR = "X-Push-Cursor"
 CHUNK = 64 * 1024
 MAX_RETRY_AFTER_S = 3600.0  # a server asking for more is not believed beyond this
 
@@ -115,15 +116,23 @@ class Client:
                 return 304, etag, None
             return response.status, response.headers.get("ETag"), json.load(response)
 
-    def push(self, etag: str | None, hold_s: float) -> set[str]:
-        """Wait for the server to say what changed (empty: nothing within its hold)."""
+    def push(
+        self, etag: str | None, hold_s: float, cursor: str | None = None
+    ) -> tuple[set[str], str | None]:
+        """Wait for the server to say what changed (empty: nothing within its hold); also
+        the cursor to send next time (the changes this answer is as of)."""
         headers = {"If-None-Match": etag} if etag else {}
+        if cursor:
+            headers[PUSH_CURSOR] = cursor
         request = self._request(f"{API}/push", headers=headers)
         with self._open(request, hold_s, held=True) as response:
+            cursor = response.headers.get(PUSH_CURSOR)
             if response.status == 204:
-                return set()
+                return set(), cursor
             topics = json.load(response).get("topics", [])
-        return {str(topic) for topic in topics} if isinstance(topics, list) else set()
+        if not isinstance(topics, list):
+            return set(), cursor
+        return {str(topic) for topic in topics}, cursor
 
     def post(self, path: str, body: Any, timeout: float | None = None) -> dict:
         with self._open(self._request(f"{API}{path}", body=body), timeout) as response:

@@ -60,6 +60,10 @@ class PushListener:
         self.connected = False  # the last request was held or answered by the server
         self._unsynced: object = _NOTHING  # an ETag the server already said was stale
         self._synced = threading.Event()
+        self._sync_ok = False
+        # The server's X-Push-Cursor: which changes the agent has heard of (and synced
+        # after), so the server need not compare manifests to know it missed nothing.
+        self._cursor: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agent-push", daemon=True)
 
@@ -71,8 +75,10 @@ class PushListener:
         self._stop.set()  # a held request ends with the process (daemon thread)
         self._synced.set()
 
-    def synced(self) -> None:
-        """The agent has asked for its manifest (the next push holds with its ETag)."""
+    def synced(self, ok: bool = True) -> None:
+        """The agent has asked for its manifest (the next push holds with its ETag);
+        `ok`: and has it as it is now."""
+        self._sync_ok = ok
         self._synced.set()
 
     def backoff(self, *, refused: bool = False) -> float:
@@ -95,7 +101,7 @@ class PushListener:
             return quiet + self._rng.uniform(0, self.base_s)
         etag = self._etag()
         try:
-            topics = self.client.push(etag, HOLD_S)
+            topics, cursor = self.client.push(etag, HOLD_S, self._cursor)
         except HttpError as exc:
             self.connected = False
             if exc.status == 429:
@@ -118,14 +124,18 @@ class PushListener:
             log.info("push: connected")
         self.connected = True
         self.failures = 0
+        self._cursor = cursor if cursor and cursor.isdigit() else None
         if not topics:
             return 0.0
         log.info("push: the server says %s changed", ", ".join(sorted(topics)))
         self._synced.clear()
+        self._sync_ok = False
         self._on_topics(topics)
         if "manifest" in topics:
             # Asked again before the sync, with the old ETag, it would be told again.
             self._synced.wait(SYNC_WAIT_S)
+            if not self._sync_ok:
+                self._cursor = None  # not synced: let the server compare the ETag instead
         # Told twice that the same manifest is stale: the sync it asked for did not happen
         # (the server unreachable for it, or rationing): no loop of instant answers.
         again = "manifest" in topics and etag == self._unsynced

@@ -208,11 +208,13 @@ class Agent(Reporting):
 
     def sync(self, *, fresh: bool = False) -> bool:
         """Fetch the manifest (304 when unchanged) and make sure its audio is cached."""
+        ok = False
         try:
-            return self._sync(fresh)
+            ok = self._sync(fresh)
+            return ok
         finally:
             if self.push is not None:
-                self.push.synced()
+                self.push.synced(ok)
 
     def _sync(self, fresh: bool) -> bool:
         if self._throttled():
