@@ -359,3 +359,36 @@ def test_the_push_pool_config_is_accepted_and_runs_gevent(settings):
     assert config["worker_class"] == "gevent"
     assert config["bind"] == "['127.0.0.1:8001']"
     assert int(config["worker_connections"]) >= 10_000
+
+
+def test_the_station_page_warns_when_the_agents_clock_is_off(client, auth, session):
+    station = support.station(session, OWN)
+    session.add(StationBeat(station_id=station.id, seen_at=utcnow(), clock_offset_s=-90.0))
+    session.commit()
+    auth.login("editor")
+    page = client.get(f"/stations/{OWN}").get_data(as_text=True)
+    assert 'id="clock-warning"' in page and "90.0" in page
+    beat = session.get(StationBeat, station.id)
+    beat.clock_offset_s = 0.3
+    session.add(beat)
+    session.commit()
+    page = client.get(f"/stations/{OWN}").get_data(as_text=True)
+    assert 'id="clock-warning"' not in page and "0.3" in page
+
+
+def test_a_heartbeat_keeps_the_clock_offset_and_refuses_one_it_cannot_read(client, session):
+    token = stationapi.rotate_token(session, support.station(session, OWN))
+    session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = client.post("/api/v1/heartbeat", json={"clock_offset_s": 1.25}, headers=headers)
+    assert answer.status_code == 200 and "X-Server-Time" in answer.headers
+    assert float(answer.headers["X-Server-Time"]) == pytest.approx(time.time(), abs=5)
+    refused = client.post("/api/v1/heartbeat", json={"clock_offset_s": "soon"}, headers=headers)
+    assert refused.status_code == 422 and "clock_offset_s" in refused.get_json()["error"]
+    wait_until(lambda: stored_beat_in(session, OWN), timeout=5)
+    assert stored_beat_in(session, OWN).clock_offset_s == 1.25
+
+
+def stored_beat_in(session, code: str) -> StationBeat | None:
+    session.expire_all()
+    return session.get(StationBeat, support.station(session, code).id)
