@@ -29,9 +29,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +38,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import _mqtt
 import _stations
+from _procs import children, cpu_s, free_port, raise_file_limit, rss_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMUNES = 3_321
@@ -50,52 +50,7 @@ TARGET_MAX_S = 5.0
 SYNC_CONCURRENCY = 64  # per client process, for the first manifests only
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def raise_file_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
-    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < needed:
-        sys.exit(f"emergency: need {needed} open files, the hard limit is {hard}")
-
-
 # --- processes and their figures ----------------------------------------------------------
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_s(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
 
 
 def start_gunicorn(env: dict, argv: list[str], port: int, log: Path) -> subprocess.Popen:
@@ -284,103 +239,6 @@ def _client(api_port, push_port, first, count, ready, done) -> None:
     asyncio.run(_agents(api_port, push_port, first, count, ready, done))
 
 
-# --- MQTT (Debian's mosquitto), for the comparison -------------------------------------------
-
-
-def _mqtt_string(value: str) -> bytes:
-    data = value.encode()
-    return len(data).to_bytes(2, "big") + data
-
-
-def _mqtt_packet(kind: int, body: bytes) -> bytes:
-    length, encoded = len(body), b""
-    while True:
-        byte, length = length % 128, length // 128
-        encoded += bytes([byte | (128 if length else 0)])
-        if not length:
-            return bytes([kind]) + encoded + body
-
-
-async def _mqtt_read(reader) -> tuple[int, bytes]:
-    kind = (await reader.readexactly(1))[0]
-    length, shift = 0, 0
-    while True:
-        byte = (await reader.readexactly(1))[0]
-        length += (byte & 127) << shift
-        shift += 7
-        if not byte & 128:
-            return kind, await reader.readexactly(length)
-
-
-async def _mqtt_subscriber(port, index, subscribed, received):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    connect = _mqtt_string("MQTT") + bytes([4, 2]) + (120).to_bytes(2, "big")
-    writer.write(_mqtt_packet(0x10, connect + _mqtt_string(f"agent-{index}")))
-    await _mqtt_read(reader)  # CONNACK
-    topic = f"broadcaster/stations/BENCH-{index:06d}"
-    writer.write(_mqtt_packet(0x82, (1).to_bytes(2, "big") + _mqtt_string(topic) + b"\x00"))
-    await _mqtt_read(reader)  # SUBACK
-    subscribed.append(index)
-    kind, _body = await _mqtt_read(reader)
-    if kind >> 4 == 3:  # PUBLISH
-        received.append(time.time())
-    writer.close()
-
-
-async def _mqtt(port: int, agents: int, broker_pid: int) -> dict:
-    subscribed: list[int] = []
-    received: list[float] = []
-    before = rss_kb(broker_pid)
-    tasks = []
-    for index in range(agents):
-        tasks.append(asyncio.create_task(_mqtt_subscriber(port, index, subscribed, received)))
-        if index % 200 == 199:
-            await asyncio.sleep(0.05)
-    while len(subscribed) < agents:
-        await asyncio.sleep(0.1)
-    held = rss_kb(broker_pid)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    connect = _mqtt_string("MQTT") + bytes([4, 2]) + (120).to_bytes(2, "big")
-    writer.write(_mqtt_packet(0x10, connect + _mqtt_string("server")))
-    await _mqtt_read(reader)
-    cpu_before = cpu_s([broker_pid])
-    sent = time.time()
-    for index in range(agents):
-        topic = f"broadcaster/stations/BENCH-{index:06d}"
-        writer.write(_mqtt_packet(0x30, _mqtt_string(topic) + b"manifest"))
-    await writer.drain()
-    await asyncio.wait_for(asyncio.gather(*tasks), 60)
-    writer.close()
-    delays = sorted(t - sent for t in received)
-    return {
-        "per_connection_kb": (held - before) / agents,
-        "p99": delays[int(0.99 * (len(delays) - 1))],
-        "max": delays[-1],
-        "cpu": cpu_s([broker_pid]) - cpu_before,
-        "received": len(received),
-    }
-
-
-def measure_mqtt(folder: Path, agents: int) -> dict | None:
-    broker = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(broker).exists():
-        print("mqtt: mosquitto is not installed; skipped")
-        return None
-    port = free_port()
-    conf = folder / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_connections -1\n")
-    log = folder / "mosquitto.log"
-    process = subprocess.Popen(
-        [broker, "-c", str(conf)], stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
-    try:
-        _stations.wait_for_port(process, port, log, timeout=20)
-        return asyncio.run(_mqtt(port, agents, process.pid))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 # --- the bench ----------------------------------------------------------------------------
 
 
@@ -519,7 +377,7 @@ def main() -> int:
         if len(delays) < args.agents:
             failed = True
         if args.mqtt:
-            mqtt = measure_mqtt(folder, args.agents)
+            mqtt = _mqtt.measure(folder, args.agents)
             if mqtt:
                 print(
                     f"mqtt: mosquitto, {mqtt['received']:,} of {args.agents:,} subscribers got "
