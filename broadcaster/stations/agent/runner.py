@@ -8,6 +8,10 @@ commune's own box next to the amplifier.
 
 - Every --sync-interval seconds it asks for the manifest (If-None-Match, so an unchanged
   manifest costs a 304) and keeps the last one on disk (agent.db in the cache folder).
+- Between those it holds one push request (push.py, unless --no-push): told that the
+  manifest changed, it asks for it at once, so a "phát ngay" arrives within a second.
+- Plays, events and the grace window go by the server's clock (clock.py: the offset is
+  measured on every answer and reported in the heartbeat), not by this box's own.
 - Audio is downloaded ahead into the cache: to a .part file, resumed with a Range request
   after an interruption, checked against its sha256, then moved into place durably. A cached file is
   checked again before each sync and before it plays; a corrupt one is deleted and
