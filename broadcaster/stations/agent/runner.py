@@ -101,6 +101,9 @@ class Agent(Reporting):
         self.sync_interval = sync_interval
         self.heartbeat_interval = heartbeat_interval
         self._sync_now = threading.Event()  # push said the manifest changed
+        # What a push topic sets off (called on the push thread: hand work to the loop).
+        # "commands" is for the province's commands to the station.
+        self.push_handlers: dict[str, Callable[[], None]] = {"manifest": self._sync_soon}
         self.push = (
             PushListener(
                 self.client,
@@ -135,9 +138,16 @@ class Agent(Reporting):
         self._wake.set()
 
     def _pushed(self, topics: set[str]) -> None:
-        if "manifest" in topics:
-            self._sync_now.set()
-            self._wake.set()
+        for topic in sorted(topics):
+            handler = self.push_handlers.get(topic)
+            if handler is None:
+                log.debug("push: nothing here listens to %r", topic)
+            else:
+                handler()
+
+    def _sync_soon(self) -> None:
+        self._sync_now.set()
+        self._wake.set()
 
     def run(self) -> None:
         log.info("agent %s: server %s, cache %s", __version__, self.client.base, self.cache_dir)
