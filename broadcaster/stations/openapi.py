@@ -127,8 +127,10 @@ def openapi_document() -> dict[str, Any]:
                         "within the server's hold (ask again), 401 as soon as the token is "
                         "revoked, 503 with Retry-After when this server holds all it may "
                         "(poll meanwhile). If-None-Match: the manifest ETag the agent has; "
-                        "a stale one is answered at once. Every answer of this API carries "
-                        "X-Server-Time (seconds since the epoch) for the agent's clock."
+                        "a stale one is answered at once. X-Push-Cursor: send back the one "
+                        "the last answer carried (the changes it is as of). Every answer of "
+                        "this API carries X-Server-Time (seconds since the epoch) for the "
+                        "agent's clock."
                     ),
                     "parameters": [
                         {
