@@ -195,8 +195,8 @@ async def _agents(api_port, push_port, first, count, ready, go):
             return error(f"push {status}")
         told.append(time.time())
         cursor = headers.get("x-push-cursor", "")
-        fresh = "Cache-Control: no-cache"
-        request = _get("/api/v1/manifest", token, f"If-None-Match: {etag}", fresh)
+        fresh = ("Cache-Control: no-cache", f"X-Push-Cursor: {cursor}")
+        request = _get("/api/v1/manifest", token, f"If-None-Match: {etag}", *fresh)
         for _attempt in range(3):
             try:
                 status, _headers, body = await _exchange(api, request, 30)

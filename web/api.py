@@ -194,10 +194,10 @@ def openapi():
     return jsonify(stationapi.openapi_document())
 
 
-def _built_manifest(token: str | None, now, *, fresh: bool):
+def _built_manifest(token: str | None, now, *, fresh: bool, seen: int | None = None):
     manifests = current_app.extensions[MANIFESTS]
     if manifests is not None:
-        return manifests.manifest(token, now=now, fresh=fresh)
+        return manifests.manifest(token, now=now, fresh=fresh, seen=seen)
     # The engine, not a session: a read this frequent need not open a transaction.
     return stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
 
@@ -206,7 +206,13 @@ def _built_manifest(token: str | None, now, *, fresh: bool):
 def manifest():
     token = stationapi.parse_bearer(request.headers.get("Authorization"))
     now = utcnow()
-    built = _built_manifest(token, now, fresh=bool(request.cache_control.no_cache))
+    cursor = request.headers.get(PUSH_CURSOR, "")
+    built = _built_manifest(
+        token,
+        now,
+        fresh=bool(request.cache_control.no_cache),
+        seen=int(cursor) if cursor.isdigit() else None,
+    )
     if built is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
     _authenticated()

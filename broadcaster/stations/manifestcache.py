@@ -42,15 +42,20 @@ class ManifestCache:
         self._polled = float("-inf")
         self._polls = 0  # bumped by every poll that dropped something
 
-    def manifest(self, token: str | None, *, now: datetime, fresh: bool = False) -> Manifest | None:
+    def manifest(
+        self, token: str | None, *, now: datetime, fresh: bool = False, seen: int | None = None
+    ) -> Manifest | None:
         """As stationapi.manifest_for_token(), from memory when nothing has changed.
 
         `fresh`: read the change log first whenever it was last read (an agent told of a
-        change by push asks so: another process may have seen the change before this one).
+        change by push asks so: another process may have seen the change before this one),
+        unless this process has read it up to `seen` already (the push answer's cursor).
         """
         if not token:
             return None
         clock = self._clock()
+        if fresh and seen is not None and self._last_change is not None:
+            fresh = self._last_change < seen
         if fresh or clock - self._polled >= POLL_S:
             self._poll(clock, force=fresh)
         digest = hash_token(token)

@@ -106,11 +106,13 @@ class Client:
         return response
 
     def manifest(
-        self, etag: str | None, *, fresh: bool = False
+        self, etag: str | None, *, fresh: bool = False, cursor: str | None = None
     ) -> tuple[int, str | None, dict | None]:
         headers = {"If-None-Match": etag} if etag else {}
         if fresh:  # told of a change by push: the server reads its change log first
             headers["Cache-Control"] = "no-cache"
+            if cursor:  # unless it has read it as far as the push answer had
+                headers[PUSH_CURSOR] = cursor
         with self._open(self._request(f"{API}/manifest", headers=headers)) as response:
             if response.status == 304:
                 return 304, etag, None

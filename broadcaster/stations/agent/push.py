@@ -75,6 +75,11 @@ class PushListener:
         self._stop.set()  # a held request ends with the process (daemon thread)
         self._synced.set()
 
+    @property
+    def cursor(self) -> str | None:
+        """The last answer's cursor: which changes the server had read when it answered."""
+        return self._cursor
+
     def synced(self, ok: bool = True) -> None:
         """The agent has asked for its manifest (the next push holds with its ETag);
         `ok`: and has it as it is now."""

@@ -235,7 +235,8 @@ class Agent(Reporting):
             return False
         etag = self.store.get("etag")
         try:
-            status, new_etag, document = self.client.manifest(etag, fresh=fresh)
+            cursor = self.push.cursor if fresh and self.push is not None else None
+            status, new_etag, document = self.client.manifest(etag, fresh=fresh, cursor=cursor)
         except (OSError, HttpError, ValueError) as exc:
             if isinstance(exc, HttpError) and exc.status == 429:
                 self._slow_down("manifest", exc)
