@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from chaos import scenarios
+from chaos import push, scenarios
 from chaos.harness import ChaosError, Verdict, build_template
 
 SCENARIOS = {
@@ -25,6 +25,8 @@ SCENARIOS = {
     "disk": scenarios.disk_full_during_render,
     "gtts": scenarios.gtts_hanging,
     "clock": scenarios.clock_jumps,
+    "push": push.push_dropped_and_server_restarted,
+    "reconnect": push.reconnect_storm,
 }
 
 

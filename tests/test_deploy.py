@@ -174,7 +174,7 @@ def test_systemd_accepts_the_shipped_units(tmp_path):
         name = unit.name.replace("@.service", "@HUE-THUAN-AN.service")
         (tmp_path / name).write_text(text)
         units.append(str(tmp_path / name))
-    assert len(units) == 5  # web, scheduler, agent@, backup and its timer
+    assert len(units) == 6  # web, push, scheduler, agent@, backup and its timer
     checked = subprocess.run([analyze, "verify", *units], capture_output=True, text=True)
     assert checked.returncode == 0 and checked.stderr == "", checked.stderr
     scheduler = (DEPLOY / "systemd" / "broadcaster-scheduler.service").read_text()

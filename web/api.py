@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from datetime import UTC
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -23,6 +24,7 @@ from broadcaster.stations import api as stationapi
 from broadcaster.stations import commands
 from broadcaster.stations.heartbeats import HeartbeatBuffer
 from broadcaster.stations.manifestcache import ManifestCache
+from broadcaster.stations.push import PushFull, PushHub
 from broadcaster.stations.ratelimit import StationLimiter, retry_after
 from web import security
 from web.audiofiles import audio_response
@@ -36,6 +38,9 @@ MANIFESTS = "station_api_manifests"
 HEARTBEATS = "station_api_heartbeats"
 LIMITER = "station_api_limiter"
 COMMANDS = "station_api_commands"
+PUSH = "station_api_push"
+SERVER_TIME = "X-Server-Time"  # seconds since the epoch, to the millisecond
+PUSH_CURSOR = "X-Push-Cursor"  # the change log id an agent's push answer is as of
 bp = Blueprint("api", __name__)
 instrument(bp)
 
@@ -61,7 +66,9 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app.extensions[HEARTBEATS] = HeartbeatBuffer(engine)
     app.extensions[COMMANDS] = commands.OpenCommands(engine)
     app.extensions[LIMITER] = _limiter(settings)
+    app.extensions[PUSH] = PushHub(engine, max_held=settings.push_max_held)
     app.teardown_appcontext(close_session)
+    app.after_request(_server_time)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_unavailable)
@@ -89,6 +96,12 @@ def mounted(api_app: Flask, *, in_front_of):
         return in_front_of(environ, start_response)
 
     return dispatch
+
+
+def _server_time(response: Response) -> Response:
+    # Every answer, refusals too: the agent sets its clock by the midpoint of each contact.
+    response.headers[SERVER_TIME] = f"{time.time():.3f}"
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -184,16 +197,25 @@ def openapi():
     return jsonify(stationapi.openapi_document())
 
 
+def _built_manifest(token: str | None, now, *, fresh: bool, seen: int | None = None):
+    manifests = current_app.extensions[MANIFESTS]
+    if manifests is not None:
+        return manifests.manifest(token, now=now, fresh=fresh, seen=seen)
+    # The engine, not a session: a read this frequent need not open a transaction.
+    return stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
+
+
 @bp.get("/manifest")
 def manifest():
     token = stationapi.parse_bearer(request.headers.get("Authorization"))
     now = utcnow()
-    manifests = current_app.extensions[MANIFESTS]
-    if manifests is not None:
-        built = manifests.manifest(token, now=now)
-    else:
-        # The engine, not a session: a read this frequent need not open a transaction.
-        built = stationapi.manifest_for_token(current_app.extensions["engine"], token, now=now)
+    cursor = request.headers.get(PUSH_CURSOR, "")
+    built = _built_manifest(
+        token,
+        now,
+        fresh=bool(request.cache_control.no_cache),
+        seen=int(cursor) if cursor.isdigit() else None,
+    )
     if built is None:
         raise stationapi.ApiError(401, UNAUTHORIZED)
     _authenticated()
@@ -279,3 +301,57 @@ def command_result(command_id: int):
     result = commands.record_result(session, station, command_id, payload, now=utcnow())
     session.commit()
     return jsonify(result)
+
+
+@bp.get("/push")
+def push():
+    """Held until this station's manifest or commands change (200) or the hold ends (204).
+
+    If-None-Match carries the agent's manifest ETag: a manifest that already differs is
+    answered at once, so nothing changed between its last sync and this request is lost.
+    The token is checked again after every wake: a revoked token's request ends with 401.
+    """
+    token = stationapi.parse_bearer(request.headers.get("Authorization"))
+    station = _station()
+    hub = current_app.extensions[PUSH]
+    try:
+        waiter = hub.register(station.id, stationapi.hash_token(token or ""))
+    except PushFull:
+        # Busy holding others: this agent polls meanwhile and asks again later.
+        response = _error(503, "push is full on this server; poll the manifest")
+        response.headers["Retry-After"] = "60"
+        return response
+    try:
+        topics = _held(token, hub, waiter, current_app.config["SETTINGS"].push_hold_seconds)
+    finally:
+        hub.release(waiter)
+    if not topics:
+        response = Response(status=204)
+    else:
+        response = jsonify(topics=sorted(topics))
+    # What the agent sends back with its next request (after its sync, if told of one).
+    response.headers[PUSH_CURSOR] = str(hub.cursor())
+    return response
+
+
+def _held(token: str | None, hub: PushHub, waiter, hold_s: float) -> set[str]:
+    """What changed for this station within hold_s (empty: nothing); ApiError 401 when
+    its token no longer works."""
+    # Registered before looking: a change after this look wakes the waiter.
+    cursor = request.headers.get(PUSH_CURSOR, "")
+    missed = hub.since(waiter.station_id, int(cursor)) if cursor.isdigit() else None
+    if missed:
+        return missed
+    if missed is None:  # no cursor, or one from before this process: the manifest says
+        built = _built_manifest(token, utcnow(), fresh=True)
+        if built is None:
+            raise stationapi.ApiError(401, UNAUTHORIZED)
+        if not request.if_none_match.contains_weak(built.etag):
+            return {"manifest"}
+    topics = waiter.wait(hold_s)
+    # Not the manifest: thousands are woken together by an emergency, and each agent's
+    # own conditional GET (a 304 when the change was not its) is the one manifest built
+    # for it. The hub looked at every woken station's token in one query.
+    if waiter.revoked:
+        raise stationapi.ApiError(401, UNAUTHORIZED)
+    return topics

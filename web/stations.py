@@ -201,8 +201,6 @@ def send_command(code: str):
         session.rollback()
         flash(message_for(exc), "error")
     else:
-        assert station.id is not None
-        commands.wake(station.id)
         flash(
             _("Đã gửi lệnh. Máy phát sẽ thực hiện khi kết nối lần tới; kết quả hiện ở bảng lệnh."),
             "success",

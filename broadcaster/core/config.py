@@ -174,6 +174,10 @@ class Settings:
     api_burst: int = 120
     api_failures_per_minute: int = 10
     api_failure_burst: int = 20
+    # Push (stations/push.py): how long a held request waits, how many a process holds
+    # (0: as many as a gevent worker can, a few where each one holds a thread).
+    push_hold_seconds: int = 50
+    push_max_held: int = 0
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     log_format: str = "text"
     heartbeat_seconds: int = 15
@@ -339,6 +343,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         api_burst=env_int(env, "API_BURST", 120, minimum=1),
         api_failures_per_minute=env_int(env, "API_FAILURES_PER_MINUTE", 10, minimum=1),
         api_failure_burst=env_int(env, "API_FAILURE_BURST", 20, minimum=1),
+        push_hold_seconds=env_int(env, "PUSH_HOLD_SECONDS", 50, minimum=1, maximum=600),
+        push_max_held=env_int(env, "PUSH_MAX_HELD", 0, minimum=0),
         trusted_proxies=env_networks(env, "TRUSTED_PROXIES", ""),
         log_format=log_format(env),
         heartbeat_seconds=env_int(env, "HEARTBEAT_SECONDS", 15, minimum=1, maximum=300),

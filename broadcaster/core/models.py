@@ -355,6 +355,8 @@ class StationBeat(SQLModel, table=True):
     mixer: str = Field(default="", max_length=64)
     volume_percent: int | None = None
     temperature_c: float | None = None
+    # Server time minus the agent's clock, as the agent measured it (issue 16).
+    clock_offset_s: float | None = None
 
 
 class ManifestChange(SQLModel, table=True):
@@ -367,6 +369,8 @@ class ManifestChange(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     station_id: int | None = None
+    # NULL from the triggers (a manifest change); push.wake() names its topic (issue 16).
+    topic: str | None = Field(default=None, max_length=16)
 
 
 # --- stream relays (issue 15)

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from broadcaster.core import audit
-from broadcaster.core.db import session_scope
+from broadcaster.core.db import saved_id, session_scope
 from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import (
     CommandState,
@@ -41,6 +41,7 @@ from broadcaster.core.models import (
     StationCommand,
     User,
 )
+from broadcaster.stations import push
 from broadcaster.stations.schemas import MAX_ID, ApiError, ServerTime
 from broadcaster.stations.tokens import StationRef
 
@@ -112,6 +113,9 @@ def send_command(
     )
     session.add(command)
     session.flush()
+    # In the same transaction: a held push connection hears of it within a second of the
+    # commit, and not at all if the command is rolled back.
+    push.wake(session, station_ids=[saved_id(station)], topic=push.COMMANDS)
     audit.record(
         session,
         actor=actor,
@@ -315,25 +319,3 @@ _OPEN_STATIONS = (
     .where(col(StationCommand.state).in_(OPEN))
     .distinct()
 )
-
-
-# --- waking an agent -------------------------------------------------------------------
-
-_listeners: list[Callable[[int], None]] = []
-
-
-def on_queued(listener: Callable[[int], None]) -> None:
-    """Call listener(station_id) whenever a command for the station is committed.
-
-    For the push connection: it can wake the agent, which then asks GET /commands.
-    """
-    _listeners.append(listener)
-
-
-def wake(station_id: int) -> None:
-    """Tell the listeners; call it after the command's transaction committed."""
-    for listener in list(_listeners):
-        try:
-            listener(station_id)
-        except Exception:  # a broken listener must not fail the admin's request
-            log.exception("commands: a wake-up listener failed for station %s", station_id)

@@ -42,13 +42,22 @@ class ManifestCache:
         self._polled = float("-inf")
         self._polls = 0  # bumped by every poll that dropped something
 
-    def manifest(self, token: str | None, *, now: datetime) -> Manifest | None:
-        """As stationapi.manifest_for_token(), from memory when nothing has changed."""
+    def manifest(
+        self, token: str | None, *, now: datetime, fresh: bool = False, seen: int | None = None
+    ) -> Manifest | None:
+        """As stationapi.manifest_for_token(), from memory when nothing has changed.
+
+        `fresh`: read the change log first whenever it was last read (an agent told of a
+        change by push asks so: another process may have seen the change before this one),
+        unless this process has read it up to `seen` already (the push answer's cursor).
+        """
         if not token:
             return None
         clock = self._clock()
-        if clock - self._polled >= POLL_S:
-            self._poll(clock)
+        if fresh and seen is not None and self._last_change is not None:
+            fresh = self._last_change < seen
+        if fresh or clock - self._polled >= POLL_S:
+            self._poll(clock, force=fresh)
         digest = hash_token(token)
         entry = self._entries.get(digest)
         if entry is not None and clock - entry[1] < MAX_AGE_S:
@@ -81,10 +90,12 @@ class ManifestCache:
         self._entries.clear()
         self._by_station.clear()
 
-    def _poll(self, clock: float) -> None:
+    def _poll(self, clock: float, *, force: bool = False) -> None:
         with self._lock:
-            if clock - self._polled < POLL_S:
-                return  # another thread has just done it
+            # Another thread has just done it; forced, one that began after this request
+            # did (so a burst of fresh requests costs one read, not one each).
+            if self._polled >= clock if force else clock - self._polled < POLL_S:
+                return
             with self.engine.connect() as connection:
                 if self._last_change is None:
                     last = connection.execute(text("SELECT MAX(id) FROM manifestchange"))

@@ -120,6 +120,60 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            f"/api/{API_VERSION}/push": {
+                "get": {
+                    "operationId": "waitForChange",
+                    "summary": "Held until the station's manifest or commands change",
+                    "description": (
+                        "A long poll: answered 200 with the topics that changed (then fetch "
+                        "the manifest with Cache-Control: no-cache), 204 when nothing did "
+                        "within the server's hold (ask again), 401 as soon as the token is "
+                        "revoked, 503 with Retry-After when this server holds all it may "
+                        "(poll meanwhile). If-None-Match: the manifest ETag the agent has; "
+                        "a stale one is answered at once. X-Push-Cursor: send back the one "
+                        "the last answer carried (the changes it is as of). Every answer of "
+                        "this API carries X-Server-Time (seconds since the epoch) for the "
+                        "agent's clock."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "If-None-Match",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "Something changed",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "topics": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "string",
+                                                    "enum": ["manifest", "commands"],
+                                                },
+                                            },
+                                            "server_time": {
+                                                "type": "string",
+                                                "format": "date-time",
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "204": {"description": "Nothing changed within the hold"},
+                        "401": unauthorized,
+                        "429": too_many,
+                        "503": _error_response("This server holds all it may; poll meanwhile"),
+                    },
+                }
+            },
             f"/api/{API_VERSION}/audio/{{sha256}}.mp3": {
                 "get": {
                     "operationId": "getAudio",

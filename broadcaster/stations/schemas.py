@@ -34,6 +34,7 @@ MAX_DETAIL = 1000
 MAX_INSTANT = 64  # characters of an ISO 8601 date-time, with room for fractions and offset
 # INTEGER columns: 32 bits on PostgreSQL (SQLite would take 64).
 MAX_ID = 2**31 - 1
+MAX_OFFSET_S = 366 * 24 * 3600.0
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 UID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -128,6 +129,8 @@ class Heartbeat(BaseModel):
     mixer: _text(64) = ""  # type: ignore[valid-type]
     volume_percent: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
     temperature_c: Annotated[float, Field(strict=True, ge=-60, le=200)] | None = None
+    # Server time minus the agent's clock, seconds (NTP-style, issue 16); a year at most.
+    clock_offset_s: Annotated[float, Field(ge=-MAX_OFFSET_S, le=MAX_OFFSET_S)] | None = None
 
 
 # --- responses: declared for the OpenAPI document; the hot path builds plain dicts ---

@@ -137,15 +137,27 @@ def test_a_command_nobody_picked_up_in_time_expires_and_is_not_delivered(session
     assert [a for a, _ in audit_of(session, old.id)] == ["send_command", "command_expired"]
 
 
-def test_a_listener_hears_of_a_new_command_and_a_broken_one_harms_nothing(session):
-    heard = []
-    commands.on_queued(heard.append)
-    commands.on_queued(lambda station_id: 1 / 0)
-    try:
-        commands.wake(7)
-    finally:
-        del commands._listeners[-2:]
-    assert heard == [7]
+def test_a_command_wakes_the_stations_held_connection_only_once_committed(session):
+    from sqlalchemy import text
+
+    def wakes():
+        return session.execute(
+            text("SELECT station_id FROM manifestchange WHERE topic = 'commands'")
+        ).all()
+
+    before = len(wakes())
+    commands.send_command(
+        session,
+        station=support.station(session, OWN),
+        kind="sync",
+        actor=support.user(session, "admin"),
+        now=utcnow(),
+    )
+    session.rollback()  # an admin's request that failed after queueing: nothing is heard
+    assert len(wakes()) == before
+    command = send(session, "sync")
+    session.commit()
+    assert wakes()[-1] == (command.station_id,)
 
 
 def test_heartbeats_look_for_commands_only_of_stations_that_have_some(session, engine):

@@ -498,7 +498,7 @@ def test_the_openapi_document_describes_every_route(api, api_app):
         for rule in api_app.extensions["api_app"].url_map.iter_rules()
         if rule.endpoint.startswith("api.")
     ]
-    assert len(routes) == 7
+    assert len(routes) == 8
     for route in routes:
         path = route.replace("<name>", "{sha256}.mp3").replace("<int:command_id>", "{command_id}")
         assert "/api/v1" + path in paths, route

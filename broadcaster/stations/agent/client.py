@@ -22,11 +22,14 @@ from typing import Any
 
 from broadcaster import __version__
 from broadcaster.core.fsutil import replacing
+from broadcaster.stations.agent.clock import ServerClock
 from broadcaster.stations.agent.plan import ManifestItem
 
 log = logging.getLogger("broadcaster.stations.agent")
 
 API = "/api/v1"
+SERVER_TIME = "X-Server-Time"
+PUSH_CURSOR = "X-Push-Cursor"
 CHUNK = 64 * 1024
 MAX_RETRY_AFTER_S = 3600.0  # a server asking for more is not believed beyond this
 
@@ -59,10 +62,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class Client:
     """The station API over urllib; raises OSError when the server cannot be reached."""
 
-    def __init__(self, server: str, token: str, timeout: float = 15.0) -> None:
+    def __init__(
+        self, server: str, token: str, timeout: float = 15.0, clock: ServerClock | None = None
+    ) -> None:
         self.base = server.rstrip("/")
         self._token = token
         self.timeout = timeout
+        self.clock = clock  # told the server's time by every answer but a held one
 
     def _request(
         self, path: str, *, body: Any = None, headers: dict[str, str] | None = None
@@ -77,10 +83,13 @@ class Client:
             request.add_header(name, value)
         return request
 
-    def _open(self, request: urllib.request.Request, timeout: float | None = None):
+    def _open(self, request: urllib.request.Request, timeout: float | None = None, *, held=False):
+        sent = self.clock.started() if self.clock else 0.0
         try:
-            return urllib.request.urlopen(request, timeout=timeout or self.timeout)
+            response = urllib.request.urlopen(request, timeout=timeout or self.timeout)
         except urllib.error.HTTPError as exc:
+            if self.clock and not held and exc.headers:
+                self.clock.observe(sent, exc.headers.get(SERVER_TIME))
             if exc.code == 304:
                 return exc
             try:
@@ -91,9 +100,19 @@ class Client:
                 exc.close()
             retry_after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             raise HttpError(exc.code, str(message), retry_after) from None
+        # A held answer was stamped when the server let it go, not half-way through.
+        if self.clock and not held:
+            self.clock.observe(sent, response.headers.get(SERVER_TIME))
+        return response
 
-    def manifest(self, etag: str | None) -> tuple[int, str | None, dict | None]:
+    def manifest(
+        self, etag: str | None, *, fresh: bool = False, cursor: str | None = None
+    ) -> tuple[int, str | None, dict | None]:
         headers = {"If-None-Match": etag} if etag else {}
+        if fresh:  # told of a change by push: the server reads its change log first
+            headers["Cache-Control"] = "no-cache"
+            if cursor:  # unless it has read it as far as the push answer had
+                headers[PUSH_CURSOR] = cursor
         with self._open(self._request(f"{API}/manifest", headers=headers)) as response:
             if response.status == 304:
                 return 304, etag, None
@@ -102,6 +121,24 @@ class Client:
     def get(self, path: str, timeout: float | None = None) -> dict:
         with self._open(self._request(f"{API}{path}"), timeout) as response:
             return json.load(response)
+
+    def push(
+        self, etag: str | None, hold_s: float, cursor: str | None = None
+    ) -> tuple[set[str], str | None]:
+        """Wait for the server to say what changed (empty: nothing within its hold); also
+        the cursor to send next time (the changes this answer is as of)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        if cursor:
+            headers[PUSH_CURSOR] = cursor
+        request = self._request(f"{API}/push", headers=headers)
+        with self._open(request, hold_s, held=True) as response:
+            cursor = response.headers.get(PUSH_CURSOR)
+            if response.status == 204:
+                return set(), cursor
+            topics = json.load(response).get("topics", [])
+        if not isinstance(topics, list):
+            return set(), cursor
+        return {str(topic) for topic in topics}, cursor
 
     def post(self, path: str, body: Any, timeout: float | None = None) -> dict:
         with self._open(self._request(f"{API}{path}", body=body), timeout) as response:

@@ -112,6 +112,7 @@ class Reporting:
             "last_sync": iso(self._last_sync) if self._last_sync else None,
             "cache_files": self.audio.files(),
             **self.hardware(),
+            "clock_offset_s": self.clock.offset_s(),
         }
         try:
             answer = self.client.post("/heartbeat", body)

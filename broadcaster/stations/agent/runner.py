@@ -8,6 +8,10 @@ commune's own box next to the amplifier.
 
 - Every --sync-interval seconds it asks for the manifest (If-None-Match, so an unchanged
   manifest costs a 304) and keeps the last one on disk (agent.db in the cache folder).
+- Between those it holds one push request (push.py, unless --no-push): told that the
+  manifest changed, it asks for it at once, so a "phát ngay" arrives within a second.
+- Plays, events and the grace window go by the server's clock (clock.py: the offset is
+  measured on every answer and reported in the heartbeat), not by this box's own.
 - Audio is downloaded ahead into the cache: to a .part file, resumed with a Range request
   after an interruption, checked against its sha256, then moved into place durably. A cached file is
   checked again before each sync and before it plays; a corrupt one is deleted and
@@ -53,6 +57,7 @@ from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
 from broadcaster.onair.playout import Cue, PlayoutQueue, RelaySlot
 from broadcaster.stations.agent.amplifier import Hardware, add_hardware_options, hardware_of
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
+from broadcaster.stations.agent.clock import ServerClock
 from broadcaster.stations.agent.commands import Commands
 from broadcaster.stations.agent.plan import (
     GRACE,
@@ -61,6 +66,7 @@ from broadcaster.stations.agent.plan import (
     manifest_grace,
     parse_manifest,
 )
+from broadcaster.stations.agent.push import PushListener
 from broadcaster.stations.agent.report import Reporting
 from broadcaster.stations.agent.store import LocalStore, utcnow
 
@@ -89,15 +95,32 @@ class Agent(Reporting, Commands):
         heartbeat_interval: float = 60.0,
         clock: Callable[[], datetime] = utcnow,
         hardware: Hardware | None = None,
+        push: bool = True,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.client = Client(server, token)
         self.store = LocalStore(self.cache_dir / "agent.db")
+        # Plays, events and grace go by the server's time: `clock` is this box's own.
+        self.clock = ServerClock(clock, offset_s=float(self.store.get("clock_offset") or 0))
+        self.client = Client(server, token, clock=self.clock)
         self.audio = AudioCache(self.cache_dir / "audio", self.client)
         self.sync_interval = sync_interval
         self.heartbeat_interval = heartbeat_interval
-        self.clock = clock
+        self._sync_now = threading.Event()  # push said the manifest changed
+        # What a push topic sets off (called on the push thread: hand work to the loop).
+        # "commands" is for the province's commands to the station.
+        self.push_handlers: dict[str, Callable[[], None]] = {"manifest": self._sync_soon}
+        self.push = (
+            PushListener(
+                self.client,
+                etag=lambda: self.store.get("etag"),
+                on_topics=self._pushed,
+                quiet_s=lambda: self._quiet_until - time.monotonic(),
+                on_slow_down=lambda exc: self._slow_down("push", exc),
+            )
+            if push
+            else None
+        )
         self.plays: dict[int, ManifestItem] = {}
         self.grace = GRACE  # until a manifest says otherwise
         self._plays_lock = threading.Lock()
@@ -113,13 +136,15 @@ class Agent(Reporting, Commands):
         self._upload_backoff = 1.0
         self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
         self.queue = PlayoutQueue(player, self._on_event, name="agent")
-        self.timer = Timer(self._fire, clock)
+        self.timer = Timer(self._fire, self.clock)
         self.exit_code = 0
         self._results_waiting = True  # results a previous run could not report
+        self._commands_now = threading.Event()  # push said commands wait
+        self.push_handlers["commands"] = self._commands_soon
         self.amplifier, self.volumes = (hardware or Hardware()).build(
             upcoming=self._next_play_at,
             busy=lambda: not self.queue.idle(),
-            clock=clock,
+            clock=self.clock,
             saved_volume=self.store.get("volume_normal"),  # the province's last one
         )
 
@@ -127,6 +152,22 @@ class Agent(Reporting, Commands):
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def _pushed(self, topics: set[str]) -> None:
+        for topic in sorted(topics):
+            handler = self.push_handlers.get(topic)
+            if handler is None:
+                log.debug("push: nothing here listens to %r", topic)
+            else:
+                handler()
+
+    def _sync_soon(self) -> None:
+        self._sync_now.set()
+        self._wake.set()
+
+    def _commands_soon(self) -> None:
+        self._commands_now.set()
         self._wake.set()
 
     def run(self) -> None:
@@ -141,14 +182,22 @@ class Agent(Reporting, Commands):
         next_sync = next_beat = time.monotonic()
         try:
             while not self._stop.is_set():
-                # Reports first: when the server rations requests (429), what it lacks is
-                # what was played; the manifest it already sent is cached.
-                self.upload()
+                pushed = self._sync_now.is_set()
+                if not pushed:
+                    # Reports first: when the server rations requests (429), what it lacks
+                    # is what was played; the manifest it already sent is cached.
+                    self.upload()
                 self.report_commands()
+                if self._commands_now.is_set():
+                    self._commands_now.clear()
+                    self.fetch_commands()
                 now = time.monotonic()
-                if now >= next_sync:
-                    self.sync()
+                if now >= next_sync or pushed:
+                    self._sync_now.clear()
+                    self.sync(fresh=pushed)
                     next_sync = time.monotonic() + self.sync_interval
+                    if self.push is not None:
+                        self.push.start()  # after the first sync: it holds with its ETag
                 elif self._need_audio.is_set():
                     self._need_audio.clear()
                     self._ensure_audio()
@@ -168,6 +217,8 @@ class Agent(Reporting, Commands):
     def _shutdown(self) -> None:
         log.info("agent: stopping")
         self._stopping = True
+        if self.push is not None:
+            self.push.stop()
         self.timer.stop()
         self.queue.close()  # cuts a play short; it is reported as interrupted
         self.amplifier.stop()
@@ -196,7 +247,10 @@ class Agent(Reporting, Commands):
                     "agent: occurrence %s was playing when the agent stopped", occurrence_id
                 )
                 self.store.record(
-                    occurrence_id, EventKind.FAILED, "cut short: the agent stopped during the play"
+                    occurrence_id,
+                    EventKind.FAILED,
+                    "cut short: the agent stopped during the play",
+                    at=self.clock(),
                 )
 
     def _running_relays(self) -> set[int]:
@@ -212,13 +266,23 @@ class Agent(Reporting, Commands):
 
     # -- the manifest
 
-    def sync(self) -> bool:
+    def sync(self, *, fresh: bool = False) -> bool:
         """Fetch the manifest (304 when unchanged) and make sure its audio is cached."""
+        ok = False
+        try:
+            ok = self._sync(fresh)
+            return ok
+        finally:
+            if self.push is not None:
+                self.push.synced(ok)
+
+    def _sync(self, fresh: bool) -> bool:
         if self._throttled():
             return False
         etag = self.store.get("etag")
         try:
-            status, new_etag, document = self.client.manifest(etag)
+            cursor = self.push.cursor if fresh and self.push is not None else None
+            status, new_etag, document = self.client.manifest(etag, fresh=fresh, cursor=cursor)
         except (OSError, HttpError, ValueError) as exc:
             if isinstance(exc, HttpError) and exc.status == 429:
                 self._slow_down("manifest", exc)
@@ -228,6 +292,9 @@ class Agent(Reporting, Commands):
             return False
         self._online_again()
         self._last_sync = self.clock()
+        offset = self.clock.offset_s()
+        if offset is not None:  # the first play after a restart offline goes by it
+            self.store.put(clock_offset=f"{offset:.3f}")
         if status == 304 or document is None:
             log.debug("manifest: unchanged")
         else:
@@ -418,7 +485,8 @@ class Agent(Reporting, Commands):
         return None
 
     def _record(self, kind: str, item: Cue, detail: str) -> None:
-        self.store.record(item.occurrence_id, kind, detail)
+        # Stamped by the server's time, as every event is: the station's own clock may not be.
+        self.store.record(item.occurrence_id, kind, detail, at=self.clock())
         log.info(
             "play: occurrence %s %s%s",
             item.occurrence_id,
@@ -462,6 +530,7 @@ def run_agent(
     heartbeat_interval: float = 60.0,
     stop_event: threading.Event | None = None,
     hardware: Hardware | None = None,
+    push: bool = True,
 ) -> int:
     """Run until SIGTERM/SIGINT (in the main thread), stop_event or a restart command.
 
@@ -475,6 +544,7 @@ def run_agent(
         sync_interval=sync_interval,
         heartbeat_interval=heartbeat_interval,
         hardware=hardware,
+        push=push,
     )
     if threading.current_thread() is threading.main_thread():
 
@@ -512,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sync-interval", type=_positive, default=60.0, metavar="SECONDS")
     parser.add_argument("--heartbeat-interval", type=_positive, default=60.0, metavar="SECONDS")
     add_hardware_options(parser)
+    parser.add_argument(
+        "--no-push", action="store_true", help="poll only; no held connection to the server"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     from broadcaster.core import logs
@@ -549,4 +622,5 @@ def main(argv: list[str] | None = None) -> int:
         sync_interval=args.sync_interval,
         heartbeat_interval=args.heartbeat_interval,
         hardware=hardware_of(args),
+        push=not args.no_push,
     )
