@@ -130,7 +130,9 @@ class Heartbeat(BaseModel):
     volume_percent: Annotated[StrictInt, Field(ge=0, le=100)] | None = None
     temperature_c: Annotated[float, Field(strict=True, ge=-60, le=200)] | None = None
     # Server time minus the agent's clock, seconds (NTP-style, issue 16); a year at most.
-    clock_offset_s: Annotated[float, Field(ge=-MAX_OFFSET_S, le=MAX_OFFSET_S)] | None = None
+    clock_offset_s: (
+        Annotated[float, Field(strict=True, ge=-MAX_OFFSET_S, le=MAX_OFFSET_S)] | None
+    ) = None
 
 
 # --- responses: declared for the OpenAPI document; the hot path builds plain dicts ---

@@ -9,4 +9,6 @@ def test_a_kind_is_its_stored_string():
 
 def test_agents_report_only_what_happens_on_their_speakers():
     assert EventKind.MISSED not in AGENT_EVENT_KINDS
-    assert set(AGENT_EVENT_KINDS) == {"started", "finished", "failed", "skipped", "interrupted"}
+    plays = {"started", "finished", "failed", "skipped", "interrupted"}
+    relays = {"relay_connected", "relay_dropped", "relay_fallback", "relay_restored"}
+    assert set(AGENT_EVENT_KINDS) == plays | relays | {"relay_paused", "relay_resumed"}

@@ -525,7 +525,14 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     )
     db_session.commit()
     # Limits off: schemathesis sends far faster than an agent, and the logic is the point.
-    server = support.Server(api_settings, env={"BROADCASTER_API_RATE_PER_MINUTE": "0"}).start()
+    # A held push answers within a second here, and holds as many as are sent at once
+    # (a full server's documented 503 would read as a server error).
+    env = {
+        "BROADCASTER_API_RATE_PER_MINUTE": "0",
+        "BROADCASTER_PUSH_HOLD_SECONDS": "1",
+        "BROADCASTER_PUSH_MAX_HELD": "100",
+    }
+    server = support.Server(api_settings, env=env).start()
     try:
         result = subprocess.run(
             [
