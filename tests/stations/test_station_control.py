@@ -11,6 +11,7 @@ import http.server
 import os
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -453,3 +454,25 @@ def test_a_command_is_acted_on_once_when_its_result_is_lost_or_the_agent_dies(
     actions = audit_actions(site)
     assert actions.count(("command_result", str(first))) == 1
     assert actions.count(("command_result", str(second))) == 1
+
+
+def test_a_command_reaches_an_agent_held_by_push_within_seconds_not_at_its_next_beat(
+    site,  # noqa: F811
+    web,
+):
+    admin = login(web, "admin")
+    server = site.server().start()
+    # Heartbeats and polls five minutes apart: only the held connection can explain it.
+    process = site.agent(server.url, sync=300, args=("--heartbeat-interval", "300"))
+    try:
+        wait_until(lambda: "manifest (server)" in site.log(), timeout=20)
+        time.sleep(1.0)  # the push request is held by now (the log shows it once answered)
+        sent = time.monotonic()
+        send(admin, "sync")
+        wait_until(lambda: [s for _, s, _ in results(site).values()] == ["done"], timeout=10)
+        reached = time.monotonic() - sent
+    finally:
+        stop_agent(process)
+        server.stop()
+    assert reached < 5.0, site.log()
+    assert ("GET", "/api/v1/commands") in {r[:2] for r in server.requests()}
