@@ -104,11 +104,14 @@ def dispatch_all(runtime: Runtime) -> None:
     runtime.dispatch()
 
 
-def plan_ahead(database_url: str, settings: Settings | None = None) -> tuple[int, int]:
+def plan_ahead(
+    database_url: str, settings: Settings | None = None, schedule_ids: list[int] | None = None
+) -> tuple[int, int]:
     """Materialize the next 48 h and, given the settings, render ahead of air time.
 
     48 h is the manifest's horizon: agents must hold the audio before a link goes down.
     Each render is its own short transaction, so playout events never wait behind it.
+    With `schedule_ids`, only those schedules (sync_jobs runs it for the ones just saved).
     Returns (occurrences created, audio files rendered).
     """
     from broadcaster.onair.occurrences import pending_audio, render_one
@@ -116,11 +119,11 @@ def plan_ahead(database_url: str, settings: Settings | None = None) -> tuple[int
     now = utcnow()
     engine = engine_for(database_url)
     with session_scope(engine) as session:
-        created = materialize(session, now=now)
+        created = materialize(session, now=now, schedule_ids=schedule_ids)
     rendered = 0
     if settings is not None:
         with session_scope(engine, write=False) as session:
-            pending = pending_audio(session, now=now, hours=48)
+            pending = pending_audio(session, now=now, hours=48, schedule_ids=schedule_ids)
         for occurrence_id in pending:
             with session_scope(engine) as session:
                 occurrence = session.get(Occurrence, occurrence_id)

@@ -72,13 +72,14 @@ def _waiting_for_audio(now: datetime, hours: float) -> tuple:
     )
 
 
-def pending_audio(session: Session, *, now: datetime, hours: float) -> list[int]:
+def pending_audio(
+    session: Session, *, now: datetime, hours: float, schedule_ids: list[int] | None = None
+) -> list[int]:
     """Open occurrences of the next `hours` (and the grace window) that have no audio."""
-    return list(
-        session.exec(
-            select(Occurrence.id).where(*_waiting_for_audio(now, hours)).order_by(Occurrence.at)
-        )
-    )
+    query = select(Occurrence.id).where(*_waiting_for_audio(now, hours))
+    if schedule_ids is not None:
+        query = query.where(col(Occurrence.schedule_id).in_(schedule_ids))
+    return list(session.exec(query.order_by(Occurrence.at)))
 
 
 def count_pending_audio(session: Session, *, now: datetime, hours: float) -> int:

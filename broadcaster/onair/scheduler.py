@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from broadcaster.core.config import Settings
-from broadcaster.core.db import session_scope
+from broadcaster.core.db import saved_id, session_scope
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.models import Schedule, Station
 from broadcaster.onair.jobs import (
@@ -81,11 +81,14 @@ def schedule_job_id(schedule_id: int) -> str:
     return f"schedule-{schedule_id}"
 
 
-def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
+def sync_jobs(scheduler, database_url: str, settings: Settings | None = None) -> tuple[int, int]:
     """Make the job store match the schedules table: one job per active schedule.
 
     Runs every few seconds, so a schedule created, changed or removed in the web UI
-    takes effect on the running scheduler without a restart. A stored job this version
+    takes effect on the running scheduler without a restart. Given the settings, the
+    schedules it added or changed are planned and rendered at once, not at the next
+    plan-ahead (up to 5 minutes away): a "phát ngay" is in the stations' manifests, and
+    pushed to their agents, seconds after the approver issued it. A stored job this version
     cannot restore (its function moved, e.g. from the old broadcaster.scheduling module)
     is dropped by APScheduler as it reads the store, and added again here.
     """
@@ -104,6 +107,7 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
                 )
                 wanted[schedule_job_id(schedule.id)] = (schedule, zones, signature)
     changed = removed = 0
+    changed_ids: list[int] = []
     existing = {job.id: job for job in scheduler.get_jobs(jobstore="default")}
     for job_id in existing:
         if job_id.startswith("schedule-") and job_id not in wanted:
@@ -135,6 +139,11 @@ def sync_jobs(scheduler, database_url: str) -> tuple[int, int]:
             coalesce=True,
         )
         changed += 1
+        changed_ids.append(saved_id(schedule))
+    if changed_ids and settings is not None:
+        # A one-off job (no trigger: it runs once, now) so that this sync, every 5 s, never
+        # waits on a render; materialize takes its turn with the plan-ahead job.
+        scheduler.add_job(plan_ahead, args=[database_url, settings, changed_ids], jobstore="memory")
     return changed, removed
 
 
@@ -205,7 +214,7 @@ def build_scheduler(settings: Settings, runtime: Runtime | None = None) -> Backg
         sync_jobs,
         "interval",
         seconds=SYNC_SECONDS,
-        args=[scheduler, url],
+        args=[scheduler, url, settings],
         id="sync-jobs",
         jobstore="memory",
         replace_existing=True,

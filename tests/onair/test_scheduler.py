@@ -1,6 +1,7 @@
 """The scheduler's schedule jobs: one reading of the time rules, plain arguments, old rows."""
 
 import pickle
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -188,3 +189,45 @@ def test_a_schedule_job_without_local_playout_in_this_process_plays_nothing(sett
 def test_a_schedule_job_stores_no_database_password():
     key = localplayout.playout_key("postgresql+psycopg://radio:s3cret@db:5432/broadcaster")
     assert "s3cret" not in key and key.endswith("@db:5432/broadcaster")
+
+
+def test_a_phat_ngay_is_planned_and_rendered_within_seconds_not_at_the_next_plan_ahead(
+    settings, session
+):
+    from broadcaster.core.dbtypes import utcnow
+    from broadcaster.core.models import Station
+    from broadcaster.onair.scheduler import build_scheduler
+    from broadcaster.onair.schedules import broadcast_now
+    from tests.helpers import wait_until
+    from tests.onair.test_occurrences import user
+
+    script = approved_script(session)
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    session.commit()
+    scheduler = build_scheduler(settings)
+    scheduler.remove_job("plan-ahead")  # every 5 min: only the sync can explain what follows
+    scheduler.start()
+    try:
+        time.sleep(1)  # the start-up jobs (heartbeat, first sync, sweep) have written
+        schedule = broadcast_now(
+            session=session,
+            script=script,
+            actor=user(session, "approver"),
+            station_ids=[station.id],
+            area_ids=[],
+            targets_all=False,
+            now=utcnow(),
+            timezone=settings.timezone,
+        )
+        session.commit()
+
+        def in_the_manifest():
+            session.rollback()  # a fresh read: the scheduler writes in its own transactions
+            found = session.exec(
+                select(Occurrence).where(Occurrence.schedule_id == schedule.id)
+            ).all()
+            return len(found) == 1 and found[0].audio_id is not None
+
+        wait_until(in_the_manifest, timeout=30)
+    finally:
+        scheduler.shutdown(wait=False)
