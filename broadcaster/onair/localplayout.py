@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import make_url
 
@@ -20,7 +20,7 @@ from broadcaster.core.events import EventKind
 from broadcaster.core.models import AudioFile, Occurrence, PlayoutMode, Schedule
 from broadcaster.onair.jobs import engine_for
 from broadcaster.onair.occurrences import GRACE, materialize
-from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue
 
 log = logging.getLogger(__name__)
 
@@ -54,32 +54,41 @@ class Runtime:
                     self._make_player(),
                     lambda kind, item, detail: self.on_event(kind, item, detail),
                     name=str(station_id),
+                    clock=self.clock,
                 )
             return self.queues[station_id]
 
     def on_event(self, kind: str, item: Cue, detail: str) -> bool:
-        """Record a play event; False tells the queue not to play the item after all.
+        """Record a play event; False (for READY) tells the queue not to play the item.
 
-        "started" is durable before the audio begins, or a restart would play it again.
-        While the database is unavailable the station's queue waits here; an item whose
-        grace window passed meanwhile is logged not played instead of going out late.
+        READY comes before the instant and is durable before any sound, or a restart
+        would play the item again; "started" comes as the audio left the player, with its
+        measured lateness. While the database is unavailable the station's queue waits
+        here; an item whose grace window passed meanwhile is logged not played instead of
+        going out late.
         """
         from sqlalchemy.exc import OperationalError
 
         from broadcaster.onair.occurrences import Outcome, apply_outcome, missed_reason
+        from broadcaster.onair.playlog import hold_for_air
 
         station_id = None
+        held = False
         while True:
             now = self.clock()
             outcome = Outcome(kind, detail)
-            if kind == EventKind.STARTED and now - item.at > GRACE:
+            if kind == READY and now - item.at > GRACE:
                 outcome = Outcome(EventKind.SKIPPED, missed_reason(PlayoutMode.LOCAL))
+            at = item.released_at if kind == EventKind.STARTED and item.released_at else now
             try:
                 with session_scope(self.engine) as session:
                     occurrence = session.get(Occurrence, item.occurrence_id)
                     if occurrence is not None:
                         station_id = occurrence.station_id
-                        apply_outcome(session, occurrence, outcome, at=now, actor="scheduler")
+                        if outcome.kind == READY:
+                            held = hold_for_air(session, occurrence.id)
+                        else:
+                            apply_outcome(session, occurrence, outcome, at=at, actor="scheduler")
                 break
             except OperationalError as exc:
                 if self.closing.is_set():
@@ -91,6 +100,8 @@ class Runtime:
                     exc.orig,
                 )
                 self.closing.wait(EVENT_RETRY_SECONDS)
+        if outcome.kind == READY:
+            return held
         log.info(
             "playout: occurrence %s %s %s",
             item.occurrence_id,
@@ -104,8 +115,16 @@ class Runtime:
         )
         return outcome.kind == kind
 
-    def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
-        """Play every due occurrence of the local stations (of one schedule, or all)."""
+    def dispatch(
+        self,
+        *,
+        now: datetime | None = None,
+        schedule_id: int | None = None,
+        ahead: timedelta = LEAD,
+    ) -> int:
+        """Queue every occurrence of the local stations (of one schedule, or all) due by
+        `ahead` from now: claimed and their audio found before the instant, each station's
+        queue releases it at its time."""
         from broadcaster.audio.objectstore import RemoteError
         from broadcaster.audio.render import RenderError, store_for
         from broadcaster.onair.occurrences import claim, due, local_station_ids, render_occurrence
@@ -119,7 +138,8 @@ class Runtime:
                 return 0
             if schedule_id is not None:
                 materialize(session, now=now, hours=0.1, schedule_ids=[schedule_id])
-            for occurrence in due(session, now=now, station_ids=stations, schedule_id=schedule_id):
+            by = now + ahead
+            for occurrence in due(session, now=by, station_ids=stations, schedule_id=schedule_id):
                 if not claim(session, occurrence.id, now=now):
                     continue  # someone else (another job run) has it
                 try:

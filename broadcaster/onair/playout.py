@@ -3,6 +3,12 @@
 Used by local playout in the scheduler and by the station agent. Items due together play
 back-to-back in priority order, never on top of each other; an emergency interrupts
 whatever plays. The players themselves are in onair.players.
+
+Punctual playout: the owners hand an item over LEAD before its time (the agent's timer
+and the scheduler's job fire that early, so checks and claims are done by then). The
+queue prepares the player at once, tells the owner READY (a durable "about to go on air",
+written before any sound), waits for the item's instant on the clock it was given and
+releases the player; "started" follows with the lateness measured as the audio left.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from broadcaster.core.events import EventKind
@@ -22,6 +28,15 @@ from broadcaster.core.priority import Priority
 from broadcaster.onair.players import Player, PlayerError
 
 log = logging.getLogger(__name__)
+
+# How long before its time an item reaches its queue. Sized for the slowest step before
+# the instant: a scheduler claiming and recording a hundred stations' plays at once on a
+# busy machine; the agent's checks take milliseconds.
+LEAD = timedelta(seconds=3)
+# The owner's last word before the sound: durable, and False cancels (not an EventKind:
+# it is never stored or sent as an event of its own).
+READY = "ready"
+_FINE_S = 0.002  # the last stretch before the instant is slept, not waited on the queue
 
 
 @dataclass(order=True)
@@ -35,27 +50,49 @@ class Cue:
     path: Path = field(compare=False)
     duration_s: float = field(compare=False)
     repeat: int = field(default=1, compare=False)
+    # Set by the queue: READY was recorded; when the audio left the player.
+    ready: bool = field(default=False, compare=False)
+    released_at: datetime | None = field(default=None, compare=False)
 
     @property
     def priority(self) -> int:
         return -self.rank
 
+    def lateness_ms(self) -> float:
+        """How long after its time the audio left the player (0 if not released)."""
+        if self.released_at is None:
+            return 0.0
+        return (self.released_at - self.at).total_seconds() * 1000
 
-# (event kind, item, detail); returning False for "started" cancels the play.
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# (event kind or READY, item, detail); returning False for READY cancels the play.
 Callback = Callable[[str, Cue, str], bool | None]
 
 
 class PlayoutQueue:
     """One thread per station: plays due items one at a time, emergencies first."""
 
-    def __init__(self, player: Player, on_event: Callback, name: str = "station") -> None:
+    def __init__(
+        self,
+        player: Player,
+        on_event: Callback,
+        name: str = "station",
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self._player = player
         self._on_event = on_event
+        self._clock = clock  # the owner's (corrected) wall clock: instants are read on it
         self._heap: list[tuple[Cue, int]] = []
         self._counter = itertools.count()
         self._cv = threading.Condition()
         self._current: Cue | None = None
+        self._holding: Cue | None = None  # prepared, waiting for its instant
         self._interrupted = False
+        self._preempted = False  # an emergency came while the held item waited
         self._closing = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"playout-{name}", daemon=True)
@@ -64,19 +101,18 @@ class PlayoutQueue:
     def submit(self, item: Cue) -> None:
         with self._cv:
             heapq.heappush(self._heap, (item, next(self._counter)))
-            current = self._current
-            if (
-                current is not None
-                and item.priority == Priority.EMERGENCY
-                and current.priority < Priority.EMERGENCY
-            ):
-                self._interrupted = True
-                self._player.stop()
+            current, holding = self._current, self._holding
+            if item.priority == Priority.EMERGENCY:
+                if current is not None and current.priority < Priority.EMERGENCY:
+                    self._interrupted = True
+                    self._player.stop()
+                elif holding is not None and holding.priority < Priority.EMERGENCY:
+                    self._preempted = True
             self._cv.notify()
 
     def idle(self) -> bool:
         with self._cv:
-            return self._current is None and not self._heap
+            return self._current is None and self._holding is None and not self._heap
 
     def wait_idle(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -102,20 +138,85 @@ class PlayoutQueue:
                 if self._closed:
                     return
                 item, _ = heapq.heappop(self._heap)
+                self._holding = item
+                self._preempted = False
+            try:
+                if self._start(item):
+                    self._play(item)
+            finally:
+                with self._cv:
+                    self._current = self._holding = None
+
+    def _start(self, item: Cue) -> bool:
+        """Prepare, READY, release at the instant; False if it did not go on air (yet)."""
+        try:
+            self._player.prepare(item.path, item.duration_s)
+        except PlayerError as exc:
+            self._on_event(EventKind.FAILED, item, str(exc))
+            return False
+        except Exception as exc:  # a broken player must not kill the station's queue
+            log.exception("playout: unexpected error preparing a play")
+            self._on_event(EventKind.FAILED, item, f"unexpected: {exc}")
+            return False
+        if not item.ready and not self._closed:
+            if self._on_event(READY, item, "") is False:
+                self._player.cancel()
+                return False  # the owner logged why it must not play now
+            item.ready = True
+        with self._cv:
+            while True:
+                if self._closed:
+                    break
+                if self._heap and self._heap[0][0] < item:
+                    # Something due sooner came while this one waited: it goes back, still
+                    # READY, and plays after.
+                    heapq.heappush(self._heap, (item, next(self._counter)))
+                    self._player.cancel()
+                    return False
+                if self._preempted:
+                    break  # an emergency due after this one: it is cut, as if it had begun
+                left = (item.at - self._clock()).total_seconds()
+                if left <= _FINE_S:
+                    break
+                self._cv.wait(left - _FINE_S)
+            closed, preempted = self._closed, self._preempted
+            if not closed and not preempted:
                 self._current = item
                 self._interrupted = False
-            self._play(item)
-            with self._cv:
-                self._current = None
+        if closed or preempted:
+            self._player.cancel()
+            if preempted:
+                self._on_event(EventKind.INTERRUPTED, item, "interrupted by an emergency broadcast")
+            elif item.ready:
+                self._on_event(
+                    EventKind.INTERRUPTED, item, "not played: playout was shut down before its time"
+                )
+            return False
+        # Sleeping (not spinning) the last stretch: many stations' queues share a process
+        # and its interpreter lock, and a spinning thread would hold it from the others.
+        while (left := (item.at - self._clock()).total_seconds()) > 0 and not self._interrupted:
+            time.sleep(min(left, 0.0005))
+        if self._interrupted or self._closing:
+            self._player.cancel()
+            reason = (
+                "not played: playout was shut down before its time"
+                if self._closing
+                else "interrupted by an emergency broadcast"
+            )
+            self._on_event(EventKind.INTERRUPTED, item, reason)
+            return False
+        self._player.release()
+        item.released_at = self._clock()
+        self._on_event(EventKind.STARTED, item, f"lateness {item.lateness_ms():.1f} ms")
+        return True
 
     def _play(self, item: Cue) -> None:
-        if self._on_event(EventKind.STARTED, item, "") is False:
-            return  # the owner logged why it must not play now
         try:
-            for _ in range(item.repeat):
-                self._player.play(item.path, item.duration_s)
+            self._player.wait()
+            for _ in range(item.repeat - 1):
                 if self._interrupted or self._closing:
                     break
+                self._player.play(item.path, item.duration_s)
         except PlayerError as exc:
             self._on_event(EventKind.FAILED, item, str(exc))
             return

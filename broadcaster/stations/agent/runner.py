@@ -48,7 +48,7 @@ from typing import Any
 from broadcaster import __version__
 from broadcaster.core.events import EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
-from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
 from broadcaster.stations.agent.plan import (
     GRACE,
@@ -105,8 +105,10 @@ class Agent(Reporting):
         self._upload_after = 0.0
         self._upload_backoff = 1.0
         self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
-        self.queue = PlayoutQueue(player, self._on_event, name="agent")
-        self.timer = Timer(self._fire, clock)
+        self.queue = PlayoutQueue(player, self._on_event, name="agent", clock=clock)
+        # Fired LEAD early: the cache check and the hand-over are done before the instant;
+        # the queue releases the play at it.
+        self.timer = Timer(self._fire, clock, lead=LEAD)
 
     # -- lifecycle
 
@@ -165,12 +167,20 @@ class Agent(Reporting):
     def _recover(self) -> None:
         """A play cut off by a crash or power loss is reported, never played again."""
         for occurrence_id in sorted(self.store.handled()):
-            if self.store.state(occurrence_id) == EventKind.STARTED:
+            state = self.store.state(occurrence_id)
+            if state == EventKind.STARTED:
                 log.warning(
                     "agent: occurrence %s was playing when the agent stopped", occurrence_id
                 )
                 self.store.record(
                     occurrence_id, EventKind.FAILED, "cut short: the agent stopped during the play"
+                )
+            elif state == READY:
+                # Stopped in the instant before its time: it may have begun to sound.
+                self.store.record(
+                    occurrence_id,
+                    EventKind.FAILED,
+                    "not played again: the agent stopped as the play was starting",
                 )
 
     # -- the manifest
@@ -287,7 +297,7 @@ class Agent(Reporting):
             retry = now + timedelta(seconds=RETRY_AUDIO_S)
             if retry - play.at > grace:
                 retry = play.at + grace + timedelta(seconds=1)  # then it is reported skipped
-            self.timer.set(occurrence_id, retry, -play.priority)
+            self.timer.set(occurrence_id, retry + self.timer.lead, -play.priority)
             self._need_audio.set()
             self._wake.set()  # let the sync loop fetch it now
             return
@@ -312,9 +322,14 @@ class Agent(Reporting):
         )
 
     def _on_event(self, kind: str, item: Cue, detail: str) -> None:
+        if kind == READY:
+            # Durable before any sound: after a crash from here on it is never played again.
+            self.store.mark(item.occurrence_id, READY)
+            return
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
-        self.store.record(item.occurrence_id, kind, detail)
+        at = item.released_at if kind == EventKind.STARTED else None
+        self.store.record(item.occurrence_id, kind, detail, at=at or self.clock())
         log.info(
             "play: occurrence %s %s%s",
             item.occurrence_id,
