@@ -67,6 +67,12 @@ class FileSinks:
     def device(name: str) -> str:
         return f"broadcaster_sink_{name}"
 
+    def env_default(self, name: str) -> dict[str, str]:
+        """An environment whose ALSA default device is this sink (for a whole process)."""
+        rc = self.folder / f"{name}.default.asoundrc"
+        rc.write_text(f"pcm.!default {self.device(name)}\n")
+        return {"ALSA_CONFIG_PATH": f"{self.env['ALSA_CONFIG_PATH']}:{rc}"}
+
     def _collect(self) -> None:
         assert self._reader.stdout is not None
         for line in self._reader.stdout:
@@ -83,6 +89,8 @@ class FileSinks:
         self._reader.terminate()
         self._reader.wait(timeout=5)
         self._collector.join(timeout=5)
+        if self._reader.stdout is not None:
+            self._reader.stdout.close()
 
     def __enter__(self) -> FileSinks:
         return self

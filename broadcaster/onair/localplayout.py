@@ -8,7 +8,9 @@ schedule jobs of its database use in this process (they can carry only plain arg
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import make_url
@@ -46,6 +48,7 @@ class Runtime:
         self.queues: dict[int, PlayoutQueue] = {}
         self.lock = threading.Lock()
         self.closing = threading.Event()
+        self.recorder = Recorder(self)
 
     def queue_for(self, station_id: int) -> PlayoutQueue:
         with self.lock:
@@ -62,58 +65,11 @@ class Runtime:
         """Record a play event; False (for READY) tells the queue not to play the item.
 
         READY comes before the instant and is durable before any sound, or a restart
-        would play the item again; "started" comes as the audio left the player, with its
-        measured lateness. While the database is unavailable the station's queue waits
-        here; an item whose grace window passed meanwhile is logged not played instead of
-        going out late.
+        would play the item again; the queue waits for it. "started" (as the audio left
+        the player, with its measured lateness) and the rest are written in order by the
+        recorder while the play goes on.
         """
-        from sqlalchemy.exc import OperationalError
-
-        from broadcaster.onair.occurrences import Outcome, apply_outcome, missed_reason
-        from broadcaster.onair.playlog import hold_for_air
-
-        station_id = None
-        held = False
-        while True:
-            now = self.clock()
-            outcome = Outcome(kind, detail)
-            if kind == READY and now - item.at > GRACE:
-                outcome = Outcome(EventKind.SKIPPED, missed_reason(PlayoutMode.LOCAL))
-            at = item.released_at if kind == EventKind.STARTED and item.released_at else now
-            try:
-                with session_scope(self.engine) as session:
-                    occurrence = session.get(Occurrence, item.occurrence_id)
-                    if occurrence is not None:
-                        station_id = occurrence.station_id
-                        if outcome.kind == READY:
-                            held = hold_for_air(session, occurrence.id)
-                        else:
-                            apply_outcome(session, occurrence, outcome, at=at, actor="scheduler")
-                break
-            except OperationalError as exc:
-                if self.closing.is_set():
-                    raise
-                log.error(
-                    "playout: cannot record %s for occurrence %s yet: %s",
-                    kind,
-                    item.occurrence_id,
-                    exc.orig,
-                )
-                self.closing.wait(EVENT_RETRY_SECONDS)
-        if outcome.kind == READY:
-            return held
-        log.info(
-            "playout: occurrence %s %s %s",
-            item.occurrence_id,
-            outcome.kind,
-            outcome.detail,
-            extra={
-                "occurrence_id": item.occurrence_id,
-                "station_id": station_id,
-                "event": outcome.kind,
-            },
-        )
-        return outcome.kind == kind
+        return self.recorder.record(kind, item, detail)
 
     def dispatch(
         self,
@@ -179,8 +135,114 @@ class Runtime:
 
     def close(self) -> None:
         self.closing.set()
-        for queue in self.queues.values():
-            queue.close()
+        for station_queue in self.queues.values():
+            station_queue.close()
+        self.recorder.close()
+
+
+@dataclass
+class _Event:
+    kind: str
+    item: Cue
+    detail: str
+    done: threading.Event = field(default_factory=threading.Event)
+    played: bool = False  # for READY: whether the item may go on air
+
+
+class Recorder:
+    """One thread writes the play events of every local station, all that are waiting in
+    one transaction.
+
+    A hundred stations due at one slot would otherwise be a hundred writers taking turns
+    for SQLite's lock (its busy handler sleeps up to 100 ms between tries) in the seconds
+    before their instant, and a hundred threads holding the interpreter as their audio is
+    released. While the database is unavailable the events wait here, and so does each
+    station whose READY is among them; an item whose grace window passed meanwhile is
+    logged not played instead of going out late.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._pending: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="playout-recorder", daemon=True)
+        self._thread.start()
+
+    def record(self, kind: str, item: Cue, detail: str) -> bool:
+        event = _Event(kind, item, detail)
+        self._pending.put(event)
+        if kind != READY:
+            return True
+        event.done.wait()
+        return event.played
+
+    def close(self) -> None:
+        self._pending.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._pending.get()]
+            while True:
+                try:
+                    batch.append(self._pending.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in batch
+            events = [event for event in batch if event is not None]
+            try:
+                if events:
+                    self._write(events)
+            except Exception:
+                log.exception("playout: could not record %d play events", len(events))
+            finally:
+                for event in events:
+                    event.done.set()
+
+    def _write(self, events: list[_Event]) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        from broadcaster.onair.occurrences import Outcome, apply_outcome, missed_reason
+        from broadcaster.onair.playlog import hold_for_air
+
+        runtime = self._runtime
+        while True:
+            written = []
+            try:
+                with session_scope(runtime.engine) as session:
+                    for event in events:
+                        now = runtime.clock()
+                        item = event.item
+                        occurrence = session.get(Occurrence, item.occurrence_id)
+                        if occurrence is None:
+                            continue
+                        outcome = Outcome(event.kind, event.detail)
+                        if event.kind == READY:
+                            if now - item.at <= GRACE:
+                                event.played = hold_for_air(session, occurrence.id)
+                                continue
+                            outcome = Outcome(EventKind.SKIPPED, missed_reason(PlayoutMode.LOCAL))
+                        at = item.released_at if event.kind == EventKind.STARTED else None
+                        apply_outcome(session, occurrence, outcome, at=at or now, actor="scheduler")
+                        written.append((occurrence.station_id, item, outcome))
+                break
+            except OperationalError as exc:
+                if runtime.closing.is_set():
+                    raise
+                log.error("playout: cannot record %d play events yet: %s", len(events), exc.orig)
+                runtime.closing.wait(EVENT_RETRY_SECONDS)
+        for station_id, item, outcome in written:
+            log.info(
+                "playout: occurrence %s %s %s",
+                item.occurrence_id,
+                outcome.kind,
+                outcome.detail,
+                extra={
+                    "occurrence_id": item.occurrence_id,
+                    "station_id": station_id,
+                    "event": outcome.kind,
+                },
+            )
 
 
 _attached: dict[str, Runtime] = {}

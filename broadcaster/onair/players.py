@@ -143,14 +143,15 @@ class PipePlayer(Player):
         head = decoder.stdout.read(HEAD_BYTES)
         if not head:
             decoder.wait()
-            raise PlayerError(
-                f"cannot decode {path.name}: {_last_line(decoder.stderr)}", retryable=False
-            )
+            reason = _last_line(decoder.stderr)
+            _close(decoder)
+            raise PlayerError(f"cannot decode {path.name}: {reason}", retryable=False)
         try:
             sink = _start(self.sink_command(), self.name, stdin=subprocess.PIPE)
         except PlayerError:
             _kill(decoder)
             decoder.wait()
+            _close(decoder)
             raise
         assert sink.stdin is not None
         try:
@@ -236,12 +237,7 @@ class PipePlayer(Player):
             pump.join()
         for process in processes:
             process.wait()
-            for stream in (process.stdin, process.stdout, process.stderr):
-                if stream is not None:
-                    try:
-                        stream.close()
-                    except OSError:
-                        pass
+            _close(process)
 
 
 def _start(command: list[str], name: str, **streams) -> subprocess.Popen:
@@ -259,6 +255,15 @@ def _kill(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+
+
+def _close(process: subprocess.Popen) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:  # a pipe whose reader is gone: nothing left to flush
+                pass
 
 
 def _last_line(stream: IO[bytes] | None) -> str:
@@ -279,7 +284,7 @@ class AplayPlayer(PipePlayer):
 
     def sink_command(self) -> list[str]:
         device = ["-D", self.device] if self.device else []
-        return ["aplay", "-q", "-t", "raw", "-f", "S16_LE", "-r", str(RATE)] + [
+        return ["aplay", "-q", "-R", "1", "-t", "raw", "-f", "S16_LE", "-r", str(RATE)] + [
             "-c",
             str(CHANNELS),
             *device,

@@ -13,6 +13,7 @@ releases the player; "started" follows with the lateness measured as the audio l
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import logging
@@ -36,7 +37,35 @@ LEAD = timedelta(seconds=3)
 # The owner's last word before the sound: durable, and False cancels (not an EventKind:
 # it is never stored or sent as an event of its own).
 READY = "ready"
-_FINE_S = 0.002  # the last stretch before the instant is slept, not waited on the queue
+# From this long before an instant until the release, the cyclic garbage collector stays
+# off in this process: a full collection with the scheduler's objects takes 100-200 ms on
+# a busy machine, and would hold every station's release behind it.
+QUIET = timedelta(seconds=1)
+
+
+class _NoCollection:
+    """Counts the queues near an instant; the collector is off while there is any."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._was_enabled = True
+
+    def hold(self) -> None:
+        with self._lock:
+            if self._holders == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._holders += 1
+
+    def let_go(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and self._was_enabled:
+                gc.enable()
+
+
+_no_collection = _NoCollection()
 
 
 @dataclass(order=True)
@@ -93,6 +122,7 @@ class PlayoutQueue:
         self._holding: Cue | None = None  # prepared, waiting for its instant
         self._interrupted = False
         self._preempted = False  # an emergency came while the held item waited
+        self._quiet = False  # this queue keeps the garbage collector off (near an instant)
         self._closing = False
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"playout-{name}", daemon=True)
@@ -163,6 +193,21 @@ class PlayoutQueue:
                 self._player.cancel()
                 return False  # the owner logged why it must not play now
             item.ready = True
+        try:
+            return self._release_at_instant(item)
+        finally:
+            self._hush(False)
+
+    def _hush(self, on: bool) -> None:
+        if on == self._quiet:
+            return
+        if on:
+            _no_collection.hold()
+        else:
+            _no_collection.let_go()
+        self._quiet = on
+
+    def _release_at_instant(self, item: Cue) -> bool:
         with self._cv:
             while True:
                 if self._closed:
@@ -176,9 +221,15 @@ class PlayoutQueue:
                 if self._preempted:
                     break  # an emergency due after this one: it is cut, as if it had begun
                 left = (item.at - self._clock()).total_seconds()
-                if left <= _FINE_S:
+                quiet_in = left - QUIET.total_seconds()
+                if quiet_in <= 0:
+                    self._hush(True)
+                if left <= 0:
                     break
-                self._cv.wait(left - _FINE_S)
+                # A timed wait wakes within a fraction of a millisecond of its time; a spin
+                # would hold the interpreter lock from the other stations' queues, due at
+                # the same instant in the same process.
+                self._cv.wait(left if quiet_in <= 0 else quiet_in)
             closed, preempted = self._closed, self._preempted
             if not closed and not preempted:
                 self._current = item
@@ -192,10 +243,10 @@ class PlayoutQueue:
                     EventKind.INTERRUPTED, item, "not played: playout was shut down before its time"
                 )
             return False
-        # Sleeping (not spinning) the last stretch: many stations' queues share a process
-        # and its interpreter lock, and a spinning thread would hold it from the others.
+        # The clock read above said "not yet" only by a hair; a corrected clock may also
+        # run a little apart from the one the wait was timed on.
         while (left := (item.at - self._clock()).total_seconds()) > 0 and not self._interrupted:
-            time.sleep(min(left, 0.0005))
+            time.sleep(left)
         if self._interrupted or self._closing:
             self._player.cancel()
             reason = (
@@ -207,6 +258,7 @@ class PlayoutQueue:
             return False
         self._player.release()
         item.released_at = self._clock()
+        self._hush(False)
         self._on_event(EventKind.STARTED, item, f"lateness {item.lateness_ms():.1f} ms")
         return True
 
