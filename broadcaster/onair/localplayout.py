@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,11 +23,12 @@ from broadcaster.core.events import EventKind
 from broadcaster.core.models import AudioFile, Occurrence, PlayoutMode, Schedule
 from broadcaster.onair.jobs import engine_for
 from broadcaster.onair.occurrences import GRACE, materialize
-from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue
+from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue, near_an_instant
 
 log = logging.getLogger(__name__)
 
 EVENT_RETRY_SECONDS = 2
+DEFER_MAX_S = 2.0
 
 
 class Runtime:
@@ -87,7 +89,19 @@ class Runtime:
 
         now = now or self.clock()
         store = store_for(self.settings)
+        claimed: list[tuple[int, Cue]] = []
         submitted = 0
+
+        def hand_over() -> int:
+            # One commit for every claim so far (a hundred stations share a slot), durable
+            # before any of them can play.
+            session.commit()
+            for station_id, item in claimed:
+                self.queue_for(station_id).submit(item)
+            count = len(claimed)
+            claimed.clear()
+            return count
+
         with session_scope(self.engine) as session:
             stations = local_station_ids(session)
             if not stations:
@@ -98,6 +112,8 @@ class Runtime:
             for occurrence in due(session, now=by, station_ids=stations, schedule_id=schedule_id):
                 if not claim(session, occurrence.id, now=now):
                     continue  # someone else (another job run) has it
+                if occurrence.audio_id is None:
+                    submitted += hand_over()  # a render takes a while: the others go first
                 try:
                     audio = (
                         session.get(AudioFile, occurrence.audio_id)
@@ -128,9 +144,8 @@ class Runtime:
                     duration_s=audio.duration_s,
                     repeat=schedule.repeat if schedule else 1,
                 )
-                session.commit()  # the claim and the audio are durable before anything plays
-                self.queue_for(occurrence.station_id).submit(item)
-                submitted += 1
+                claimed.append((occurrence.station_id, item))
+            submitted += hand_over()
         return submitted
 
     def close(self) -> None:
@@ -183,11 +198,21 @@ class Recorder:
         stopping = False
         while not stopping:
             batch = [self._pending.get()]
+            waited = 0.0
             while True:
                 try:
                     batch.append(self._pending.get_nowait())
+                    continue
                 except queue.Empty:
+                    pass
+                # What already happened can be written a moment later; a station waiting
+                # on its READY cannot, nor can one about to release its audio, which would
+                # wait for this thread's turn at the interpreter lock.
+                urgent = any(e is None or e.kind == READY for e in batch)
+                if urgent or not near_an_instant() or waited >= DEFER_MAX_S:
                     break
+                time.sleep(0.01)
+                waited += 0.01
             stopping = None in batch
             events = [event for event in batch if event is not None]
             try:

@@ -33,6 +33,10 @@ BYTES_PER_SECOND = RATE * CHANNELS * 2
 # (0.5 s), so the device starts on that one write, not when the pump catches up.
 HEAD_BYTES = BYTES_PER_SECOND
 PIPE_BYTES = 1 << 20  # room for the head: release never waits for the program to read
+# The rest follows a moment after the head (which lasts a second): at an instant when
+# several stations start together, their decoders do not take the processor from the
+# sound programs that are starting.
+PUMP_AFTER_S = 0.2
 
 
 class PlayerError(Exception):
@@ -119,6 +123,7 @@ class PipePlayer(Player):
         self._sink: subprocess.Popen | None = None
         self._head = b""
         self._go = threading.Event()
+        self._halt = threading.Event()
         self._pump: threading.Thread | None = None
         self._pump_error = ""
 
@@ -132,6 +137,7 @@ class PipePlayer(Player):
         with self._lock:
             self._stopped = False
             self._go = threading.Event()
+            self._halt = threading.Event()
             self._pump_error = ""
         decoder = _start(
             ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path)]
@@ -158,7 +164,9 @@ class PipePlayer(Player):
             fcntl.fcntl(sink.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except OSError:  # a lower pipe-max-size: release then waits for the first read
             pass
-        pump = threading.Thread(target=self._feed, args=(decoder, sink, self._go), daemon=True)
+        pump = threading.Thread(
+            target=self._feed, args=(decoder, sink, self._go, self._halt), daemon=True
+        )
         with self._lock:
             self._decoder, self._sink, self._head, self._pump = decoder, sink, head, pump
             stopped = self._stopped
@@ -180,8 +188,15 @@ class PipePlayer(Player):
             self._pump_error = str(exc)
         self._go.set()
 
-    def _feed(self, decoder: subprocess.Popen, sink: subprocess.Popen, go: threading.Event):
+    def _feed(
+        self,
+        decoder: subprocess.Popen,
+        sink: subprocess.Popen,
+        go: threading.Event,
+        halt: threading.Event,
+    ) -> None:
         go.wait()
+        halt.wait(PUMP_AFTER_S)
         assert decoder.stdout is not None and sink.stdin is not None
         try:
             if not self._stopped:
@@ -222,6 +237,7 @@ class PipePlayer(Player):
                 if process is not None:
                     _kill(process)
             self._go.set()
+            self._halt.set()
 
     def cancel(self) -> None:
         self.stop()
@@ -234,6 +250,7 @@ class PipePlayer(Player):
             self._sink = self._decoder = self._pump = None
         if pump is not None:
             self._go.set()
+            self._halt.set()
             pump.join()
         for process in processes:
             process.wait()

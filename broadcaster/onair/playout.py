@@ -64,8 +64,17 @@ class _NoCollection:
             if self._holders == 0 and self._was_enabled:
                 gc.enable()
 
+    def held(self) -> bool:
+        return self._holders > 0
+
 
 _no_collection = _NoCollection()
+
+
+def near_an_instant() -> bool:
+    """Whether a queue of this process is in the last QUIET before releasing a play: work
+    that can wait (writing what already happened) should, and leave it the processor."""
+    return _no_collection.held()
 
 
 @dataclass(order=True)
