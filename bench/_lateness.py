@@ -37,6 +37,10 @@ LOCAL_NULL = 100  # local stations with the null player, all at one slot
 LOCAL_ALSA = 16  # and with aplay, each into its own sink, at the same slot
 AGENTS = 4  # agent processes per player kind, 8 in all, playing at the same instants
 AGENT_PLAYS = 25  # each, one a second
+# Longer than the file sink's buffer (aplay's 0.5 s): the ALSA file plugin writes a full
+# buffer at a time, so a shorter sound would reach the FIFO only as aplay drains it.
+TONE_S = 2.0
+NULL_TIME_SCALE = 0.25  # the null player's 2 s in 0.5 s: each play ends before the next
 TEXT = (
     "Sáng 06/12/2026, UBND phường tổ chức tiêm vắc-xin COVID-19 cho 1.250 người tại 15 "
     "Lê Lợi; liên hệ 0234.3822.123 hoặc https://hue.gov.vn. Giá 60.000đ-65.000đ/kg."
@@ -286,7 +290,7 @@ def agent_playout(folder: Path, player: str) -> list[float]:
     import socket
 
     folder.mkdir(parents=True)
-    audio = tone(folder / "tone.mp3", 0.5)
+    audio = tone(folder / "tone.mp3", TONE_S)
     data = audio.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     with socket.socket() as probe:
@@ -311,7 +315,7 @@ def agent_playout(folder: Path, player: str) -> list[float]:
                 "title": "bench",
                 "sha256": sha,
                 "size": len(data),
-                "duration_s": 0.5,
+                "duration_s": TONE_S,
                 "repeat": 1,
                 "audio_url": f"/api/v1/audio/{sha}.mp3",
             }
@@ -324,7 +328,11 @@ def agent_playout(folder: Path, player: str) -> list[float]:
                 (json.dumps({"items": items, "grace_s": 600}),),
             )
         env = {k: v for k, v in os.environ.items() if not k.startswith("BROADCASTER_")}
-        env.update(PYTHONPATH=str(CODE), BROADCASTER_AGENT_TIME_SCALE="1", PYTHONUNBUFFERED="1")
+        env.update(
+            PYTHONPATH=str(CODE),
+            BROADCASTER_AGENT_TIME_SCALE=str(NULL_TIME_SCALE),
+            PYTHONUNBUFFERED="1",
+        )
         if sinks is not None:
             env.update(sinks.env_default(name))
         log = (folder / f"{name}.log").open("wb")

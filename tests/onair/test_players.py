@@ -255,3 +255,47 @@ def wait_heard(sinks, name, count, timeout=5.0):
 
     wait_until(lambda: len(sinks.plays(name)) >= count, timeout=timeout)
     return sinks.plays(name)
+
+
+def test_local_playout_claims_ahead_holds_the_play_on_air_and_releases_it_at_its_slot(
+    settings, session
+):
+    """On the runtime's own clock: claimed LEAD early, durable before the slot, on time."""
+    import time as walltime
+
+    from sqlmodel import select
+
+    from broadcaster.core.models import Occurrence, OccurrenceStatus, PlayEvent
+    from broadcaster.onair import occurrences as onair
+    from broadcaster.onair.playout import LEAD
+    from tests.onair.test_occurrences import _runtime, _wait_for, approved_script, weekly
+
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    onair.render_due(session, settings, now=slot - timedelta(hours=1), hours=2)
+    session.commit()
+    base = walltime.monotonic()
+    start = slot - LEAD + timedelta(seconds=0.2)  # the job fires LEAD early
+
+    def clock():
+        return start + timedelta(seconds=walltime.monotonic() - base)
+
+    runtime = _runtime(settings, clock=clock)
+    try:
+        assert runtime.dispatch(now=clock()) == 1
+        occurrence_id = session.exec(select(Occurrence.id)).one()
+        held = _wait_for(session, occurrence_id, OccurrenceStatus.PLAYING)
+        before_slot = clock() < slot
+        assert held.started_at is None  # on air (never replayed) but not yet sounding
+        played = _wait_for(session, occurrence_id, OccurrenceStatus.PLAYED)
+    finally:
+        runtime.close()
+    assert before_slot
+    assert slot <= played.started_at < slot + timedelta(seconds=1)
+    assert not played.late
+    started = session.exec(
+        select(PlayEvent).where(PlayEvent.kind == "started", PlayEvent.occurrence_id == held.id)
+    ).one()
+    assert LATENESS.fullmatch(started.detail)
