@@ -35,12 +35,13 @@ CODE = Path(os.environ.get("BENCH_CODE_ROOT") or ROOT)
 TARGET_P99_S = 0.050
 LOCAL_NULL = 100  # local stations with the null player, all at one slot
 LOCAL_ALSA = 16  # and with aplay, each into its own sink, at the same slot
-AGENTS = 4  # agent processes per player kind, 8 in all, playing at the same instants
-AGENT_PLAYS = 25  # each, one a second
+AGENTS = 10  # agent processes per player kind, playing at the same instants
+AGENT_PLAYS = 10  # each, one every SPACING_S
+SPACING_S = 3
 # Longer than the file sink's buffer (aplay's 0.5 s): the ALSA file plugin writes a full
 # buffer at a time, so a shorter sound would reach the FIFO only as aplay drains it.
 TONE_S = 2.0
-NULL_TIME_SCALE = 0.25  # the null player's 2 s in 0.5 s: each play ends before the next
+NULL_TIME_SCALE = 0.25  # the null player's 2 s in 0.5 s
 TEXT = (
     "Sáng 06/12/2026, UBND phường tổ chức tiêm vắc-xin COVID-19 cho 1.250 người tại 15 "
     "Lê Lợi; liên hệ 0234.3822.123 hoặc https://hue.gov.vn. Giá 60.000đ-65.000đ/kg."
@@ -253,11 +254,15 @@ def local_playout(folder: Path) -> tuple[list[float], list[float] | None]:
         localplayout.detach(runtime)
         engine.dispose()
     at = rows[0].at if rows else None
-    if trace["ready"] and at:
+    if trace["ready"] and at:  # BENCH_TRACE=1: when the job and READY were done
         ready = sorted(trace["ready"])
+        jobs = [
+            (round(a - at.timestamp(), 2), round(b - at.timestamp(), 2), n)
+            for a, b, n in trace["submitted"]
+        ]
         print(
-            f"    trace: dispatches {[(round(a - at.timestamp(), 2), round(b - at.timestamp(), 2), n) for a, b, n in trace['submitted']]}; "
-            f"READY done from {ready[0]:.2f} to {ready[-1]:.2f} s (median {statistics.median(ready):.2f})"
+            f"    trace: dispatch (from s, to s, plays) {jobs}; READY done from "
+            f"{ready[0]:.2f} to {ready[-1]:.2f} s (median {statistics.median(ready):.2f})"
         )
     alsa_queues = {
         queue for queue in runtime.queues.values() if isinstance(queue._player, players.AplayPlayer)
@@ -298,8 +303,8 @@ def agent_playout(folder: Path, player: str) -> list[float]:
         port = probe.getsockname()[1]  # closed again: connection refused, the server is down
     names = [f"{player}{i}" for i in range(AGENTS)]
     sinks = _sinks(folder / "sinks", names) if player == "aplay" else None
-    first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=8)
-    instants = [first + timedelta(seconds=i) for i in range(AGENT_PLAYS)]
+    first = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=10)  # all started
+    instants = [first + timedelta(seconds=i * SPACING_S) for i in range(AGENT_PLAYS)]
     processes = []
     caches = []
     for index, name in enumerate(names):
@@ -348,7 +353,7 @@ def agent_playout(folder: Path, player: str) -> list[float]:
         )
         caches.append(cache)
     try:
-        deadline = time.monotonic() + 8 + AGENT_PLAYS + 30
+        deadline = time.monotonic() + 10 + AGENT_PLAYS * SPACING_S + 30
         while time.monotonic() < deadline:
             time.sleep(0.5)
             if all(len(_outbox(c, "finished")) >= AGENT_PLAYS for c in caches):
