@@ -154,9 +154,6 @@ class Agent(Reporting):
         self._stopping = True
         self.timer.stop()
         self.queue.close()  # cuts a play short; it is reported as interrupted
-        for occurrence_id in self._submitted:
-            # Handed over but never reached: it did not sound, so a restart may play it.
-            self.store.unmark(occurrence_id, READY)
         if self.store.pending():
             self._upload_after = 0.0
             self.client.timeout = 3.0
@@ -311,9 +308,6 @@ class Agent(Reporting):
                 late.total_seconds(),
                 extra={"occurrence_id": occurrence_id, "late_s": round(late.total_seconds())},
             )
-        # READY is written here, LEAD before the instant, rather than when the queue gets
-        # to the play: a play due soon after another ends would wait for this write.
-        self.store.mark(occurrence_id, READY)
         self._submitted.add(occurrence_id)
         self.queue.submit(
             Cue(
@@ -329,7 +323,12 @@ class Agent(Reporting):
 
     def _on_event(self, kind: str, item: Cue, detail: str) -> None:
         if kind == READY:
-            return  # durable since _fire: after a crash from then on it is never replayed
+            # Durable before any sound (the queue waits for it): after a crash from here on
+            # the play is reported, never played again. Written when the queue reaches the
+            # play rather than when the timer fires, so that plays queued behind a long one
+            # are still played after a crash.
+            self.store.mark(item.occurrence_id, READY)
+            return
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
         at = item.released_at if kind == EventKind.STARTED else None

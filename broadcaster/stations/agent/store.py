@@ -128,17 +128,6 @@ class LocalStore:
             ]
         )
 
-    def unmark(self, occurrence_id: int, state: str) -> None:
-        """Take a play out of the played set if it is still in `state`."""
-        self._write(
-            [
-                (
-                    "DELETE FROM played WHERE occurrence_id = ? AND state = ?",
-                    (occurrence_id, state),
-                )
-            ]
-        )
-
     def unsent(self, limit: int = BATCH) -> list[dict[str, Any]]:
         rows = self._read(
             "SELECT uid, occurrence_id, kind, at, detail FROM outbox "
