@@ -32,6 +32,7 @@ BYTES_PER_SECOND = RATE * CHANNELS * 2
 # Decoded before the instant and written at once on release. More than aplay's buffer
 # (0.5 s), so the device starts on that one write, not when the pump catches up.
 HEAD_BYTES = BYTES_PER_SECOND
+READY_TIMEOUT_S = 5.0  # for the sound program to open its device
 PIPE_BYTES = 1 << 20  # room for the head: release never waits for the program to read
 # The rest follows a moment after the head (which lasts a second): at an instant when
 # several stations start together, their decoders do not take the processor from the
@@ -125,7 +126,12 @@ class PipePlayer(Player):
         self._go = threading.Event()
         self._halt = threading.Event()
         self._pump: threading.Thread | None = None
+        self._listener: _Listener | None = None
         self._pump_error = ""
+
+    # A line the sound program prints once its device is open and set up; None: no sign.
+    ready_line: str | None = None
+    error_prefix = ""  # how its error lines begin (aplay -v also describes its setup)
 
     def sink_command(self) -> list[str]:
         raise NotImplementedError
@@ -139,27 +145,35 @@ class PipePlayer(Player):
             self._go = threading.Event()
             self._halt = threading.Event()
             self._pump_error = ""
-        decoder = _start(
-            ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path)]
-            + ["-f", "s16le", "-ac", str(CHANNELS), "-ar", str(RATE), "pipe:1"],
-            "ffmpeg",
-            stdout=subprocess.PIPE,
-        )
-        assert decoder.stdout is not None
+        # The sound program first: its start-up (ALSA reads its configuration, opens the
+        # device) overlaps the decoding of the head.
+        sink = _start(self.sink_command(), self.name, stdin=subprocess.PIPE)
+        listener = _Listener(sink, self.ready_line, self.error_prefix)
+        try:
+            decoder = _start(
+                ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path)]
+                + ["-f", "s16le", "-ac", str(CHANNELS), "-ar", str(RATE), "pipe:1"],
+                "ffmpeg",
+                stdout=subprocess.PIPE,
+            )
+        except PlayerError:
+            _end(sink, listener)
+            raise
+        assert decoder.stdout is not None and sink.stdin is not None
         head = decoder.stdout.read(HEAD_BYTES)
         if not head:
             decoder.wait()
             reason = _last_line(decoder.stderr)
-            _close(decoder)
+            _end(decoder)
+            _end(sink, listener)
             raise PlayerError(f"cannot decode {path.name}: {reason}", retryable=False)
-        try:
-            sink = _start(self.sink_command(), self.name, stdin=subprocess.PIPE)
-        except PlayerError:
-            _kill(decoder)
-            decoder.wait()
-            _close(decoder)
-            raise
-        assert sink.stdin is not None
+        # Prepared means the device is open: a program still starting at the instant would
+        # make the play late by its start-up.
+        if not listener.opened.wait(READY_TIMEOUT_S) or sink.poll() is not None:
+            _end(decoder)
+            _end(sink, listener)
+            reason = listener.reason() or "it did not open its device in time"
+            raise PlayerError(f"{self.name} cannot play: {reason}", retryable=True)
         try:
             fcntl.fcntl(sink.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except OSError:  # a lower pipe-max-size: release then waits for the first read
@@ -169,6 +183,7 @@ class PipePlayer(Player):
         )
         with self._lock:
             self._decoder, self._sink, self._head, self._pump = decoder, sink, head, pump
+            self._listener = listener
             stopped = self._stopped
         pump.start()
         if stopped:  # stop() came while we were starting: nothing of it may sound
@@ -223,7 +238,8 @@ class PipePlayer(Player):
             if self._stopped:
                 return
             if sink.returncode != 0:
-                reason = _last_line(sink.stderr) or self._pump_error or f"exit {sink.returncode}"
+                said = self._listener.reason() if self._listener else ""
+                reason = said or self._pump_error or f"exit {sink.returncode}"
                 raise PlayerError(f"{self.name} failed: {reason}", retryable=True)
             if decoder.returncode != 0:
                 raise PlayerError(f"ffmpeg failed: {_last_line(decoder.stderr)}", retryable=True)
@@ -246,14 +262,17 @@ class PipePlayer(Player):
     def _reap(self) -> None:
         with self._lock:
             processes = [p for p in (self._sink, self._decoder) if p is not None]
-            pump = self._pump
-            self._sink = self._decoder = self._pump = None
+            pump, listener = self._pump, self._listener
+            self._sink = self._decoder = self._pump = self._listener = None
         if pump is not None:
             self._go.set()
             self._halt.set()
             pump.join()
         for process in processes:
             process.wait()
+        if listener is not None:
+            listener.join()
+        for process in processes:
             _close(process)
 
 
@@ -272,6 +291,56 @@ def _kill(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+
+
+class _Listener:
+    """Reads what a sound program prints, in a thread: its sign of being ready, its errors."""
+
+    def __init__(self, process: subprocess.Popen, ready_line: str | None, prefix: str) -> None:
+        self.opened = threading.Event()
+        if ready_line is None:
+            self.opened.set()
+        self._lines: list[str] = []
+        self._ready_line = ready_line
+        self._prefix = prefix
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        assert process.stderr is not None
+        try:
+            for raw in process.stderr:
+                line = raw.decode(errors="replace").strip()
+                if self._ready_line and self._ready_line in line:
+                    self.opened.set()
+                elif line and line.startswith(self._prefix):
+                    self._lines = [*self._lines[-9:], line]
+        except (OSError, ValueError):  # closed under us: the play is being dropped
+            pass
+        finally:
+            self.opened.set()  # at its end too: prepare must not wait for a dead program
+
+    def reason(self) -> str:
+        return self._lines[-1] if self._lines else ""
+
+    def join(self) -> None:
+        self._thread.join(timeout=5)
+
+
+def _end(process: subprocess.Popen, listener: _Listener | None = None) -> None:
+    _kill(process)
+    # aplay restarts a read that SIGTERM interrupted, and ffmpeg a write: the end of
+    # their pipes is what stops them.
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+    process.wait()
+    if listener is not None:
+        listener.join()
+    _close(process)
 
 
 def _close(process: subprocess.Popen) -> None:
@@ -294,6 +363,8 @@ class AplayPlayer(PipePlayer):
     """ALSA's aplay, on ALSA's default device or BROADCASTER_ALSA_DEVICE."""
 
     name = "aplay"
+    ready_line = "boundary"  # the last field of the setup it prints (-v)
+    error_prefix = "aplay:"
 
     def __init__(self, device: str | None = None) -> None:
         super().__init__()
@@ -301,7 +372,12 @@ class AplayPlayer(PipePlayer):
 
     def sink_command(self) -> list[str]:
         device = ["-D", self.device] if self.device else []
-        return ["aplay", "-q", "-R", "1", "-t", "raw", "-f", "S16_LE", "-r", str(RATE)] + [
+        # -R 1: the device starts on the first frames written, not once its buffer is full
+        # (the head is there at once). -v: it describes its setup once the device is open,
+        # which is the sign prepare waits for.
+        return ["aplay", "-q", "-v", "-R", "1", "-t", "raw", "-f", "S16_LE"] + [
+            "-r",
+            str(RATE),
             "-c",
             str(CHANNELS),
             *device,

@@ -172,6 +172,19 @@ def test_a_file_that_cannot_be_decoded_fails_before_its_instant_with_ffmpegs_rea
     assert log.detail("failed", 1).startswith("cannot decode broken.mp3")
 
 
+def test_a_device_that_cannot_be_opened_fails_the_play_with_aplays_reason(tone):
+    log = Log()
+    queue = PlayoutQueue(AplayPlayer("no_such_device"), log)
+    try:
+        queue.submit(cue(tone, soon(0.3)))
+        log.wait_for(1)
+    finally:
+        queue.close()
+    assert log.kinds(1) == ["failed"]
+    assert log.detail("failed", 1).startswith("aplay cannot play: aplay: ")
+    assert "audio open error" in log.detail("failed", 1)
+
+
 def test_an_emergency_goes_before_a_play_waiting_for_its_instant_which_then_plays_on_time(
     tone,
 ):
