@@ -289,12 +289,16 @@ def start_agent(
     time_scale: float = 0.02,
     sync: float = 0.5,
     log: Path | None = None,
+    player: str = "null",
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("BROADCASTER_")}
     env.update(
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(PROJECT_ROOT),
         BROADCASTER_AGENT_TIME_SCALE=str(time_scale),
+        **extra,
     )
     out = log.open("ab") if log else subprocess.DEVNULL
     try:
@@ -310,7 +314,7 @@ def start_agent(
                 "--cache",
                 str(cache),
                 "--player",
-                "null",
+                player,
                 "--sync-interval",
                 str(sync),
                 "--heartbeat-interval",
