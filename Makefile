@@ -6,7 +6,8 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 RUNTIME_SYSTEM := python3-venv:python3-venv ffmpeg:ffmpeg espeak-ng:espeak-ng
-TEST_SYSTEM := $(RUNTIME_SYSTEM) chromium:chromium nginx:nginx zbarimg:zbar-tools icecast2:icecast2
+TEST_SYSTEM := $(RUNTIME_SYSTEM) chromium:chromium nginx:nginx zbarimg:zbar-tools icecast2:icecast2 \
+	alsa-utils:alsa-utils
 
 .PHONY: run test lint bench audit chaos system-deps test-system-deps translations clean
 

@@ -290,14 +290,16 @@ def start_agent(
     sync: float = 0.5,
     log: Path | None = None,
     args: tuple[str, ...] = (),
-    env_extra: dict[str, str] | None = None,
+    player: str = "null",
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("BROADCASTER_")}
     env.update(
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(PROJECT_ROOT),
         BROADCASTER_AGENT_TIME_SCALE=str(time_scale),
-        **(env_extra or {}),
+        **extra,
     )
     out = log.open("ab") if log else subprocess.DEVNULL
     try:
@@ -313,7 +315,7 @@ def start_agent(
                 "--cache",
                 str(cache),
                 "--player",
-                "null",
+                player,
                 "--sync-interval",
                 str(sync),
                 "--heartbeat-interval",

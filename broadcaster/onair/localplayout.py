@@ -8,8 +8,11 @@ schedule jobs of its database use in this process (they can carry only plain arg
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-from datetime import datetime
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import make_url
 
@@ -21,12 +24,13 @@ from broadcaster.core.models import AudioFile, Occurrence, PlayoutMode, Schedule
 from broadcaster.onair.collision import order_for
 from broadcaster.onair.jobs import engine_for
 from broadcaster.onair.occurrences import GRACE, materialize
-from broadcaster.onair.playout import Cue, PlayoutQueue
+from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue, near_an_instant
 from broadcaster.onair.relaycues import relay_cue
 
 log = logging.getLogger(__name__)
 
 EVENT_RETRY_SECONDS = 2
+DEFER_MAX_S = 2.0
 
 
 class Runtime:
@@ -48,6 +52,7 @@ class Runtime:
         self.queues: dict[int, PlayoutQueue] = {}
         self.lock = threading.Lock()
         self.closing = threading.Event()
+        self.recorder = Recorder(self)
 
     def queue_for(self, station_id: int) -> PlayoutQueue:
         with self.lock:
@@ -56,72 +61,57 @@ class Runtime:
                     self._make_player(),
                     lambda kind, item, detail: self.on_event(kind, item, detail),
                     name=str(station_id),
+                    clock=self.clock,
                 )
             return self.queues[station_id]
 
     def on_event(self, kind: str, item: Cue, detail: str) -> bool:
-        """Record a play event; False tells the queue not to play the item after all.
+        """Record a play event; False (for READY) tells the queue not to play the item.
 
-        "started" is durable before the audio begins, or a restart would play it again.
-        While the database is unavailable the station's queue waits here; an item whose
-        grace window passed meanwhile is logged not played instead of going out late.
+        READY comes before the instant and is durable before any sound, or a restart
+        would play the item again; the queue waits for it. "started" (as the audio left
+        the player, with its measured lateness) and the rest are written in order by the
+        recorder while the play goes on.
         """
-        from sqlalchemy.exc import OperationalError
+        return self.recorder.record(kind, item, detail)
 
-        from broadcaster.onair.occurrences import Outcome, apply_outcome, missed_reason
-
-        station_id = None
-        while True:
-            now = self.clock()
-            outcome = Outcome(kind, detail)
-            if kind == EventKind.STARTED and now - item.at > GRACE:
-                outcome = Outcome(EventKind.SKIPPED, missed_reason(PlayoutMode.LOCAL))
-            try:
-                with session_scope(self.engine) as session:
-                    occurrence = session.get(Occurrence, item.occurrence_id)
-                    if occurrence is not None:
-                        station_id = occurrence.station_id
-                        apply_outcome(session, occurrence, outcome, at=now, actor="scheduler")
-                break
-            except OperationalError as exc:
-                if self.closing.is_set():
-                    raise
-                log.error(
-                    "playout: cannot record %s for occurrence %s yet: %s",
-                    kind,
-                    item.occurrence_id,
-                    exc.orig,
-                )
-                self.closing.wait(EVENT_RETRY_SECONDS)
-        log.info(
-            "playout: occurrence %s %s %s",
-            item.occurrence_id,
-            outcome.kind,
-            outcome.detail,
-            extra={
-                "occurrence_id": item.occurrence_id,
-                "station_id": station_id,
-                "event": outcome.kind,
-            },
-        )
-        return outcome.kind == kind
-
-    def dispatch(self, *, now: datetime | None = None, schedule_id: int | None = None) -> int:
-        """Play every due occurrence of the local stations (of one schedule, or all)."""
+    def dispatch(
+        self,
+        *,
+        now: datetime | None = None,
+        schedule_id: int | None = None,
+        ahead: timedelta = LEAD,
+    ) -> int:
+        """Queue every occurrence of the local stations (of one schedule, or all) due by
+        `ahead` from now: claimed and their audio found before the instant, each station's
+        queue releases it at its time."""
         from broadcaster.audio.objectstore import RemoteError
         from broadcaster.audio.render import RenderError, store_for
         from broadcaster.onair.occurrences import claim, due, local_station_ids, render_occurrence
 
         now = now or self.clock()
         store = store_for(self.settings)
+        claimed: list[tuple[int, Cue]] = []
         submitted = 0
+
+        def hand_over() -> int:
+            # One commit for every claim so far (a hundred stations share a slot), durable
+            # before any of them can play.
+            session.commit()
+            for station_id, item in claimed:
+                self.queue_for(station_id).submit(item)
+            count = len(claimed)
+            claimed.clear()
+            return count
+
         with session_scope(self.engine) as session:
             stations = local_station_ids(session)
             if not stations:
                 return 0
             if schedule_id is not None:
                 materialize(session, now=now, hours=0.1, schedule_ids=[schedule_id])
-            for occurrence in due(session, now=now, station_ids=stations, schedule_id=schedule_id):
+            by = now + ahead
+            for occurrence in due(session, now=by, station_ids=stations, schedule_id=schedule_id):
                 if not claim(session, occurrence.id, now=now):
                     continue  # someone else (another job run) has it
                 schedule = session.get(Schedule, occurrence.schedule_id)
@@ -133,11 +123,11 @@ class Runtime:
                         now=now,
                         order=order_for(session, occurrence.station_id, schedule),
                     )
-                    session.commit()  # the claim (or why it will not play) is durable first
-                    if cue is not None:
-                        self.queue_for(occurrence.station_id).submit(cue)
-                        submitted += 1
+                    if cue is not None:  # else why it will not play is logged
+                        claimed.append((occurrence.station_id, cue))
                     continue
+                if occurrence.audio_id is None:
+                    submitted += hand_over()  # a render takes a while: the others go first
                 try:
                     audio = (
                         session.get(AudioFile, occurrence.audio_id)
@@ -168,15 +158,130 @@ class Runtime:
                     duration_s=audio.duration_s,
                     repeat=schedule.repeat if schedule else 1,
                 )
-                session.commit()  # the claim and the audio are durable before anything plays
-                self.queue_for(occurrence.station_id).submit(item)
-                submitted += 1
+                claimed.append((occurrence.station_id, item))
+            submitted += hand_over()
         return submitted
 
     def close(self) -> None:
         self.closing.set()
-        for queue in self.queues.values():
-            queue.close()
+        for station_queue in self.queues.values():
+            station_queue.close()
+        self.recorder.close()
+
+
+@dataclass
+class _Event:
+    kind: str
+    item: Cue
+    detail: str
+    done: threading.Event = field(default_factory=threading.Event)
+    played: bool = False  # for READY: whether the item may go on air
+
+
+class Recorder:
+    """One thread writes the play events of every local station, all that are waiting in
+    one transaction.
+
+    A hundred stations due at one slot would otherwise be a hundred writers taking turns
+    for SQLite's lock (its busy handler sleeps up to 100 ms between tries) in the seconds
+    before their instant, and a hundred threads holding the interpreter as their audio is
+    released. While the database is unavailable the events wait here, and so does each
+    station whose READY is among them; an item whose grace window passed meanwhile is
+    logged not played instead of going out late.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._pending: queue.SimpleQueue[_Event | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="playout-recorder", daemon=True)
+        self._thread.start()
+
+    def record(self, kind: str, item: Cue, detail: str) -> bool:
+        event = _Event(kind, item, detail)
+        self._pending.put(event)
+        if kind != READY:
+            return True
+        event.done.wait()
+        return event.played
+
+    def close(self) -> None:
+        self._pending.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._pending.get()]
+            waited = 0.0
+            while True:
+                try:
+                    batch.append(self._pending.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
+                # What already happened can be written a moment later; a station waiting
+                # on its READY cannot, nor can one about to release its audio, which would
+                # wait for this thread's turn at the interpreter lock.
+                urgent = any(e is None or e.kind == READY for e in batch)
+                if urgent or not near_an_instant() or waited >= DEFER_MAX_S:
+                    break
+                time.sleep(0.01)
+                waited += 0.01
+            stopping = None in batch
+            events = [event for event in batch if event is not None]
+            try:
+                if events:
+                    self._write(events)
+            except Exception:
+                log.exception("playout: could not record %d play events", len(events))
+            finally:
+                for event in events:
+                    event.done.set()
+
+    def _write(self, events: list[_Event]) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        from broadcaster.onair.occurrences import Outcome, apply_outcome, missed_reason
+        from broadcaster.onair.playlog import hold_for_air
+
+        runtime = self._runtime
+        while True:
+            written = []
+            try:
+                with session_scope(runtime.engine) as session:
+                    for event in events:
+                        now = runtime.clock()
+                        item = event.item
+                        occurrence = session.get(Occurrence, item.occurrence_id)
+                        if occurrence is None:
+                            continue
+                        outcome = Outcome(event.kind, event.detail)
+                        if event.kind == READY:
+                            if now - item.at <= GRACE:
+                                event.played = hold_for_air(session, occurrence.id)
+                                continue
+                            outcome = Outcome(EventKind.SKIPPED, missed_reason(PlayoutMode.LOCAL))
+                        at = item.released_at if event.kind == EventKind.STARTED else None
+                        apply_outcome(session, occurrence, outcome, at=at or now, actor="scheduler")
+                        written.append((occurrence.station_id, item, outcome))
+                break
+            except OperationalError as exc:
+                if runtime.closing.is_set():
+                    raise
+                log.error("playout: cannot record %d play events yet: %s", len(events), exc.orig)
+                runtime.closing.wait(EVENT_RETRY_SECONDS)
+        for station_id, item, outcome in written:
+            log.info(
+                "playout: occurrence %s %s %s",
+                item.occurrence_id,
+                outcome.kind,
+                outcome.detail,
+                extra={
+                    "occurrence_id": item.occurrence_id,
+                    "station_id": station_id,
+                    "event": outcome.kind,
+                },
+            )
 
 
 _attached: dict[str, Runtime] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session
 
 from broadcaster.core.events import RELAY_KINDS, EventKind
@@ -43,6 +44,21 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def hold_for_air(session: Session, occurrence_id: int) -> bool:
+    """A dispatched play is about to go on air (local playout, before its instant): from
+    now on a restart treats it as aired and never plays it again. False if it is no
+    longer dispatched (and so must not play)."""
+    result = session.execute(
+        update(Occurrence)
+        .where(
+            Occurrence.id == occurrence_id,
+            Occurrence.status == OccurrenceStatus.DISPATCHED,
+        )
+        .values(status=OccurrenceStatus.PLAYING)
+    )
+    return result.rowcount == 1
 
 
 @dataclass

@@ -250,7 +250,7 @@ class _Leg:
                 break
             fds = [self.p._wake_r]
             fds += [d.fd for d in (self.source, self.filler) if d is not None]
-            timeout = min(deadline - now, 0.5)
+            timeout = min(deadline - now, 0.25)
             if self.source is None:
                 timeout = min(timeout, max(0.0, self.retry_at - now))
             ready, _, _ = select.select(fds, [], [], timeout)

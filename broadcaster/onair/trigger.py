@@ -6,6 +6,9 @@ station's calendar). ``RecurrenceTrigger`` has none of its own: its next fire ti
 first instant the planner gives for the schedule in any of its stations' zones. It holds
 only plain values (the schedule's stored recurrence columns, window and zone names), so
 the persistent job store can pickle it.
+
+It fires playout.LEAD before each slot: the job claims the plays and hands them to their
+stations' queues then, and the queues release them at the slot itself.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from broadcaster.core.models import Schedule
 from broadcaster.onair.planner import _instants
+from broadcaster.onair.playout import LEAD
 from broadcaster.onair.recurrence import Recurrence, stored_recurrence
 
 _FIELDS = (
@@ -94,10 +98,17 @@ class RecurrenceTrigger(BaseTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        # As APScheduler's CronTrigger: from just after the previous run, or from now when
-        # that is earlier (so APScheduler can count the runs it missed).
-        start = now if previous_fire_time is None else min(now, previous_fire_time + _TICK)
-        return self.next_slot(start)
+        # As APScheduler's CronTrigger: from just after the previous run (so APScheduler
+        # can count the runs it missed), or from now when the clock went back before it. A
+        # first run may lie up to LEAD in the past: APScheduler runs it at once.
+        if previous_fire_time is None:
+            start = now
+        elif now < previous_fire_time:
+            start = now
+        else:
+            start = previous_fire_time + LEAD + _TICK  # just after the previous slot
+        slot = self.next_slot(start)
+        return None if slot is None else slot - LEAD
 
     def next_slot(self, start: datetime) -> datetime | None:
         """The first slot at or after `start` in any zone, or None when there is no more."""

@@ -21,6 +21,7 @@ from broadcaster.core.models import (
 from broadcaster.core.priority import Priority
 from broadcaster.newsroom.workflow import add_version, approve, submit
 from broadcaster.onair import occurrences as onair
+from broadcaster.onair.playout import LEAD
 from broadcaster.onair.schedules import ScheduleError, ScheduleInput, plan, save_schedule
 
 MONDAY = date(2026, 11, 30)
@@ -349,7 +350,7 @@ def test_schedule_changes_reach_the_running_scheduler(settings, session):
         assert sync_jobs(scheduler, settings.database_url) == (1, 0)
         job = scheduler.get_job(f"schedule-{schedule.id}")
         first = job.trigger.get_next_fire_time(None, datetime(2026, 11, 29, tzinfo=UTC))
-        assert first == datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+        assert first == datetime(2026, 11, 29, 23, 0, tzinfo=UTC) - LEAD
         assert sync_jobs(scheduler, settings.database_url) == (0, 0)  # nothing changed
         data = ScheduleInput(
             name=schedule.name,
@@ -364,7 +365,7 @@ def test_schedule_changes_reach_the_running_scheduler(settings, session):
         assert sync_jobs(scheduler, settings.database_url) == (1, 0)
         job = scheduler.get_job(f"schedule-{schedule.id}")
         moved = job.trigger.get_next_fire_time(None, datetime(2026, 11, 29, tzinfo=UTC))
-        assert moved == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+        assert moved == datetime(2026, 11, 30, 10, 0, tzinfo=UTC) - LEAD
         schedule.is_active = False
         session.add(schedule)
         session.commit()

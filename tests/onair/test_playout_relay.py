@@ -13,7 +13,7 @@ import pytest
 from broadcaster.core.events import EventKind
 from broadcaster.core.priority import Priority
 from broadcaster.onair.players import NullPlayer
-from broadcaster.onair.playout import Cue, PlayoutQueue, RelaySlot
+from broadcaster.onair.playout import READY, Cue, PlayoutQueue, RelaySlot
 from broadcaster.onair.relay import Backoff, RelayPlayer
 from tests.helpers import wait_until
 
@@ -38,6 +38,8 @@ class Recorder:
         self.lock = threading.Lock()
 
     def __call__(self, kind: str, item: Cue, detail: str) -> None:
+        if kind == READY:
+            return None  # the owner's last word before the sound: not an event
         with self.lock:
             self.events.append((item.occurrence_id, str(kind), detail))
             self.times[(item.occurrence_id, str(kind))] = datetime.now(UTC)

@@ -12,6 +12,7 @@ from broadcaster.core.models import Occurrence, OccurrenceStatus, PlayEvent
 from broadcaster.onair import localplayout
 from broadcaster.onair import occurrences as onair
 from broadcaster.onair.planner import occurrences
+from broadcaster.onair.playout import LEAD
 from broadcaster.onair.recurrence import Recurrence, ScheduleSpec, StationTZ
 from broadcaster.onair.trigger import RecurrenceTrigger
 from tests.onair.test_occurrences import (
@@ -31,9 +32,10 @@ def _scheduler_engines_closed():
 
 
 def fire_times(trigger, start, end):
+    """The slots the trigger fires for (each fire comes LEAD before its slot)."""
     found, previous, now = [], None, start
-    while (at := trigger.get_next_fire_time(previous, now)) is not None and at < end:
-        found.append(at)
+    while (at := trigger.get_next_fire_time(previous, now)) is not None and at + LEAD < end:
+        found.append(at + LEAD)
         previous, now = at, at + timedelta(seconds=1)
     return found
 
@@ -95,7 +97,20 @@ def test_it_pickles_as_plain_values():
     assert all(isinstance(v, str | int | tuple | date | type(None)) for v in state.values()), state
     again = pickle.loads(pickle.dumps(trigger))
     now = datetime(2026, 11, 29, tzinfo=UTC)
-    assert again.get_next_fire_time(None, now) == datetime(2026, 11, 29, 23, tzinfo=UTC)
+    assert again.get_next_fire_time(None, now) == datetime(2026, 11, 29, 23, tzinfo=UTC) - LEAD
+
+
+def test_it_fires_a_lead_time_before_each_slot_and_never_twice_for_one():
+    """The job claims ahead; a slot whose lead has begun still fires, at once."""
+    trigger = RecurrenceTrigger(
+        kind="weekly", weekdays="0,1,2,3,4,5,6", times="06:00", zones=("Asia/Ho_Chi_Minh",)
+    )
+    slot = datetime(2026, 11, 29, 23, tzinfo=UTC)
+    fire = trigger.get_next_fire_time(None, slot - timedelta(hours=1))
+    assert fire == slot - LEAD
+    assert trigger.get_next_fire_time(None, slot - LEAD / 2) == slot - LEAD  # due: at once
+    after = trigger.get_next_fire_time(fire, fire + timedelta(milliseconds=10))
+    assert after == slot + timedelta(days=1) - LEAD
 
 
 def test_a_recurrence_that_cannot_be_read_is_refused_before_it_is_stored():

@@ -7,6 +7,7 @@ takes under 2 s); plays are put a few seconds ahead of now.
 import hashlib
 import http.server
 import json
+import re
 import shutil
 import signal
 import sqlite3
@@ -191,12 +192,39 @@ def test_a_due_play_starts_on_time_and_the_server_hears_of_it_once(site):
         occurrence = session.get(Occurrence, occurrence_id)
         started = occurrence.started_at
         assert occurrence.status == OccurrenceStatus.PLAYED and occurrence.late is False
-        assert abs((started - occurrence.at).total_seconds()) < 1.5  # on time
+        assert occurrence.at <= started < occurrence.at + timedelta(seconds=1.5)  # on time
         assert (occurrence.finished_at - started).total_seconds() == pytest.approx(
             site.audio.duration_s * SCALE, abs=1.0
         )
     engine.dispose()
     assert hashlib.sha256(cached(site).read_bytes()).hexdigest() == site.audio.sha256
+    (event,) = [e for e in support.events_of(site.settings, occurrence_id) if e.kind == "started"]
+    assert re.fullmatch(r"lateness \d+\.\d ms", event.detail), event.detail  # the as-run log
+
+
+def test_an_aplay_agent_sends_its_first_audio_to_the_sink_after_the_instant(site, tmp_path):
+    """aplay into an ALSA file sink (no sound card here): heard on time, and all of it."""
+    from broadcaster.onair.players import BYTES_PER_SECOND
+    from tests.alsasink import FileSinks
+
+    server = site.server().start()
+    process = None
+    with FileSinks(tmp_path / "sinks", ["station"]) as sinks:
+        try:
+            at = support.soon(5)
+            occurrence_id = site.add(at)
+            process = site.agent(server.url, player="aplay", env=sinks.env_default("station"))
+            wait_until(lambda: played_through(site.server_kinds(occurrence_id)), timeout=30)
+            wait_until(lambda: sinks.plays("station"), timeout=5)
+        finally:
+            if process and process.poll() is None:
+                stop_agent(process)
+            server.stop()
+        (heard,) = sinks.plays("station")
+    assert at.timestamp() <= heard.first_at < at.timestamp() + 1.5, site.log()
+    assert heard.nbytes >= (site.audio.duration_s - 1) * BYTES_PER_SECOND  # played through
+    (event,) = [e for e in support.events_of(site.settings, occurrence_id) if e.kind == "started"]
+    assert re.fullmatch(r"lateness \d+\.\d ms", event.detail), event.detail
 
 
 def beat(settings):
@@ -591,6 +619,42 @@ def test_a_null_player_can_be_injected_with_a_time_scale(monkeypatch):
     monkeypatch.setenv(agent.TIME_SCALE_ENV, "0.25")
     player = agent.build_player("null")
     assert isinstance(player, NullPlayer) and player.time_scale == 0.25
+
+
+def test_a_crash_in_the_instant_before_a_play_never_plays_it_twice(tmp_path):
+    """READY is written before the sound: after a restart the play is reported, not replayed."""
+    store = agent.LocalStore(tmp_path / "agent.db")
+    store.mark(7, agent.READY)
+    store.close()
+    crashed = agent.Agent(
+        server=f"http://127.0.0.1:{free_port()}",
+        token="t",
+        cache_dir=tmp_path,
+        player=NullPlayer(time_scale=0.01),
+    )
+    try:
+        crashed._recover()
+        assert crashed.store.state(7) == "failed"
+        (event,) = crashed.store.unsent()  # READY itself is never sent
+        assert event["kind"] == "failed" and "not played again" in event["detail"]
+    finally:
+        crashed.queue.close()
+        crashed.store.close()
+
+
+def test_the_timer_fires_a_lead_time_before_each_play():
+    fired = []
+    timer = agent.Timer(
+        lambda key: fired.append(datetime.now(UTC)), utcnow, lead=timedelta(seconds=0.5)
+    )
+    timer.start()
+    at = datetime.now(UTC) + timedelta(seconds=0.8)
+    try:
+        timer.set(1, at)
+        wait_until(lambda: fired, timeout=3)
+    finally:
+        timer.stop()
+    assert fired[0] < at - timedelta(seconds=0.2)
 
 
 def test_a_play_cut_off_by_a_crash_is_reported_failed_and_not_played_again(tmp_path):

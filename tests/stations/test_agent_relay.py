@@ -27,7 +27,7 @@ from broadcaster.core.models import (
 )
 from broadcaster.core.priority import Priority
 from broadcaster.onair.players import NullPlayer
-from broadcaster.onair.playout import Cue
+from broadcaster.onair.playout import READY, Cue
 from broadcaster.onair.reasons import relay_detail_vi
 from broadcaster.onair.schedules import ScheduleInput, save_schedule
 from broadcaster.stations import api as stationapi
@@ -248,7 +248,7 @@ def test_an_item_that_waited_behind_a_relay_past_its_grace_is_skipped_not_played
         duration_s=60,
     )
     try:
-        assert waiting._on_event(EventKind.STARTED, cue, "") is False
+        assert waiting._on_event(READY, cue, "") is False
         assert waiting.store.state(9) == EventKind.SKIPPED
         (event,) = waiting.store.unsent()
         assert event["detail"] == "not played: 660 s past its time, beyond the 10 min grace window"

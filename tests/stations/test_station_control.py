@@ -199,7 +199,7 @@ def test_the_amplifier_is_on_before_the_first_item_and_off_after_the_last(site, 
         first = site.add(support.soon(5))
         # Back to back after it: the amplifier stays on; their order is the station's.
         colliding = collide(site, plays(site, first)[0].at + timedelta(seconds=2.2))
-        process = site.agent(server.url, args=hardware.args, env_extra=hardware.env)
+        process = site.agent(server.url, args=hardware.args, env=hardware.env)
         every = (first, *colliding.values())
         wait_until(lambda: all(site.server_kinds(i)["finished"] == 1 for i in every), timeout=25)
         wait_until(lambda: [w for w, _ in hardware.amp()][-2:] == ["on", "off"], timeout=10)
@@ -296,7 +296,7 @@ def test_commands_from_the_page_reach_the_agent_once_and_their_results_show(
     server = site.server().start()
     process = None
     try:
-        process = site.agent(server.url, args=hardware.args, env_extra=hardware.env)
+        process = site.agent(server.url, args=hardware.args, env=hardware.env)
         send(admin, "test_tone")
         send(admin, "set_volume", percent="55")
         send(admin, "amplifier_on")
@@ -319,7 +319,7 @@ def test_commands_from_the_page_reach_the_agent_once_and_their_results_show(
         assert results(site)[restart] == ("restart", "done", "restarting")
         # systemd starts it again; the restart command is not acted on a second time.
         seen = beat_of(site).seen_at
-        process = site.agent(server.url, args=hardware.args, env_extra=hardware.env)
+        process = site.agent(server.url, args=hardware.args, env=hardware.env)
         wait_until(lambda: beat_of(site).seen_at > seen, timeout=20)
         seen = beat_of(site).seen_at
         wait_until(lambda: beat_of(site).seen_at > seen, timeout=10)  # and one more
@@ -406,7 +406,7 @@ def test_a_command_is_acted_on_once_when_its_result_is_lost_or_the_agent_dies(
     try:
         # The answer to the first report is lost: the agent reports again, stored once.
         LossyProxy.mode = "lose"
-        process = site.agent(via, args=hardware.args, env_extra=hardware.env)
+        process = site.agent(via, args=hardware.args, env=hardware.env)
         send(admin, "amplifier_on")
         first = max(results(site))
         wait_until(lambda: "reported " + str(first) in site.log(), timeout=20)
@@ -421,7 +421,7 @@ def test_a_command_is_acted_on_once_when_its_result_is_lost_or_the_agent_dies(
         process.wait(timeout=10)
         # Back up, reports still lost: the command comes again with the next heartbeat,
         # and the agent does not switch again.
-        process = site.agent(via, args=hardware.args, env_extra=hardware.env)
+        process = site.agent(via, args=hardware.args, env=hardware.env)
         wait_until(lambda: f"{second} was handled before" in site.log(), timeout=20)
         # Reports get through again: it reports what it did the first time.
         LossyProxy.mode = "pass"

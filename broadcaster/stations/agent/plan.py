@@ -158,11 +158,18 @@ def manifest_grace(document: dict[str, Any]) -> timedelta:
 
 
 class Timer:
-    """Calls fire(key) when each key's time comes; one thread, wall clock re-read each second."""
+    """Calls fire(key) `lead` before each key's time; one thread, wall clock re-read each
+    second (a clock set by NTP after boot is followed)."""
 
-    def __init__(self, fire: Callable[[int], None], clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        fire: Callable[[int], None],
+        clock: Callable[[], datetime],
+        lead: timedelta = timedelta(0),
+    ) -> None:
         self._fire = fire
         self._clock = clock
+        self.lead = lead
         self._when: dict[int, tuple[datetime, int]] = {}
         self._heap: list[tuple[datetime, int, int]] = []
         self._cv = threading.Condition()
@@ -201,7 +208,7 @@ class Timer:
             with self._cv:
                 if self._stopped:
                     return
-                now = self._clock()
+                now = self._clock() + self.lead
                 while self._heap and self._heap[0][0] <= now:
                     when, rank, key = heapq.heappop(self._heap)
                     if self._when.get(key) == (when, rank):  # not cancelled or moved

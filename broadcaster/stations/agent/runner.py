@@ -54,7 +54,7 @@ from typing import Any
 from broadcaster import __version__
 from broadcaster.core.events import ON_AIR_KINDS, EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
-from broadcaster.onair.playout import Cue, PlayoutQueue, RelaySlot
+from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue, RelaySlot
 from broadcaster.stations.agent.amplifier import Hardware, add_hardware_options, hardware_of
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
 from broadcaster.stations.agent.clock import ServerClock
@@ -135,8 +135,11 @@ class Agent(Reporting, Commands):
         self._upload_after = 0.0
         self._upload_backoff = 1.0
         self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
-        self.queue = PlayoutQueue(player, self._on_event, name="agent")
-        self.timer = Timer(self._fire, self.clock)
+        # The queue and the timer go by the server's time, as plays and events do.
+        self.queue = PlayoutQueue(player, self._on_event, name="agent", clock=self.clock)
+        # Fired LEAD early: the cache check and the hand-over are done before the instant;
+        # the queue releases the play at it.
+        self.timer = Timer(self._fire, self.clock, lead=LEAD)
         self.exit_code = 0
         self._results_waiting = True  # results a previous run could not report
         self._commands_now = threading.Event()  # push said commands wait
@@ -238,11 +241,12 @@ class Agent(Reporting, Commands):
         nothing twice)."""
         relays = self._running_relays()
         for occurrence_id in sorted(self.store.handled()):
-            if self.store.state(occurrence_id) in ON_AIR_KINDS and occurrence_id in relays:
+            state = self.store.state(occurrence_id)
+            if state in ON_AIR_KINDS and occurrence_id in relays:
                 log.warning("agent: relay %s was on air when the agent stopped", occurrence_id)
                 self.store.record(occurrence_id, EventKind.RELAY_PAUSED, RESTARTED)
                 self._resume.add(occurrence_id)
-            elif self.store.state(occurrence_id) in ON_AIR_KINDS:
+            elif state in ON_AIR_KINDS:
                 log.warning(
                     "agent: occurrence %s was playing when the agent stopped", occurrence_id
                 )
@@ -251,6 +255,13 @@ class Agent(Reporting, Commands):
                     EventKind.FAILED,
                     "cut short: the agent stopped during the play",
                     at=self.clock(),
+                )
+            elif state == READY:
+                # Stopped in the instant before its time: it may have begun to sound.
+                self.store.record(
+                    occurrence_id,
+                    EventKind.FAILED,
+                    "not played again: the agent stopped as the play was starting",
                 )
 
     def _running_relays(self) -> set[int]:
@@ -401,7 +412,7 @@ class Agent(Reporting, Commands):
             retry = now + timedelta(seconds=RETRY_AUDIO_S)
             if retry - play.at > grace:
                 retry = play.at + grace + timedelta(seconds=1)  # then it is reported skipped
-            self.timer.set(occurrence_id, retry, _rank(play))
+            self.timer.set(occurrence_id, retry + self.timer.lead, _rank(play))
             self._need_audio.set()
             self._wake.set()  # let the sync loop fetch it now
             return
@@ -462,22 +473,28 @@ class Agent(Reporting, Commands):
 
     def _on_event(self, kind: str, item: Cue, detail: str) -> bool | None:
         tone = item.occurrence_id < 0  # the test tone of a command, not an occurrence
-        if kind == EventKind.STARTED and not tone and self.clock() - item.at > self.grace:
+        if kind == READY and not tone and self.clock() - item.at > self.grace:
             # It waited behind a relay (or a long queue) past its grace window.
             late = int((self.clock() - item.at).total_seconds())
-            kind = EventKind.SKIPPED
             detail = (
                 f"not played: {late} s past its time, beyond the {_span(self.grace)} grace window"
             )
-            self._record(kind, item, detail)
+            self._record(EventKind.SKIPPED, item, detail)
             return False
-        if kind == EventKind.STARTED:
-            # The amplifier on and the volume set before the audio; neither failing
-            # stops the play (both are logged and reported in the heartbeat).
+        if kind == READY:
+            # The amplifier on and the volume set before the sound is released; neither
+            # failing stops the play (both are logged and reported in the heartbeat).
             self.amplifier.ensure_on(f"item {item.occurrence_id} starts")
             self.volumes.apply(item.priority)
         if tone:
             self.tone_finished(-item.occurrence_id, str(kind), detail)
+            return None
+        if kind == READY:
+            # Durable before any sound (the queue waits for it): after a crash from here on
+            # the play is reported, never played again. Written when the queue reaches the
+            # play rather than when the timer fires, so that plays queued behind a long one
+            # are still played after a crash.
+            self.store.mark(item.occurrence_id, READY)
             return None
         if self._stopping and kind == EventKind.FINISHED:
             kind, detail = EventKind.INTERRUPTED, "cut short: the agent was stopped"
@@ -485,8 +502,10 @@ class Agent(Reporting, Commands):
         return None
 
     def _record(self, kind: str, item: Cue, detail: str) -> None:
-        # Stamped by the server's time, as every event is: the station's own clock may not be.
-        self.store.record(item.occurrence_id, kind, detail, at=self.clock())
+        # Stamped by the server's time, as every event is: the station's own clock may not
+        # be. A start is stamped when the queue released the sound.
+        at = item.released_at if kind == EventKind.STARTED else None
+        self.store.record(item.occurrence_id, kind, detail, at=at or self.clock())
         log.info(
             "play: occurrence %s %s%s",
             item.occurrence_id,

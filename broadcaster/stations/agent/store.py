@@ -125,6 +125,17 @@ class LocalStore:
         )
         return uid
 
+    def mark(self, occurrence_id: int, state: str) -> None:
+        """Move the played set without an event (a play about to start: not sent)."""
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO played (occurrence_id, state, at) VALUES (?, ?, ?)",
+                    (occurrence_id, state, iso(utcnow())),
+                )
+            ]
+        )
+
     def unsent(self, limit: int = BATCH) -> list[dict[str, Any]]:
         rows = self._read(
             "SELECT uid, occurrence_id, kind, at, detail FROM outbox "
