@@ -35,9 +35,13 @@ CODE = Path(os.environ.get("BENCH_CODE_ROOT") or ROOT)
 TARGET_P99_S = 0.050
 LOCAL_NULL = 100  # local stations with the null player, all at one slot
 LOCAL_ALSA = 16  # and with aplay, each into its own sink, at the same slot
-AGENTS = 10  # agent processes per player kind, playing at the same instants
-AGENT_PLAYS = 10  # each, one every SPACING_S
-SPACING_S = 3
+# Agent processes per player kind, playing at the same instants. A station runs one agent
+# on its own machine: four on one machine are four times the contention it would see.
+AGENTS = 4
+AGENT_PLAYS = 25  # each, one every SPACING_S
+# Not a multiple of LEAD: the timer hands over the next play while this one waits, as
+# with plays on whole minutes, not at the very instant of a release.
+SPACING_S = 2.5
 # Longer than the file sink's buffer (aplay's 0.5 s): the ALSA file plugin writes a full
 # buffer at a time, so a shorter sound would reach the FIFO only as aplay drains it.
 TONE_S = 2.0
