@@ -35,9 +35,13 @@ CODE = Path(os.environ.get("BENCH_CODE_ROOT") or ROOT)
 TARGET_P99_S = 0.050
 LOCAL_NULL = 100  # local stations with the null player, all at one slot
 LOCAL_ALSA = 16  # and with aplay, each into its own sink, at the same slot
-AGENTS = 10  # agent processes per player kind, playing at the same instants
-AGENT_PLAYS = 10  # each, one every SPACING_S
-SPACING_S = 3
+# Agent processes per player kind, playing at the same instants. A station runs one agent
+# on its own machine: four on one machine are four times the contention it would see.
+AGENTS = 4
+AGENT_PLAYS = 25  # each, one every SPACING_S
+# Not a multiple of LEAD: the timer hands over the next play while this one waits, as
+# with plays on whole minutes, not at the very instant of a release.
+SPACING_S = 2.5
 # Longer than the file sink's buffer (aplay's 0.5 s): the ALSA file plugin writes a full
 # buffer at a time, so a shorter sound would reach the FIFO only as aplay drains it.
 TONE_S = 2.0
@@ -94,8 +98,8 @@ def _busy_loop() -> None:
 
 
 def summary(label: str, lateness_s: list[float], expected: int) -> bool:
-    if len(lateness_s) < expected:
-        print(f"{label}: only {len(lateness_s)} of {expected} plays measured")
+    if not lateness_s:
+        print(f"{label}: no play measured")
         return False
     values = sorted(lateness_s)
     p50 = statistics.median(values)
@@ -104,8 +108,9 @@ def summary(label: str, lateness_s: list[float], expected: int) -> bool:
         f"{label}, {len(values)} plays: p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
         f"max {values[-1] * 1000:.1f} ms (target p99 {TARGET_P99_S * 1000:.0f} ms) "
         f"ratio {TARGET_P99_S / max(p99, 1e-4):.1f}"
+        + (f"  (only {len(values)} of {expected} plays measured)" if len(values) < expected else "")
     )
-    return p99 <= TARGET_P99_S
+    return p99 <= TARGET_P99_S and len(values) >= expected
 
 
 def _sinks(folder: Path, names: list[str]):
@@ -347,6 +352,7 @@ def agent_playout(folder: Path, player: str) -> list[float]:
                 + [f"http://127.0.0.1:{port}", "--token", "bench", "--cache", str(cache)]
                 + ["--player", player, "--sync-interval", "30", "--heartbeat-interval", "30"],
                 env=env,
+                cwd=CODE,  # -m looks in the working folder first
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -371,10 +377,12 @@ def agent_playout(folder: Path, player: str) -> list[float]:
             for cache in caches
             for oid, at in _outbox(cache, "started")
         ]
+    # Each sound to the instant it followed (a missing one must not shift the others).
+    starts = [at.timestamp() for at in instants]
     heard = [
-        h.first_at - at.timestamp()
+        h.first_at - max([t for t in starts if t <= h.first_at] or starts[:1])
         for name in names
-        for h, at in zip(sinks.plays(name), instants, strict=False)
+        for h in sinks.plays(name)
     ]
     sinks.close()
     return heard
