@@ -211,7 +211,8 @@ def test_an_aplay_agent_sends_its_first_audio_to_the_sink_after_the_instant(site
     process = None
     with FileSinks(tmp_path / "sinks", ["station"]) as sinks:
         try:
-            at = support.soon(5)
+            # Room for the agent to start, sync, fetch and prepare (LEAD) on a loaded machine.
+            at = support.soon(8)
             occurrence_id = site.add(at)
             process = site.agent(server.url, player="aplay", env=sinks.env_default("station"))
             wait_until(lambda: played_through(site.server_kinds(occurrence_id)), timeout=30)
