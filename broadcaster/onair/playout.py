@@ -97,6 +97,7 @@ class RelaySlot:
     url: str
     name: str
     fallback: Path | None = None
+    kind: str = ""  # mp3, aac, hls as registered ("": told by the URL)
     # The relay was on air when its player's process stopped: this cue resumes it, and
     # counts from here (what aired before the restart is not in the summary).
     resumed: bool = False
@@ -295,6 +296,7 @@ class PlayoutQueue:
                     lambda kind, detail: self._on_event(kind, item, detail),
                     fallback=slot.fallback,
                     should_stop=lambda: self._closing or self._due_over(item),
+                    kind=slot.kind,
                 )
         except Exception as exc:  # ffmpeg missing, a sink that cannot start: not the queue's end
             log.exception("playout: the relay failed")

@@ -91,17 +91,22 @@ def _sink_command(sink: str) -> list[str] | None:
 
 
 # A live MP3 or AAC stream whose format ffmpeg must guess takes it five seconds of audio
-# to decide; named by its URL, the first audio comes within half a second.
+# to decide; named (by the stream's registered kind, or its URL), the first audio comes
+# within half a second.
 FORMATS = {".mp3": "mp3", ".aac": "aac", ".m3u8": "hls"}
+KINDS = {"mp3": "mp3", "aac": "aac", "hls": "hls"}  # StreamSource.kind -> ffmpeg's -f
 
 
-def input_format(url: str) -> str | None:
-    """The ffmpeg input format a stream's URL names (its path's extension), if any."""
+def input_format(url: str, kind: str = "") -> str | None:
+    """The ffmpeg input format: the stream's registered kind (the check found it), else
+    what its URL's extension names, else None (ffmpeg guesses)."""
+    if kind in KINDS:
+        return KINDS[kind]
     path = urllib.parse.urlsplit(url).path.lower()
     return next((fmt for ext, fmt in FORMATS.items() if path.endswith(ext)), None)
 
 
-def _decoder(source: str, *, rw_timeout_s: float, loop: bool = False) -> list[str]:
+def _decoder(source: str, *, rw_timeout_s: float, loop: bool = False, kind: str = "") -> list[str]:
     """ffmpeg decoding `source` (a URL, or a file looped in real time) to PCM on stdout."""
     head = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
     if loop:
@@ -109,7 +114,7 @@ def _decoder(source: str, *, rw_timeout_s: float, loop: bool = False) -> list[st
         head += ["-re", "-stream_loop", "-1"]
     else:
         head += ["-rw_timeout", str(int(rw_timeout_s * 1_000_000))]
-        fmt = input_format(source)
+        fmt = input_format(source, kind)
         if fmt:
             head += ["-f", fmt]
     return [*head, "-i", source, "-vn", "-ac", "1", "-ar", str(RATE), "-f", "s16le", "pipe:1"]
@@ -199,9 +204,12 @@ class RelayPlayer:
         *,
         fallback: Path | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        kind: str = "",
     ) -> Tally:
-        """Relay `url` for `seconds` into the sink, reporting connects, drops, fallback."""
+        """Relay `url` (of `kind`: mp3, aac, hls, or "" to tell by the URL) for `seconds`
+        into the sink, reporting connects, drops, fallback."""
         leg = _Leg(self, url, tally, report, fallback, should_stop)
+        leg.kind = kind
         tally.legs += 1
         try:
             leg.run(time.monotonic() + seconds)
@@ -216,6 +224,7 @@ class _Leg:
     def __init__(self, player, url, tally, report, fallback, should_stop) -> None:
         self.p: RelayPlayer = player
         self.url = url
+        self.kind = ""
         self.tally: Tally = tally
         self.report: Report = report
         self.fallback: Path | None = fallback
@@ -285,7 +294,7 @@ class _Leg:
 
     def _connect(self) -> None:
         self.attempts += 1
-        self.source = _Decoder(_decoder(self.url, rw_timeout_s=self.p.stall_s))
+        self.source = _Decoder(_decoder(self.url, rw_timeout_s=self.p.stall_s, kind=self.kind))
 
     def _up(self) -> None:
         now = time.monotonic()

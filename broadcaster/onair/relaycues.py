@@ -63,7 +63,7 @@ def relay_cue(
         occurrence_id=occurrence.id,
         path=fallback or settings.audio_dir,
         duration_s=relay.duration_s,
-        relay=RelaySlot(url=relay.url, name=relay.name, fallback=fallback),
+        relay=RelaySlot(url=relay.url, name=relay.name, fallback=fallback, kind=relay.kind),
     )
 
 

@@ -300,6 +300,7 @@ class Relay:
     url: str
     duration_s: float
     fallback: AudioFile | None  # an approved version's audio; None: silence
+    kind: str = ""  # mp3, aac, hls
 
 
 def relay_of(session: Session, occurrence: Occurrence) -> Relay | None:
@@ -326,4 +327,5 @@ def relay_of(session: Session, occurrence: Occurrence) -> Relay | None:
         url=stream.url,
         duration_s=60.0 * (schedule.duration_min or 0),
         fallback=fallback,
+        kind=stream.kind,
     )

@@ -90,6 +90,7 @@ _ITEM_COLUMNS = (
     Schedule.duration_min,
     # Colliding priority items: the station's order of origin levels (onair.collision).
     order_column(Occurrence.station_id, Schedule.level),
+    StreamSource.kind,  # a relay's format, so its player need not guess it
 )
 
 
@@ -269,7 +270,7 @@ def _relay_item(row, zone: ZoneInfo) -> dict[str, Any]:
         "schedule_id": row[3],
         "title": row[11],
         "kind": "relay",
-        "stream": {"id": row[10], "name": row[11], "url": row[12]},
+        "stream": {"id": row[10], "name": row[11], "url": row[12], "kind": row[15]},
         "duration_s": 60 * (row[13] or 0),
         "fallback": fallback,
         "order": row[14],

@@ -160,6 +160,7 @@ class StreamRef(BaseModel):
     id: int
     name: str
     url: str
+    kind: Literal["mp3", "aac", "hls"]
 
 
 class FallbackAudio(BaseModel):

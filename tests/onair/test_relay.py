@@ -93,3 +93,13 @@ def test_the_url_names_the_input_format_when_it_can():
     assert input_format("https://str.vov.gov.vn/vovlive/vov1.sdp_aac/playlist.m3u8") == "hls"
     assert input_format("http://radio.example.vn/live.AAC?token=x") == "aac"
     assert input_format("http://radio.example.vn/live") is None
+
+
+def test_the_streams_registered_kind_names_the_format_where_its_url_does_not():
+    # An Icecast mount without an extension: ffmpeg would listen five seconds to guess.
+    from broadcaster.onair.relay import _decoder, input_format
+
+    assert input_format("http://radio.example.vn:8000/vov1", "mp3") == "mp3"
+    assert input_format("http://radio.example.vn/live.mp3", "aac") == "aac"  # the check heard
+    command = _decoder("http://radio.example.vn:8000/hue", rw_timeout_s=5, kind="aac")
+    assert command[command.index("-f") + 1] == "aac" and command.index("-f") < command.index("-i")

@@ -124,7 +124,7 @@ def test_a_daily_relay_is_planned_without_rendering_and_reaches_the_manifest(ses
         "priority": "normal",
         "title": "VOV1",
         "kind": "relay",
-        "stream": {"id": stream.id, "name": "VOV1", "url": stream.url},
+        "stream": {"id": stream.id, "name": "VOV1", "url": stream.url, "kind": "mp3"},
         "duration_s": 1800,
         "fallback": None,
         "order": 2,  # a commune's own schedule, in the province's default order

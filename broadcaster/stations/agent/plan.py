@@ -68,6 +68,7 @@ class ManifestItem:
     stream_id: int = 0
     stream_name: str = ""
     stream_url: str = ""
+    stream_kind: str = ""  # mp3, aac, hls ("" from an older server: told by the URL)
     fallback: FallbackAudio | None = None
 
     @property
@@ -123,6 +124,7 @@ class ManifestItem:
             stream_id=int(stream.get("id", 0)),
             stream_name=str(stream.get("name", "")),
             stream_url=url,
+            stream_kind=str(stream.get("kind", "")),
             fallback=fallback,
         )
 

@@ -465,6 +465,7 @@ class Agent(Reporting, Commands):
                 relay=RelaySlot(
                     url=play.stream_url,
                     name=play.stream_name,
+                    kind=play.stream_kind,
                     fallback=fallback,
                     resumed=play.occurrence_id in self._resume,
                 ),
