@@ -142,7 +142,7 @@ def sweep_missed(database_url: str) -> None:
     engine = engine_for(database_url)
     with session_scope(engine) as session:
         missed = sweep(session, now=utcnow())
-    manifestcache.prune(engine)  # push reads the log on PostgreSQL too (migration 0011)
+    manifestcache.prune(engine)  # push reads the log on PostgreSQL too (migration 0014)
     if missed:
         log.warning("plan: %d occurrences missed their grace window", missed)
 

@@ -2,7 +2,7 @@
 
 An agent holds GET /api/v1/push open (a long poll: web/api.py); this process's PushHub
 wakes it when a row naming its station, or every station, lands in `manifestchange`.
-That log is written by database triggers (migrations 0010 and 0011: a station's
+That log is written by database triggers (migrations 0010, 0011, 0013 and 0014: a station's
 occurrences, its own row, approvals, titles, audio) and by wake(), which any code calls
 to reach a station's held connection within the same transaction as its change. Every
 server process (gunicorn workers, other machines) reads the same log, so all notice.
