@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _procs import cpu_s, tree  # noqa: E402
+
 from tests._icecast import running_icecast  # noqa: E402
 
 IDLE_S = 10.0
@@ -36,7 +38,6 @@ RELAY_S = 30.0
 WARMUP_S = 3.0  # connecting and the first burst are not the steady state
 CPU_TARGET_PCT = 5.0
 MEMORY_TARGET_MB = 20.0
-TICK = os.sysconf("SC_CLK_TCK")
 
 CHILD = """
 import sys, threading
@@ -60,37 +61,6 @@ queue.submit(Cue(at=datetime.now(UTC), rank=0, schedule_id=1, occurrence_id=1, p
 done.wait()
 queue.close()
 """
-
-
-def tree(pid: int) -> list[int]:
-    """The process and all its descendants, alive now."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo += parents.get(current, [])
-    return found
-
-
-def cpu_s(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / TICK
 
 
 def memory_mb(pids: list[int]) -> tuple[float, float]:
