@@ -423,17 +423,21 @@ class Agent(Reporting, Commands):
                 late.total_seconds(),
                 extra={"occurrence_id": occurrence_id, "late_s": round(late.total_seconds())},
             )
-        self._submitted.add(occurrence_id)
+        self._submit(play, path, repeat=play.repeat)
+
+    def _submit(self, play: ManifestItem, path: Path, **extra: Any) -> None:
+        """Hand the play to the queue, once per process (a relay cue adds its slot)."""
+        self._submitted.add(play.occurrence_id)
         self.queue.submit(
             Cue(
                 at=play.at,
                 rank=-play.priority,
                 order=play.order,
                 schedule_id=play.schedule_id,
-                occurrence_id=occurrence_id,
+                occurrence_id=play.occurrence_id,
                 path=path,
                 duration_s=play.duration_s,
-                repeat=play.repeat,
+                **extra,
             )
         )
 
@@ -452,24 +456,16 @@ class Agent(Reporting, Commands):
             fallback = self.audio.verified(play) or self.audio.path(play.sha256)
         if late.total_seconds() > 1:
             log.info("play: relay %s starts %.0f s late", play.occurrence_id, late.total_seconds())
-        self._submitted.add(play.occurrence_id)
-        self.queue.submit(
-            Cue(
-                at=play.at,
-                rank=-play.priority,
-                order=play.order,
-                schedule_id=play.schedule_id,
-                occurrence_id=play.occurrence_id,
-                path=fallback or self.cache_dir,
-                duration_s=play.duration_s,
-                relay=RelaySlot(
-                    url=play.stream_url,
-                    name=play.stream_name,
-                    kind=play.stream_kind,
-                    fallback=fallback,
-                    resumed=play.occurrence_id in self._resume,
-                ),
-            )
+        self._submit(
+            play,
+            fallback or self.cache_dir,
+            relay=RelaySlot(
+                url=play.stream_url,
+                name=play.stream_name,
+                kind=play.stream_kind,
+                fallback=fallback,
+                resumed=play.occurrence_id in self._resume,
+            ),
         )
 
     def _on_event(self, kind: str, item: Cue, detail: str) -> bool | None:
