@@ -187,6 +187,10 @@ def pending_for(engine: Engine, station_id: int, *, now: datetime) -> list[dict[
         ).all()
     if not open_:
         return []
+    if all(c.state == CommandState.SENT for c in open_):
+        # Delivered before, result not in yet: nothing to expire or mark, so no write
+        # (SQLite's one write lock) on every heartbeat until the agent reports.
+        return [_wire(c) for c in open_]
     with session_scope(engine) as session:
         expire_stale(session, now=now, station_id=station_id)
         session.execute(
