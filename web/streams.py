@@ -28,8 +28,20 @@ STATUS_LABELS = {
 
 
 class StreamForm(FlaskForm):
-    name = StringField(_l("Tên luồng"), validators=[DataRequired(), Length(max=120)])
-    url = StringField(_l("Địa chỉ (URL)"), validators=[DataRequired(), Length(max=1000)])
+    name = StringField(
+        _l("Tên luồng"),
+        validators=[
+            DataRequired(_l("Vui lòng đặt tên cho luồng phát thanh.")),
+            Length(max=120, message=_l("Tên luồng dài quá 120 ký tự.")),
+        ],
+    )
+    url = StringField(
+        _l("Địa chỉ (URL)"),
+        validators=[
+            DataRequired(_l("Vui lòng nhập địa chỉ của luồng.")),
+            Length(max=1000, message=_l("Địa chỉ luồng dài quá 1000 ký tự.")),
+        ],
+    )
 
 
 class ReviewForm(FlaskForm):

@@ -163,3 +163,18 @@ def test_a_relay_without_a_stream_or_of_an_unknown_one_is_refused_in_vietnamese(
     ):
         response = client.post("/schedules/new", data=relay_form(client, app, stream=stream))
         assert response.status_code == 400 and message in response.get_data(as_text=True)
+
+
+def test_a_blank_name_or_an_overlong_address_is_named_in_vietnamese_and_kept(
+    app, client, auth
+):
+    auth.login("admin")
+    blank = register(client, "   ", "http://127.0.0.1:1/vov1.mp3")
+    assert blank.status_code == 422
+    page = blank.get_data(as_text=True)
+    assert "Vui lòng đặt tên cho luồng phát thanh." in page
+    assert 'value="http://127.0.0.1:1/vov1.mp3"' in page  # what was typed is still there
+    long_url = register(client, "VOV1", "http://127.0.0.1:1/" + "a" * 1000)
+    assert long_url.status_code == 422
+    assert "Địa chỉ luồng dài quá 1000 ký tự." in long_url.get_data(as_text=True)
+    assert stream_named(app, "VOV1") is None
