@@ -37,6 +37,7 @@ from broadcaster.core.models import (
 from broadcaster.core.priority import Priority
 from broadcaster.onair.collision import order_column
 from broadcaster.onair.occurrences import GRACE
+from broadcaster.onair.schedules import MAX_RELAY_MINUTES
 from broadcaster.stations.schemas import API_VERSION, SHA256_RE
 from broadcaster.stations.sqlread import instant, read_rows
 from broadcaster.stations.tokens import STATION_BY_TOKEN, StationRef, hash_token, station_for_token
@@ -291,16 +292,28 @@ def audio_for_station(
         .outerjoin(StreamSource, StreamSource.id == Schedule.stream_id)
         .where(
             AudioFile.sha256 == sha256,
-            # a relay's fallback only while the relay itself is in the manifest
+            # a relay's fallback only while its stream is approved
             or_(
                 col(Schedule.stream_id).is_(None),
                 StreamSource.status == StreamStatus.APPROVED,
             ),
             Occurrence.station_id == station.id,
-            col(Occurrence.status).in_(MANIFEST_STATUSES),
             ScriptVersion.status == VersionStatus.APPROVED,
-            Occurrence.at >= now - GRACE,
-            Occurrence.at < now + timedelta(hours=MANIFEST_HOURS),
+            or_(
+                and_(
+                    col(Occurrence.status).in_(MANIFEST_STATUSES),
+                    Occurrence.at >= now - GRACE,
+                    Occurrence.at < now + timedelta(hours=MANIFEST_HOURS),
+                ),
+                # A relay on air has left the manifest, but an agent whose fetch failed
+                # before the start still needs its fallback for a drop during the slot.
+                and_(
+                    Occurrence.status == OccurrenceStatus.PLAYING,
+                    col(Schedule.stream_id).is_not(None),
+                    Occurrence.at >= now - timedelta(minutes=MAX_RELAY_MINUTES),
+                    Occurrence.at <= now,
+                ),
+            ),
         )
         .limit(1)
     )

@@ -9,7 +9,14 @@ import pytest
 from sqlmodel import Session, select
 
 from broadcaster.core.dbtypes import utcnow
-from broadcaster.core.models import Occurrence, Schedule, StreamSource, StreamStatus
+from broadcaster.core.models import (
+    AudioFile,
+    Occurrence,
+    OccurrenceStatus,
+    Schedule,
+    StreamSource,
+    StreamStatus,
+)
 from broadcaster.onair import occurrences as onair
 from broadcaster.onair.schedules import ScheduleError, ScheduleInput, plan, save_schedule
 from broadcaster.stations import api as stationapi
@@ -158,6 +165,40 @@ def test_the_fallback_is_rendered_ahead_and_the_agent_caches_it_like_any_audio(s
         1800,
     )
     assert item.fallback is not None and item.fallback.sha256 == item.sha256
+
+
+def test_a_relays_fallback_stays_fetchable_while_it_is_on_air_and_not_after(session, settings):
+    # An agent whose fetch failed before the start fetches it during the slot (a drop
+    # may come at any moment); once the relay has ended, the audio is off limits again.
+    now = utcnow()
+    schedule = save_relay(
+        session,
+        a_stream(session),
+        fallback=support.approved(session, support.DAILY),
+        times=[(now + timedelta(hours=2)).strftime("%H:%M")],
+    )
+    onair.materialize(session, now=now, hours=48, schedule_ids=[schedule.id])
+    onair.render_due(session, settings, now=now, hours=48)
+    station = stationapi.station_for_token(
+        session, stationapi.rotate_token(session, support.station(session, CODE))
+    )
+    relay, *later = session.exec(
+        select(Occurrence).where(Occurrence.schedule_id == schedule.id).order_by(Occurrence.at)
+    ).all()
+    for other in later:  # the next days' plays of the same fallback are not this one
+        other.status = OccurrenceStatus.SKIPPED
+        session.add(other)
+    sha = session.get(AudioFile, relay.audio_id).sha256
+    during = relay.at + timedelta(minutes=20)  # past the grace window, inside the slot
+    assert stationapi.audio_for_station(session, station, sha, now=during) is None
+    relay.status = OccurrenceStatus.PLAYING
+    session.add(relay)
+    session.flush()
+    assert stationapi.audio_for_station(session, station, sha, now=during)
+    relay.status = OccurrenceStatus.PLAYED
+    session.add(relay)
+    session.flush()
+    assert stationapi.audio_for_station(session, station, sha, now=during) is None
 
 
 def test_a_stream_retired_or_sent_back_to_review_leaves_the_manifest_at_once(session, settings):

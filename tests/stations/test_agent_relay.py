@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
+from broadcaster.audio.render import store_for
 from broadcaster.core import db
 from broadcaster.core.dbtypes import utcnow
 from broadcaster.core.events import EventKind
@@ -183,6 +184,26 @@ def test_a_cut_stream_falls_back_resumes_and_the_relay_ends_with_its_slot(on_air
     assert occurrence.finished_at - occurrence.at == pytest.approx(
         timedelta(seconds=slot), abs=timedelta(seconds=1.5)
     )
+
+
+def test_a_relay_that_went_on_air_before_its_fallback_arrived_still_falls_back_to_it(on_air):
+    # The server cannot give the fallback yet (its file is away), so the relay starts
+    # without it; the agent must go on fetching it during the slot, not only before.
+    site, feed = on_air
+    stored = store_for(site.settings).local(site.fallback)
+    away = stored.with_name(stored.name + ".away")
+    stored.rename(away)
+    relay = site.add(site.facts["relay_id"], support.soon(2))
+    wait_until(lambda: EventKind.RELAY_CONNECTED in site.kinds(relay), timeout=20)
+    cached = site.cache / "audio" / f"{site.fallback.sha256}.mp3"
+    assert not cached.exists()
+    away.rename(stored)
+    wait_until(cached.is_file, timeout=10)
+    feed.stop()
+    wait_until(lambda: EventKind.RELAY_FALLBACK in site.kinds(relay), timeout=10)
+    assert dict(site.events(relay))[EventKind.RELAY_FALLBACK] == (
+        "playing the fallback bulletin until the stream is back"
+    ), site.log()
 
 
 def test_an_emergency_interrupts_the_relay_plays_and_the_relay_resumes(on_air):

@@ -129,6 +129,7 @@ class Agent(Reporting, Commands):
         self._stopping = False
         self._need_audio = threading.Event()
         self._submitted: set[int] = set()  # handed to the queue by this process
+        self._relays: dict[int, ManifestItem] = {}  # on air without their fallback cached
         self._resume: set[int] = set()  # relays on air when the agent stopped, slot still on
         self._online: bool | None = None
         self._last_sync: datetime | None = None
@@ -344,8 +345,17 @@ class Agent(Reporting, Commands):
         if self._throttled():
             return
         with self._plays_lock:
-            plays = sorted(self.plays.values(), key=lambda p: p.at)
-        handled = self.store.handled()
+            # A relay on air has left the manifest, but may still lack its fallback (it
+            # started before the fetch): the stream can drop at any moment of its slot.
+            now = self.clock()
+            self._relays = {
+                k: p
+                for k, p in self._relays.items()
+                if now < p.at + timedelta(seconds=p.duration_s)
+            }
+            on_air = list(self._relays.values())
+            plays = on_air + sorted(self.plays.values(), key=lambda p: p.at)
+        handled = self.store.handled() - {p.occurrence_id for p in on_air}
         seen: set[str] = set()
         for play in plays:
             if play.occurrence_id in handled or play.sha256 in seen or self._stop.is_set():
@@ -453,7 +463,13 @@ class Agent(Reporting, Commands):
         fallback in the cache it relays all the same, and silence fills a drop."""
         fallback = None
         if play.fallback is not None:
-            fallback = self.audio.verified(play) or self.audio.path(play.sha256)
+            fallback = self.audio.verified(play)
+            if fallback is None:  # the relay looks for it at a drop: fetch it meanwhile
+                fallback = self.audio.path(play.sha256)
+                with self._plays_lock:
+                    self._relays[play.occurrence_id] = play
+                self._need_audio.set()
+                self._wake.set()
         if late.total_seconds() > 1:
             log.info("play: relay %s starts %.0f s late", play.occurrence_id, late.total_seconds())
         self._submit(
