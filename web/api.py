@@ -39,7 +39,11 @@ HEARTBEATS = "station_api_heartbeats"
 LIMITER = "station_api_limiter"
 COMMANDS = "station_api_commands"
 PUSH = "station_api_push"
-SERVER_TIME = "X-Server-Time"  # seconds since the epoch, to the millisecond
+# Seconds since the epoch, to the microsecond: when the answer left (Time) and when its
+# request arrived (Received), so an agent can leave the server's own work out of its
+# clock offset, as NTP does with its receive and transmit stamps.
+SERVER_TIME = "X-Server-Time"
+SERVER_RECEIVED = "X-Server-Received"
 PUSH_CURSOR = "X-Push-Cursor"  # the change log id an agent's push answer is as of
 bp = Blueprint("api", __name__)
 instrument(bp)
@@ -68,6 +72,7 @@ def create_api_app(settings: Settings, engine: Engine) -> Flask:
     app.extensions[LIMITER] = _limiter(settings)
     app.extensions[PUSH] = PushHub(engine, max_held=settings.push_max_held)
     app.teardown_appcontext(close_session)
+    app.before_request(_arrived)
     app.after_request(_server_time)
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, _http_error)
@@ -98,9 +103,16 @@ def mounted(api_app: Flask, *, in_front_of):
     return dispatch
 
 
+def _arrived() -> None:
+    g.server_received = time.time()
+
+
 def _server_time(response: Response) -> Response:
-    # Every answer, refusals too: the agent sets its clock by the midpoint of each contact.
-    response.headers[SERVER_TIME] = f"{time.time():.3f}"
+    # Every answer, refusals too: the agent sets its clock by each contact.
+    response.headers[SERVER_TIME] = f"{time.time():.6f}"
+    received = g.get("server_received")
+    if received is not None:
+        response.headers[SERVER_RECEIVED] = f"{received:.6f}"
     return response
 
 

@@ -222,7 +222,9 @@ def test_an_aplay_agent_sends_its_first_audio_to_the_sink_after_the_instant(site
                 stop_agent(process)
             server.stop()
         (heard,) = sinks.plays("station")
-    assert at.timestamp() <= heard.first_at < at.timestamp() + 1.5, site.log()
+    # The agent plays by the server's clock as it measured it, to within half the network's
+    # part of a loopback round trip (agent/clock.py): well under a millisecond.
+    assert at.timestamp() - 0.001 <= heard.first_at < at.timestamp() + 1.5, site.log()
     assert heard.nbytes >= (site.audio.duration_s - 1) * BYTES_PER_SECOND  # played through
     (event,) = [e for e in support.events_of(site.settings, occurrence_id) if e.kind == "started"]
     assert re.fullmatch(r"lateness \d+\.\d ms", event.detail), event.detail

@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -392,3 +392,32 @@ def test_a_heartbeat_keeps_the_clock_offset_and_refuses_one_it_cannot_read(clien
 def stored_beat_in(session, code: str) -> StationBeat | None:
     session.expire_all()
     return session.get(StationBeat, support.station(session, code).id)
+
+
+def test_the_agents_clock_leaves_the_servers_own_work_out_of_its_offset():
+    """80 ms of server work inside a 100 ms round trip would put a midpoint estimate
+    40 ms ahead: neighbouring stations would start audibly apart."""
+    from broadcaster.stations.agent.clock import ServerClock
+
+    mono = [100.0]
+    wall = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+    clock = ServerClock(lambda: wall, monotonic=lambda: mono[0])
+    sent = clock.started()
+    mono[0] = 100.100  # 10 ms each way on the network, 80 ms in the server
+    clock.observe(sent, "1000.090000", "1000.010000")
+    assert clock().timestamp() == pytest.approx(1000.100, abs=1e-6)
+    # Without the arrival stamp (an older server) all of it counts as network.
+    old = ServerClock(lambda: wall, monotonic=lambda: mono[0])
+    mono[0] = 100.0
+    sent = old.started()
+    mono[0] = 100.100
+    old.observe(sent, "1000.090000")
+    assert old().timestamp() == pytest.approx(1000.140, abs=1e-6)
+
+
+def test_every_station_api_answer_says_when_its_request_arrived_and_when_it_left(client):
+    answer = client.get("/api/v1/manifest")  # a refusal carries them too
+    assert answer.status_code == 401
+    arrived = float(answer.headers["X-Server-Received"])
+    left = float(answer.headers["X-Server-Time"])
+    assert arrived <= left < arrived + 5 and left == pytest.approx(time.time(), abs=5)

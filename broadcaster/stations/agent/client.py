@@ -29,6 +29,7 @@ log = logging.getLogger("broadcaster.stations.agent")
 
 API = "/api/v1"
 SERVER_TIME = "X-Server-Time"
+SERVER_RECEIVED = "X-Server-Received"
 PUSH_CURSOR = "X-Push-Cursor"
 CHUNK = 64 * 1024
 MAX_RETRY_AFTER_S = 3600.0  # a server asking for more is not believed beyond this
@@ -89,7 +90,9 @@ class Client:
             response = urllib.request.urlopen(request, timeout=timeout or self.timeout)
         except urllib.error.HTTPError as exc:
             if self.clock and not held and exc.headers:
-                self.clock.observe(sent, exc.headers.get(SERVER_TIME))
+                self.clock.observe(
+                    sent, exc.headers.get(SERVER_TIME), exc.headers.get(SERVER_RECEIVED)
+                )
             if exc.code == 304:
                 return exc
             try:
@@ -102,7 +105,8 @@ class Client:
             raise HttpError(exc.code, str(message), retry_after) from None
         # A held answer was stamped when the server let it go, not half-way through.
         if self.clock and not held:
-            self.clock.observe(sent, response.headers.get(SERVER_TIME))
+            headers = response.headers
+            self.clock.observe(sent, headers.get(SERVER_TIME), headers.get(SERVER_RECEIVED))
         return response
 
     def manifest(

@@ -1,8 +1,10 @@
 """The agent's clock set by the server's: offset measured on every contact, NTP-style.
 
-Each station API answer carries the server's time (X-Server-Time). Taken as the instant
-halfway between sending the request and reading the answer, it gives the server time
-against this box's monotonic clock, to within half the round trip; of the last SAMPLES
+Each station API answer carries the server's time as it left (X-Server-Time) and as its
+request arrived (X-Server-Received). As NTP does, the server's own work between the two
+is taken out of the round trip and the rest split evenly: that gives the server time
+against this box's monotonic clock, to within half the network's part of the round trip
+(an answer without the arrival stamp counts as all network); of the last SAMPLES
 contacts the one with the shortest round trip is believed, unless a newer one disagrees
 with it by more than both round trips allow (a clock was stepped: start again). The
 corrected time is then that monotonic clock plus the offset, so a box whose wall clock is
@@ -56,19 +58,25 @@ class ServerClock:
         """Call when a request is sent; pass the result to observe()."""
         return self._monotonic()
 
-    def observe(self, sent: float, header: str | None) -> None:
-        """A server time header read now for a request sent at `sent` (monotonic)."""
+    def observe(self, sent: float, header: str | None, arrived: str | None = None) -> None:
+        """Server time headers read now for a request sent at `sent` (monotonic): when
+        the answer left and, if given, when the request arrived (epoch seconds)."""
         if not header:
             return
         try:
-            server = float(header)
+            left = float(header)
+            came = float(arrived) if arrived else left
         except ValueError:
             return
         received = self._monotonic()
-        rtt = received - sent
-        if not 0 <= rtt <= MAX_RTT_S or server != server:
+        work = left - came  # the server's own part of the round trip
+        if not 0 <= work <= received - sent:
+            work, came = 0.0, left  # stamps that contradict each other: the old way
+        rtt = received - sent - work
+        if not 0 <= rtt <= MAX_RTT_S or left != left:
             return
-        sample = (rtt, server - (sent + rtt / 2))
+        # ((arrived - sent) + (left - received)) / 2, the NTP offset
+        sample = (rtt, (came - sent + left - received) / 2)
         with self._lock:
             if self._samples:
                 best = min(self._samples)
