@@ -26,6 +26,7 @@ from broadcaster.onair.jobs import engine_for
 from broadcaster.onair.occurrences import GRACE, materialize
 from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue, near_an_instant
 from broadcaster.onair.relaycues import relay_cue
+from broadcaster.onair.releases import ReleaseJournal
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class Runtime:
         self.lock = threading.Lock()
         self.closing = threading.Event()
         self.recorder = Recorder(self)
+        # Beside the database's instance, not in the database: written in the instant
+        # before each sound, where a transaction would cost the instant.
+        self.journal = ReleaseJournal(settings.instance_dir / "released-plays.log")
 
     def queue_for(self, station_id: int) -> PlayoutQueue:
         with self.lock:
@@ -62,6 +66,7 @@ class Runtime:
                     lambda kind, item, detail: self.on_event(kind, item, detail),
                     name=str(station_id),
                     clock=self.clock,
+                    journal=self.journal,
                 )
             return self.queues[station_id]
 
@@ -167,6 +172,7 @@ class Runtime:
         for station_queue in self.queues.values():
             station_queue.close()
         self.recorder.close()
+        self.journal.close()
 
 
 @dataclass

@@ -19,17 +19,22 @@ ABANDONED_PLAY = "cut short: the scheduler stopped during the play"
 
 
 def release_abandoned(
-    session: Session, *, now: datetime, station_ids: list[int]
+    session: Session,
+    *,
+    now: datetime,
+    station_ids: list[int],
+    released: set[int] | None = None,
 ) -> tuple[int, int]:
     """Settle what a scheduler process that died (or was stopped) left half-done.
 
     Called by a starting scheduler, which is the only one per database, so any claim it
     finds at these (local) stations belongs to a process that is gone. A claimed
-    occurrence whose "started" was never written never reached the air (playout writes
-    "started" before the audio begins): it is opened again, to play now if still within
-    the grace window or to be swept missed. One that was playing went out in part: it is
-    logged interrupted with why and never replayed, since playing it again would air it
-    twice. Returns (reopened, interrupted).
+    occurrence never held for air (READY) never reached it; nor did one held but whose
+    sound the release journal `released` (onair.releases; None: none to tell) does not
+    name. Either is opened again, to play now if still within the grace window or to be
+    swept missed. One that may have sounded went out in part: it is logged interrupted
+    with why and never replayed, since playing it again would air it twice. Returns
+    (reopened, interrupted).
     """
     if not station_ids:
         return 0, 0
@@ -41,7 +46,13 @@ def release_abandoned(
     ).all()
     reopened = interrupted = 0
     for occurrence in left:
-        if occurrence.status == OccurrenceStatus.DISPATCHED:
+        held_silent = (
+            occurrence.status == OccurrenceStatus.PLAYING
+            and occurrence.started_at is None
+            and released is not None
+            and occurrence.id not in released
+        )
+        if occurrence.status == OccurrenceStatus.DISPATCHED or held_silent:
             occurrence.status = (
                 OccurrenceStatus.RENDERED if occurrence.audio_id else OccurrenceStatus.PLANNED
             )
@@ -52,7 +63,11 @@ def release_abandoned(
                 station_id=occurrence.station_id,
                 kind=EventKind.RELEASED,
                 at=now,
-                detail="claimed by a scheduler that stopped before playing it",
+                detail=(
+                    "prepared by a scheduler that stopped before its sound"
+                    if held_silent
+                    else "claimed by a scheduler that stopped before playing it"
+                ),
             )
             reopened += 1
         else:

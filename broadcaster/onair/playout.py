@@ -9,6 +9,8 @@ and the scheduler's job fire that early, so checks and claims are done by then).
 queue prepares the player at once, tells the owner READY (a durable "about to go on air",
 written before any sound), waits for the item's instant on the clock it was given and
 releases the player; "started" follows with the lateness measured as the audio left.
+The owner's release journal (onair.releases) is told in the instant before the release,
+so that after a crash a READY play that never sounded can still be played.
 
 A relay (a Cue with `relay`) is the layer underneath: it gets READY and starts at its
 instant like any item, and an item of higher priority due during it pauses it just
@@ -35,6 +37,7 @@ from broadcaster.core.events import EventKind
 from broadcaster.core.priority import Priority
 from broadcaster.onair.players import Player, PlayerError
 from broadcaster.onair.relay import RelayPlayer, Tally, relay_player_for
+from broadcaster.onair.releases import ReleaseJournal
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +152,10 @@ class PlayoutQueue:
         name: str = "station",
         clock: Callable[[], datetime] = _utcnow,
         relay: RelayPlayer | None = None,
+        journal: ReleaseJournal | None = None,
     ) -> None:
         self._player = player
+        self._journal = journal  # told of each release in the instant before it
         self._relay = relay or relay_player_for(player.name)
         self._suspended: tuple[Cue, Tally] | None = None  # a relay paused for a higher item
         self._on_event = on_event
@@ -280,6 +285,7 @@ class PlayoutQueue:
                     EventKind.INTERRUPTED, item, "not played: playout was shut down before its time"
                 )
                 return
+            self._mark_released(item)  # the stream sounds only after "started"
             item.released_at = self._clock()
             self._on_event(EventKind.STARTED, item, f"relay of {slot.name}")
         remaining = (ends_at - self._clock()).total_seconds()
@@ -337,6 +343,10 @@ class PlayoutQueue:
             return self._release_at_instant(item)
         finally:
             self._hush(False)
+
+    def _mark_released(self, item: Cue) -> None:
+        if self._journal is not None:
+            self._journal.mark(item.occurrence_id)
 
     def _hush(self, on: bool) -> None:
         if on == self._quiet:
@@ -396,6 +406,7 @@ class PlayoutQueue:
             )
             self._on_event(EventKind.INTERRUPTED, item, reason)
             return False
+        self._mark_released(item)
         self._player.release()
         item.released_at = self._clock()
         self._hush(False)

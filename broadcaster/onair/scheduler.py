@@ -42,6 +42,7 @@ from broadcaster.onair.jobs import (
 )
 from broadcaster.onair.localplayout import Runtime, attach, detach, playout_key
 from broadcaster.onair.occurrences import GRACE
+from broadcaster.onair.releases import ReleaseJournal
 from broadcaster.onair.trigger import RecurrenceTrigger
 from broadcaster.ops.health import JOBS_TABLE, SCHEDULER_SERVICE
 
@@ -289,14 +290,18 @@ def rearm_periodic_jobs(scheduler) -> int:
     return len(jobs)
 
 
-def _release_abandoned(engine: Engine) -> None:
+def _release_abandoned(engine: Engine, journal: ReleaseJournal) -> None:
     """Before any job runs: settle the plays a previous scheduler process left claimed."""
     from broadcaster.onair.occurrences import local_station_ids, release_abandoned
 
     with session_scope(engine) as session:
         reopened, interrupted = release_abandoned(
-            session, now=utcnow(), station_ids=local_station_ids(session)
+            session,
+            now=utcnow(),
+            station_ids=local_station_ids(session),
+            released=journal.released(),
         )
+    journal.begin()  # what it told is settled in the database now
     if reopened or interrupted:
         log.warning(
             "scheduler: a previous run left %d plays claimed but not started (open again) "
@@ -311,7 +316,7 @@ def run_scheduler(settings: Settings, *, player: str = "auto") -> None:
     # APScheduler logs every run of every job at INFO; the heartbeat would flood the log.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     runtime = Runtime(settings, player)
-    _release_abandoned(runtime.engine)
+    _release_abandoned(runtime.engine, runtime.journal)
     attach(runtime)  # the persistent schedule jobs play through it
     scheduler = build_scheduler(settings, runtime)
 

@@ -465,6 +465,36 @@ def test_a_restarted_scheduler_replays_what_a_dead_one_claimed_and_never_replays
     assert [e.occurrence_id for e in starts] == [queued.id]
 
 
+def test_a_play_held_for_air_but_never_released_plays_after_a_restart_and_a_released_one_not(
+    settings, session
+):
+    """Killed within LEAD of two instants: the release journal names the one whose sound
+    had left, not the one still waiting for its instant."""
+    script = approved_script(session)
+    weekly(session, script, ["HUE-PHU-XUAN"], list(range(7)), ["06:00", "06:01"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    sounded, silent = session.exec(select(Occurrence).order_by(Occurrence.at)).all()
+    sounded.status = silent.status = OccurrenceStatus.PLAYING  # both held for air (READY)
+    session.add_all([sounded, silent])
+    session.commit()
+    local = [station(session, "HUE-PHU-XUAN").id]
+    restarted_at = slot + timedelta(minutes=2)
+
+    assert onair.release_abandoned(
+        session, now=restarted_at, station_ids=local, released={sounded.id}
+    ) == (1, 1)
+    session.commit()
+    session.refresh(sounded)
+    session.refresh(silent)
+    assert sounded.status == OccurrenceStatus.SKIPPED and sounded.reason == onair.ABANDONED_PLAY
+    assert silent.status == OccurrenceStatus.PLANNED  # open again (no audio here yet)
+    reopened = session.exec(
+        select(PlayEvent).where(PlayEvent.occurrence_id == silent.id, PlayEvent.kind == "released")
+    ).one()
+    assert "before its sound" in reopened.detail
+
+
 def test_a_queued_play_whose_grace_window_passed_before_it_could_start_is_logged_not_played(
     settings, session, tmp_path
 ):

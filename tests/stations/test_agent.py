@@ -645,6 +645,32 @@ def test_a_crash_in_the_instant_before_a_play_never_plays_it_twice(tmp_path):
         crashed.store.close()
 
 
+def test_a_crash_after_ready_but_before_the_sound_plays_it_after_the_restart(tmp_path):
+    """The release journal names 8, whose sound had left, and not 7, still waiting."""
+    store = agent.LocalStore(tmp_path / "agent.db")
+    store.mark(7, agent.READY)
+    store.mark(8, agent.READY)
+    store.close()
+    (tmp_path / "released.log").write_text("8\n")
+    restarted = agent.Agent(
+        server=f"http://127.0.0.1:{free_port()}",
+        token="t",
+        cache_dir=tmp_path,
+        player=NullPlayer(time_scale=0.01),
+    )
+    try:
+        restarted._recover()
+        assert restarted.store.state(7) is None  # free to play, if still within grace
+        assert restarted.store.state(8) == "failed"
+        (event,) = restarted.store.unsent()
+        assert event["occurrence_id"] == 8 and "not played again" in event["detail"]
+        assert (tmp_path / "released.log").read_text() == ""  # settled: a new journal
+    finally:
+        restarted.queue.close()
+        restarted.store.close()
+        restarted.journal.close()
+
+
 def test_the_timer_fires_a_lead_time_before_each_play():
     fired = []
     timer = agent.Timer(

@@ -165,9 +165,7 @@ def test_a_relay_without_a_stream_or_of_an_unknown_one_is_refused_in_vietnamese(
         assert response.status_code == 400 and message in response.get_data(as_text=True)
 
 
-def test_a_blank_name_or_an_overlong_address_is_named_in_vietnamese_and_kept(
-    app, client, auth
-):
+def test_a_blank_name_or_an_overlong_address_is_named_in_vietnamese_and_kept(app, client, auth):
     auth.login("admin")
     blank = register(client, "   ", "http://127.0.0.1:1/vov1.mp3")
     assert blank.status_code == 422

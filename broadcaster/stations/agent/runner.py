@@ -55,6 +55,7 @@ from broadcaster import __version__
 from broadcaster.core.events import ON_AIR_KINDS, EventKind
 from broadcaster.onair.players import PLAYERS, NullPlayer, Player, make_player
 from broadcaster.onair.playout import LEAD, READY, Cue, PlayoutQueue, RelaySlot
+from broadcaster.onair.releases import ReleaseJournal
 from broadcaster.stations.agent.amplifier import Hardware, add_hardware_options, hardware_of
 from broadcaster.stations.agent.client import AudioCache, Client, HttpError
 from broadcaster.stations.agent.clock import ServerClock
@@ -137,7 +138,10 @@ class Agent(Reporting, Commands):
         self._upload_backoff = 1.0
         self._quiet_until = 0.0  # the server said 429: no request before this (monotonic)
         # The queue and the timer go by the server's time, as plays and events do.
-        self.queue = PlayoutQueue(player, self._on_event, name="agent", clock=self.clock)
+        self.journal = ReleaseJournal(self.cache_dir / "released.log")
+        self.queue = PlayoutQueue(
+            player, self._on_event, name="agent", clock=self.clock, journal=self.journal
+        )
         # Fired LEAD early: the cache check and the hand-over are done before the instant;
         # the queue releases the play at it.
         self.timer = Timer(self._fire, self.clock, lead=LEAD)
@@ -234,13 +238,15 @@ class Agent(Reporting, Commands):
         if left:
             log.info("agent: %d events wait in the outbox for the next start", left)
         self.store.close()
+        self.journal.close()
         log.info("agent: stopped")
 
     def _recover(self) -> None:
         """A play cut off by a crash or power loss is reported, never played again; a
         relay whose slot still runs resumes for the rest of it (a live stream airs
-        nothing twice)."""
+        nothing twice). One prepared but never released (onair.releases) plays still."""
         relays = self._running_relays()
+        released = self.journal.released()
         for occurrence_id in sorted(self.store.handled()):
             state = self.store.state(occurrence_id)
             if state in ON_AIR_KINDS and occurrence_id in relays:
@@ -257,13 +263,22 @@ class Agent(Reporting, Commands):
                     "cut short: the agent stopped during the play",
                     at=self.clock(),
                 )
+            elif state == READY and released is not None and occurrence_id not in released:
+                log.warning(
+                    "agent: occurrence %s was prepared but the agent stopped before its "
+                    "sound; it plays if still within its grace window",
+                    occurrence_id,
+                )
+                self.store.forget(occurrence_id)
             elif state == READY:
-                # Stopped in the instant before its time: it may have begun to sound.
+                # Stopped in the instant of its sound (or no journal tells): it may have
+                # begun to sound.
                 self.store.record(
                     occurrence_id,
                     EventKind.FAILED,
                     "not played again: the agent stopped as the play was starting",
                 )
+        self.journal.begin()  # all it told is settled in the played set now
 
     def _running_relays(self) -> set[int]:
         cached = self.store.get("manifest")

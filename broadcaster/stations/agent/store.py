@@ -136,6 +136,10 @@ class LocalStore:
             ]
         )
 
+    def forget(self, occurrence_id: int) -> None:
+        """Out of the played set: a play prepared but never released may play after all."""
+        self._write([("DELETE FROM played WHERE occurrence_id = ?", (occurrence_id,))])
+
     def unsent(self, limit: int = BATCH) -> list[dict[str, Any]]:
         rows = self._read(
             "SELECT uid, occurrence_id, kind, at, detail FROM outbox "
