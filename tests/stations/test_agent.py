@@ -79,7 +79,8 @@ class Site:
         """A rendered play of the daily reminder at `at`; returns its occurrence id."""
         engine = db.make_engine(self.settings.database_url)
         try:
-            with Session(engine) as session:
+            # The lock up front: a read then a write, while a server may be writing.
+            with Session(db.writer(engine)) as session:
                 occurrence = Occurrence(
                     schedule_id=self.schedule_id,
                     station_id=support.station(session, OWN).id,

@@ -103,7 +103,9 @@ class Site:
         self.cache = folder / "station-cache"
 
     def add(self, schedule_id: int, at, priority: int = Priority.NORMAL) -> int:
-        with Session(self.engine) as session:
+        # Reads, then writes while the server and agent write: take the lock up front, or
+        # SQLite refuses the upgrade at once ("database is locked") if one committed between.
+        with Session(db.writer(self.engine)) as session:
             occurrence = Occurrence(
                 schedule_id=schedule_id,
                 station_id=support.station(session, OWN).id,
