@@ -33,6 +33,11 @@ REASONS: dict[str, str] = {
     "cut short: the agent stopped during the play": N_(
         "Bị cắt ngang vì máy phát của đài đã dừng khi đang phát"
     ),
+    # Before "not played:", which it begins with: this one was never late, the player
+    # stopped before its time came.
+    "not played: playout was shut down before its time": N_(
+        "Không phát: trình phát đã tắt trước giờ phát"
+    ),
     "not played:": N_("Máy phát của đài nhận bài quá muộn, đã quá thời gian cho phép"),
     "no audio": N_("Không có âm thanh để phát"),
     "not relayed: the stream is not approved": N_(

@@ -24,3 +24,12 @@ def test_a_relays_summary_and_reasons_read_in_vietnamese():
     assert reason_vi("the stream dropped: Connection reset by peer; retrying") == (
         "Mất sóng (Connection reset by peer); đang kết nối lại"
     )
+
+
+def test_a_play_stopped_before_its_time_is_not_read_as_a_late_one():
+    assert reason_vi("not played: playout was shut down before its time") == (
+        "Không phát: trình phát đã tắt trước giờ phát"
+    )
+    assert reason_vi("not played: 95 s past its time, beyond the 1 min grace window").startswith(
+        "Máy phát của đài nhận bài quá muộn"
+    )
