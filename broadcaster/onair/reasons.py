@@ -172,3 +172,87 @@ def _summary_vi(text: str, translate) -> str | None:
     if values["fallback"]:
         words += translate(N_(", phát bản tin dự phòng %(fallback)s giây")) % values
     return words
+
+
+# Shown before text no pattern below reads: a technician still sees what was said.
+TECHNICAL = N_("Chi tiết kỹ thuật: %(detail)s")
+# What a quoted ffmpeg or hook message reads as when there was none ("no answer" is
+# audio.streamcheck's word for an ffmpeg that printed nothing).
+_SILENT = ("", "no answer")
+
+
+def _read(table: list[tuple[re.Pattern[str], str]], text: str, translate) -> str | None:
+    """The first pattern of `table` matching all of `text`, filled in; None if none does.
+
+    A `detail` group is raw technical text (ffmpeg's last line, a hook's stderr): kept as
+    it is, or said to be missing."""
+    for pattern, message in table:
+        found = pattern.match(text)
+        if found is None:
+            continue
+        values = found.groupdict()
+        if "detail" in values and (values["detail"] or "").strip() in _SILENT:
+            values["detail"] = translate(N_("không có thông báo lỗi"))
+        return translate(message) % values
+    return None
+
+
+# What audio.streamcheck says it heard, or why it heard nothing (StreamCheckError's
+# message, which onair.streams stores as it is). What was heard follows "nghe được"
+# ("heard") on the page and in the message, so it does not say it again.
+STREAM_CHECKS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"(?P<codec>\w+), (?P<bitrate>\d+) kb/s, (?P<seconds>[\d.]+) s decoded$"),
+        N_("%(seconds)s giây âm thanh %(codec)s, %(bitrate)s kb/s"),
+    ),
+    (
+        re.compile(r"(?P<codec>\w+), (?P<seconds>[\d.]+) s decoded$"),
+        N_("%(seconds)s giây âm thanh %(codec)s"),
+    ),
+    (
+        re.compile(r"the stream address must be an http:// or https:// URL$"),
+        N_("Địa chỉ luồng phải là một URL bắt đầu bằng http:// hoặc https://"),
+    ),
+    (
+        re.compile(r"ffmpeg is not installed$"),
+        N_("Máy chủ chưa kiểm tra được luồng (thiếu ffmpeg)"),
+    ),
+    (
+        re.compile(r"no audio within (?P<seconds>\d+) s: the stream stalls$"),
+        N_("Không có âm thanh sau %(seconds)s giây: luồng bị treo"),
+    ),
+    (
+        re.compile(r"cannot connect to the stream: (?P<detail>.*)$", re.DOTALL),
+        N_("Không kết nối được tới luồng (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (
+        re.compile(r"the address does not serve audio: (?P<detail>.*)$", re.DOTALL),
+        N_("Địa chỉ này không phát âm thanh (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (
+        re.compile(r"the HLS playlist carries no audio$"),
+        N_("Danh sách phát HLS này không có âm thanh"),
+    ),
+    (re.compile(r"the stream carries no audio$"), N_("Luồng không có âm thanh")),
+    (
+        re.compile(r"the stream's audio is (?P<codec>\S+); stations relay MP3 or AAC$"),
+        N_("Luồng dùng định dạng âm thanh %(codec)s; hệ thống chỉ tiếp sóng MP3 hoặc AAC"),
+    ),
+    (
+        re.compile(
+            r"the stream stopped after (?P<seconds>[\d.]+) s of audio: (?P<detail>.*)$", re.DOTALL
+        ),
+        N_("Luồng bị ngắt sau %(seconds)s giây âm thanh (lỗi kỹ thuật: %(detail)s)"),
+    ),
+]
+
+
+def stream_check_vi(detail: str, translate=lambda message: message) -> str:
+    """A stream check's stored detail in Vietnamese (or the UI's language); "" for none.
+
+    Unknown text (an older check, a new ffmpeg) is shown after a lead-in, not dropped."""
+    detail = (detail or "").strip()
+    if not detail:
+        return ""
+    read = _read(STREAM_CHECKS, detail, translate)
+    return read if read is not None else translate(TECHNICAL) % {"detail": detail}

@@ -1,3 +1,7 @@
+import re
+
+import pytest
+
 from broadcaster.onair.reasons import reason_vi
 
 
@@ -32,4 +36,54 @@ def test_a_play_stopped_before_its_time_is_not_read_as_a_late_one():
     )
     assert reason_vi("not played: 95 s past its time, beyond the 1 min grace window").startswith(
         "Máy phát của đài nhận bài quá muộn"
+    )
+
+
+def test_what_a_stream_check_heard_reads_in_vietnamese(icecast):
+    from broadcaster.audio.streamcheck import check_stream
+    from broadcaster.onair.reasons import stream_check_vi
+
+    heard = check_stream(icecast.feed("/vov1.mp3").url, seconds=1)
+    text = stream_check_vi(heard.detail)
+    assert re.fullmatch(r"[\d.]+ giây âm thanh mp3, 64 kb/s", text), text
+    assert stream_check_vi("aac, 2.0 s decoded") == "2.0 giây âm thanh aac"
+    assert stream_check_vi("") == ""
+
+
+def test_why_a_stream_check_heard_nothing_reads_in_vietnamese_with_ffmpegs_words(tmp_path):
+    from broadcaster.audio.streamcheck import StreamCheckError, check_stream
+    from broadcaster.onair.reasons import stream_check_vi
+    from tests._icecast import serving_folder
+    from tests.helpers import free_port
+
+    def refusal(url):
+        # As onair.streams stores it: the refusal's English message.
+        with pytest.raises(StreamCheckError) as refused:
+            check_stream(url, seconds=1, timeout_s=2)
+        return str(refused.value)
+
+    nobody = refusal(f"http://127.0.0.1:{free_port()}/x.mp3")
+    text = stream_check_vi(nobody)
+    assert text.startswith("Không kết nối được tới luồng (lỗi kỹ thuật: ")
+    assert "Connection refused" in text and "cannot connect" not in text
+    (tmp_path / "index.html").write_text("<html><body>Đài phát thanh</body></html>")
+    with serving_folder(tmp_path) as base:
+        page = refusal(f"{base}/index.html")
+    assert stream_check_vi(page).startswith("Địa chỉ này không phát âm thanh (lỗi kỹ thuật: ")
+    assert stream_check_vi(refusal("vov1")) == (
+        "Địa chỉ luồng phải là một URL bắt đầu bằng http:// hoặc https://"
+    )
+    assert stream_check_vi("the stream stopped after 0.4 s of audio: no answer") == (
+        "Luồng bị ngắt sau 0.4 giây âm thanh (lỗi kỹ thuật: không có thông báo lỗi)"
+    )
+    assert stream_check_vi("the stream's audio is opus; stations relay MP3 or AAC") == (
+        "Luồng dùng định dạng âm thanh opus; hệ thống chỉ tiếp sóng MP3 hoặc AAC"
+    )
+
+
+def test_a_stream_check_nobody_foresaw_is_shown_after_a_vietnamese_lead_in():
+    from broadcaster.onair.reasons import stream_check_vi
+
+    assert stream_check_vi("[tls @ 0x5581] error:0A000086:SSL routines") == (
+        "Chi tiết kỹ thuật: [tls @ 0x5581] error:0A000086:SSL routines"
     )
