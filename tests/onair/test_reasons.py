@@ -87,3 +87,47 @@ def test_a_stream_check_nobody_foresaw_is_shown_after_a_vietnamese_lead_in():
     assert stream_check_vi("[tls @ 0x5581] error:0A000086:SSL routines") == (
         "Chi tiết kỹ thuật: [tls @ 0x5581] error:0A000086:SSL routines"
     )
+
+
+def test_what_an_agent_reports_for_a_command_reads_in_vietnamese():
+    from datetime import UTC, datetime
+
+    from broadcaster.onair.reasons import command_result_vi
+    from broadcaster.stations.agent.amplifier import Amplifier, Mixer, run_hook
+
+    # The agent's own words, from the code that says them.
+    amplifier = Amplifier(
+        upcoming=lambda: None, busy=lambda: False, clock=lambda: datetime.now(UTC)
+    )
+    assert command_result_vi(amplifier.switch(True, why="test", manual=True)) == (
+        "Máy phát chưa được cấu hình lệnh bật loa"
+    )
+    assert command_result_vi(run_hook("echo relay stuck >&2; exit 3", 5)) == (
+        "Lệnh điều khiển loa 'echo relay stuck >&2; exit 3' báo lỗi 3 (lỗi kỹ thuật: relay stuck)"
+    )
+    assert command_result_vi(run_hook("exit 2", 5)) == (
+        "Lệnh điều khiển loa 'exit 2' báo lỗi 2 (lỗi kỹ thuật: không có thông báo lỗi)"
+    )
+    assert command_result_vi(run_hook("sleep 5", 0.2)) == (
+        "Lệnh điều khiển loa 'sleep 5' chạy quá 0.2 giây nên đã bị dừng"
+    )
+    mixer = Mixer(control="Không có")
+    assert command_result_vi(mixer.set(40)) == (
+        "Máy không có bộ trộn âm (mixer) 'Không có': không chỉnh được âm lượng từ xa"
+    )
+    for result, text in (
+        ("volume 55%", "Đã đặt âm lượng 55%"),
+        ("amplifier off", "Đã tắt loa"),
+        ("restarting (the item on air did not end)", "Đang khởi động lại máy phát (bản tin"),
+        ("sync: the agent stopped before it was done", "Máy phát đã dừng trước khi"),
+        ("set_volume needs a percent from 0 to 100", "Âm lượng phải từ 0 đến 100 phần trăm"),
+        ("amixer exited 1: ", "Lệnh chỉnh âm lượng amixer báo lỗi 1 (lỗi kỹ thuật: không có"),
+        ("unknown command 'reboot'", "Máy phát không biết lệnh 'reboot'"),
+        (
+            "test tone interrupted: interrupted by an emergency broadcast",
+            "Âm thử bị ngắt: Bị ngắt để phát tin khẩn cấp",
+        ),
+    ):
+        assert command_result_vi(result).startswith(text), result
+    assert command_result_vi("") == ""
+    assert command_result_vi("flashed firmware 2.1") == "Chi tiết kỹ thuật: flashed firmware 2.1"

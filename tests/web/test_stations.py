@@ -170,3 +170,71 @@ def test_the_page_names_a_relays_events_and_details_in_vietnamese(client, auth, 
     assert "Tiếp sóng: mất sóng" in page and "relay_dropped" not in page
     assert "Đã tiếp sóng 34 giây trong 35 giây, mất sóng 1 lần" in page
     assert "phát bản tin dự phòng 6 giây" in page
+
+
+def command_results(page: str) -> list[str]:
+    """The command log's result column, newest first, as the page shows it."""
+    rows = re.findall(r"<tr data-command-id[^>]*>(.*?)</tr>", page)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row)[3] for row in rows]
+
+
+def test_the_command_log_reads_what_the_agent_reported_in_vietnamese(client, auth, session):
+    from broadcaster.core.models import StationCommand
+
+    auth.login("admin")
+    path = "/stations/HUE-THUAN-AN"
+    page = client.post(f"{path}/token", data={"csrf_token": csrf(client, path)})
+    token = re.search(r'<code id="new-token">([^<]+)</code>', page.get_data(as_text=True))[1]
+    agent = {"Authorization": f"Bearer {token}"}
+    for kind, fields in (
+        ("set_volume", {"percent": "60"}),
+        ("amplifier_on", {}),
+        ("sync", {}),
+        ("test_tone", {}),
+    ):
+        data = {"csrf_token": csrf(client, path), "kind": kind, **fields}
+        assert client.post(f"{path}/commands", data=data).status_code == 302
+    # What the agent (stations.agent.commands and its amplifier) reports for each.
+    reports = [
+        ("done", "volume 60% from the next normal item"),
+        ("failed", "'gpioset gpiochip0 17=1' exited 1: gpioset: line busy"),
+        ("done", "manifest synced: 12 plays"),
+        ("failed", "test tone failed: ffplay: no sound card"),
+    ]
+    delivered = client.get("/api/v1/commands", headers=agent).get_json()["commands"]
+    assert len(delivered) == len(reports)
+    for command, (state, result) in zip(delivered, reports, strict=True):
+        answer = client.post(
+            f"/api/v1/commands/{command['id']}/result",
+            json={"state": state, "result": result},
+            headers=agent,
+        )
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    # One nobody picked up, and one of a kind (and a result) this page does not know.
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    session.add(
+        StationCommand(station_id=station.id, kind="sync", created_at=utcnow() - timedelta(hours=1))
+    )
+    session.add(
+        StationCommand(
+            station_id=station.id,
+            kind="reboot_pc",
+            state="failed",
+            result="reboot: permission denied",
+            created_at=utcnow(),
+        )
+    )
+    session.commit()
+
+    page = client.get(path).get_data(as_text=True)
+    log = page.split('id="command-log"', 1)[1].split("</table>", 1)[0]
+    assert command_results(log) == [
+        "Chi tiết kỹ thuật: reboot: permission denied",
+        "Máy phát không nhận lệnh trong thời gian cho phép",
+        "Không phát được âm thử (lỗi kỹ thuật: ffplay: no sound card)",
+        "Đã đồng bộ lịch phát: 12 lượt phát",
+        "Lệnh điều khiển loa &#39;gpioset gpiochip0 17=1&#39; báo lỗi 1"
+        " (lỗi kỹ thuật: gpioset: line busy)",
+        "Đã đặt âm lượng 60%, áp dụng từ bản tin thường kế tiếp",
+    ]
+    assert "volume 60%" not in log and "not picked up" not in log
