@@ -84,7 +84,8 @@ def command_label(command) -> str:
         commands.SYNC: _("Đồng bộ ngay"),
         commands.RESTART: _("Khởi động lại agent"),
     }
-    return labels.get(command.kind, command.kind)
+    # A kind this page does not know yet (a newer server's): still named, in a sentence.
+    return labels.get(command.kind) or _("Lệnh %(kind)s", kind=command.kind)
 
 
 @bp.app_template_filter("command_result")

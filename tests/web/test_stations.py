@@ -238,3 +238,17 @@ def test_the_command_log_reads_what_the_agent_reported_in_vietnamese(client, aut
         "Đã đặt âm lượng 60%, áp dụng từ bản tin thường kế tiếp",
     ]
     assert "volume 60%" not in log and "not picked up" not in log
+
+
+def test_a_command_of_a_kind_the_page_does_not_know_is_still_named_in_vietnamese(
+    client, auth, session
+):
+    from broadcaster.core.models import StationCommand
+
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    session.add(StationCommand(station_id=station.id, kind="reboot_pc", state="done"))
+    session.commit()
+    auth.login("admin")
+    page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
+    log = page.split('id="command-log"', 1)[1].split("</table>", 1)[0]
+    assert "<td>Lệnh reboot_pc</td>" in log
