@@ -252,3 +252,17 @@ def test_a_command_of_a_kind_the_page_does_not_know_is_still_named_in_vietnamese
     page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
     log = page.split('id="command-log"', 1)[1].split("</table>", 1)[0]
     assert "<td>Lệnh reboot_pc</td>" in log
+
+
+def test_the_listen_again_page_a_station_links_to_names_its_podcast_feed_in_vietnamese(
+    client, auth
+):
+    from urllib.parse import urlsplit
+
+    auth.login("editor")
+    page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
+    public = re.search(r'<a href="([^"]+)" id="public-page">', page)[1]
+    auth.logout()
+    listen_again = client.get(urlsplit(public).path).get_data(as_text=True)
+    feed = re.search(r'<link rel="alternate" type="application/rss\+xml"[^>]*>', listen_again)[0]
+    assert 'title="Podcast nghe lại bản tin – ' in feed and "Thuận An" in feed
