@@ -106,7 +106,15 @@ def _looks_after(station: Station) -> bool:
     return get_session().get(OperatorStation, (user.id, station.id)) is not None
 
 
-def _page(station: Station, *, token: str | None = None, with_history: bool = True) -> str:
+def _page(
+    station: Station,
+    *,
+    token: str | None = None,
+    with_history: bool = True,
+    volume: str = "",
+    volume_error: str = "",
+) -> str:
+    """The station's page; `volume` and `volume_error`: a refused volume, shown as typed."""
     session = get_session()
     user = acting_user()
     if user is not None and user.role == Role.OPERATOR and not _looks_after(station):
@@ -139,6 +147,8 @@ def _page(station: Station, *, token: str | None = None, with_history: bool = Tr
         orders=ORDERS,
         may_order=_looks_after(station),
         command_label=command_label,
+        volume=volume,
+        volume_error=volume_error,
     )
 
 
@@ -207,6 +217,14 @@ def send_command(code: str):
         session.commit()
     except BroadcasterError as exc:
         session.rollback()
+        if exc.code == "bad_volume":
+            # Typed, so shown again as typed beside why, as the other forms do; a flash
+            # after a redirect would lose it.
+            page = _page(
+                _station(code), volume=str(args.get("percent", "")), volume_error=message_for(exc)
+            )
+            session.commit()  # what commands.recent() expired while reading the log
+            return page, 422
         flash(message_for(exc), "error")
     else:
         flash(

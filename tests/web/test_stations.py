@@ -266,3 +266,27 @@ def test_the_listen_again_page_a_station_links_to_names_its_podcast_feed_in_viet
     listen_again = client.get(urlsplit(public).path).get_data(as_text=True)
     feed = re.search(r'<link rel="alternate" type="application/rss\+xml"[^>]*>', listen_again)[0]
     assert 'title="Podcast nghe lại bản tin – ' in feed and "Thuận An" in feed
+
+
+def test_a_refused_volume_is_shown_again_as_typed_beside_why_and_nothing_is_sent(
+    client, auth, session
+):
+    from broadcaster.core.models import StationCommand
+
+    auth.login("admin")
+    path = "/stations/HUE-THUAN-AN"
+    for typed in ("150", "12.5", "-3"):
+        data = {"csrf_token": csrf(client, path), "kind": "set_volume", "percent": typed}
+        refused = client.post(f"{path}/commands", data=data)
+        assert refused.status_code == 422
+        page = refused.get_data(as_text=True)
+        box = re.search(r'<input type="number" name="percent"[^>]*>', page)[0]
+        assert f'value="{typed}"' in box and 'aria-invalid="true"' in box
+        alert = re.search(r'<p class="flash flash-error" role="alert"[^>]*>([^<]*)</p>', page)
+        assert alert and alert[1] == "Âm lượng phải là số nguyên từ 0 đến 100."
+    assert session.exec(select(StationCommand)).all() == []
+    assert session.exec(select(AuditEntry).where(AuditEntry.action == "send_command")).all() == []
+    data = {"csrf_token": csrf(client, path), "kind": "set_volume", "percent": "60"}
+    assert client.post(f"{path}/commands", data=data).status_code == 302
+    page = client.get(path).get_data(as_text=True)
+    assert "Đặt âm lượng 60%" in page and 'value="60"' not in page
