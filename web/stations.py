@@ -27,6 +27,7 @@ from broadcaster.core.models import (
     StationBeat,
 )
 from broadcaster.onair import collision
+from broadcaster.onair.reasons import command_result_vi
 from broadcaster.stations import commands
 from broadcaster.stations.api import revoke_token, rotate_token
 from broadcaster.stations.monitoring import health, health_of
@@ -83,7 +84,14 @@ def command_label(command) -> str:
         commands.SYNC: _("Đồng bộ ngay"),
         commands.RESTART: _("Khởi động lại agent"),
     }
-    return labels.get(command.kind, command.kind)
+    # A kind this page does not know yet (a newer server's): still named, in a sentence.
+    return labels.get(command.kind) or _("Lệnh %(kind)s", kind=command.kind)
+
+
+@bp.app_template_filter("command_result")
+def command_result(result: str | None) -> str:
+    """What the agent reported (English, the audit log's language), as staff read it."""
+    return command_result_vi(result or "", translate=_)
 
 
 def _looks_after(station: Station) -> bool:
@@ -98,7 +106,15 @@ def _looks_after(station: Station) -> bool:
     return get_session().get(OperatorStation, (user.id, station.id)) is not None
 
 
-def _page(station: Station, *, token: str | None = None, with_history: bool = True) -> str:
+def _page(
+    station: Station,
+    *,
+    token: str | None = None,
+    with_history: bool = True,
+    volume: str = "",
+    volume_error: str = "",
+) -> str:
+    """The station's page; `volume` and `volume_error`: a refused volume, shown as typed."""
     session = get_session()
     user = acting_user()
     if user is not None and user.role == Role.OPERATOR and not _looks_after(station):
@@ -131,6 +147,8 @@ def _page(station: Station, *, token: str | None = None, with_history: bool = Tr
         orders=ORDERS,
         may_order=_looks_after(station),
         command_label=command_label,
+        volume=volume,
+        volume_error=volume_error,
     )
 
 
@@ -199,6 +217,14 @@ def send_command(code: str):
         session.commit()
     except BroadcasterError as exc:
         session.rollback()
+        if exc.code == "bad_volume":
+            # Typed, so shown again as typed beside why, as the other forms do; a flash
+            # after a redirect would lose it.
+            page = _page(
+                _station(code), volume=str(args.get("percent", "")), volume_error=message_for(exc)
+            )
+            session.commit()  # what commands.recent() expired while reading the log
+            return page, 422
         flash(message_for(exc), "error")
     else:
         flash(

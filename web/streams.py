@@ -14,6 +14,7 @@ from broadcaster.core.errors import BroadcasterError
 from broadcaster.core.models import Role, StreamSource, User
 from broadcaster.newsroom.workflow import REVIEWERS
 from broadcaster.onair import streams
+from broadcaster.onair.reasons import stream_check_vi
 from web.auth import acting_user, roles_required
 from web.db import get_session
 from web.messages import message_for
@@ -46,6 +47,12 @@ class StreamForm(FlaskForm):
 
 class ReviewForm(FlaskForm):
     comment = TextAreaField(_l("Nhận xét"), validators=[Length(max=1000)])
+
+
+@bp.app_template_filter("stream_check")
+def stream_check_text(detail: str | None) -> str:
+    """A check's stored detail (English, the audit log's language) as the reader reads it."""
+    return stream_check_vi(detail or "", translate=_)
 
 
 def _stream(stream_id: int) -> StreamSource:
@@ -173,7 +180,8 @@ def check(stream_id: int):
     problem = streams.recheck_stream(session=session, stream=stream, actor=_actor(), heard=heard)
     session.commit()
     if problem is None:
-        flash(_("Nghe được luồng: %(detail)s.", detail=stream.check_detail), "success")
+        detail = stream_check_text(stream.check_detail)
+        flash(_("Nghe được luồng: %(detail)s.", detail=detail), "success")
     else:
         flash(message_for(problem), "error")
     return redirect(url_for("streams.show", stream_id=stream_id))

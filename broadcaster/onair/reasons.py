@@ -33,6 +33,11 @@ REASONS: dict[str, str] = {
     "cut short: the agent stopped during the play": N_(
         "Bị cắt ngang vì máy phát của đài đã dừng khi đang phát"
     ),
+    # Before "not played:", which it begins with: this one was never late, the player
+    # stopped before its time came.
+    "not played: playout was shut down before its time": N_(
+        "Không phát: trình phát đã tắt trước giờ phát"
+    ),
     "not played:": N_("Máy phát của đài nhận bài quá muộn, đã quá thời gian cho phép"),
     "no audio": N_("Không có âm thanh để phát"),
     "not relayed: the stream is not approved": N_(
@@ -167,3 +172,194 @@ def _summary_vi(text: str, translate) -> str | None:
     if values["fallback"]:
         words += translate(N_(", phát bản tin dự phòng %(fallback)s giây")) % values
     return words
+
+
+# Shown before text no pattern below reads: a technician still sees what was said.
+TECHNICAL = N_("Chi tiết kỹ thuật: %(detail)s")
+# What a quoted ffmpeg or hook message reads as when there was none ("no answer" is
+# audio.streamcheck's word for an ffmpeg that printed nothing).
+_SILENT = ("", "no answer")
+
+
+def _read(table: list[tuple[re.Pattern[str], str]], text: str, translate) -> str | None:
+    """The first pattern of `table` matching all of `text`, filled in; None if none does.
+
+    A `detail` group is raw technical text (ffmpeg's last line, a hook's stderr): kept as
+    it is, or said to be missing."""
+    for pattern, message in table:
+        found = pattern.match(text)
+        if found is None:
+            continue
+        values = found.groupdict()
+        if "detail" in values and (values["detail"] or "").strip() in _SILENT:
+            values["detail"] = translate(N_("không có thông báo lỗi"))
+        return translate(message) % values
+    return None
+
+
+# What audio.streamcheck says it heard, or why it heard nothing (StreamCheckError's
+# message, which onair.streams stores as it is). What was heard follows "nghe được"
+# ("heard") on the page and in the message, so it does not say it again.
+STREAM_CHECKS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"(?P<codec>\w+), (?P<bitrate>\d+) kb/s, (?P<seconds>[\d.]+) s decoded$"),
+        N_("%(seconds)s giây âm thanh %(codec)s, %(bitrate)s kb/s"),
+    ),
+    (
+        re.compile(r"(?P<codec>\w+), (?P<seconds>[\d.]+) s decoded$"),
+        N_("%(seconds)s giây âm thanh %(codec)s"),
+    ),
+    (
+        re.compile(r"the stream address must be an http:// or https:// URL$"),
+        N_("Địa chỉ luồng phải là một URL bắt đầu bằng http:// hoặc https://"),
+    ),
+    (
+        re.compile(r"ffmpeg is not installed$"),
+        N_("Máy chủ chưa kiểm tra được luồng (thiếu ffmpeg)"),
+    ),
+    (
+        re.compile(r"no audio within (?P<seconds>\d+) s: the stream stalls$"),
+        N_("Không có âm thanh sau %(seconds)s giây: luồng bị treo"),
+    ),
+    (
+        re.compile(r"cannot connect to the stream: (?P<detail>.*)$", re.DOTALL),
+        N_("Không kết nối được tới luồng (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (
+        re.compile(r"the address does not serve audio: (?P<detail>.*)$", re.DOTALL),
+        N_("Địa chỉ này không phát âm thanh (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (
+        re.compile(r"the HLS playlist carries no audio$"),
+        N_("Danh sách phát HLS này không có âm thanh"),
+    ),
+    (re.compile(r"the stream carries no audio$"), N_("Luồng không có âm thanh")),
+    (
+        re.compile(r"the stream's audio is (?P<codec>\S+); stations relay MP3 or AAC$"),
+        N_("Luồng dùng định dạng âm thanh %(codec)s; hệ thống chỉ tiếp sóng MP3 hoặc AAC"),
+    ),
+    (
+        re.compile(
+            r"the stream stopped after (?P<seconds>[\d.]+) s of audio: (?P<detail>.*)$", re.DOTALL
+        ),
+        N_("Luồng bị ngắt sau %(seconds)s giây âm thanh (lỗi kỹ thuật: %(detail)s)"),
+    ),
+]
+
+
+def stream_check_vi(detail: str, translate=lambda message: message) -> str:
+    """A stream check's stored detail in Vietnamese (or the UI's language); "" for none.
+
+    Unknown text (an older check, a new ffmpeg) is shown after a lead-in, not dropped."""
+    detail = (detail or "").strip()
+    if not detail:
+        return ""
+    read = _read(STREAM_CHECKS, detail, translate)
+    return read if read is not None else translate(TECHNICAL) % {"detail": detail}
+
+
+# A quoted operator's hook (stations.agent.amplifier.run_hook quotes it with repr()).
+_HOOK = r"(?P<command>'.*?'|\".*?\")"
+
+# What a station's agent reports doing with a command (stations.agent.commands, its
+# amplifier and mixer), and why the server gave up on one (stations.commands).
+COMMAND_RESULTS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"not picked up in time$"),
+        N_("Máy phát không nhận lệnh trong thời gian cho phép"),
+    ),
+    (
+        re.compile(r"\w+: the agent stopped before it was done$"),
+        N_("Máy phát đã dừng trước khi thực hiện xong lệnh"),
+    ),
+    (
+        re.compile(r"unexpected: (?P<detail>.*)$", re.DOTALL),
+        N_("Lỗi không lường trước trong máy phát (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (re.compile(r"set_volume needs a whole percent$"), N_("Âm lượng phải là số nguyên phần trăm")),
+    (
+        re.compile(r"set_volume needs a percent from 0 to 100$"),
+        N_("Âm lượng phải từ 0 đến 100 phần trăm"),
+    ),
+    (
+        re.compile(r"no mixer: this machine has no ALSA control (?P<control>.+)$"),
+        N_("Máy không có bộ trộn âm (mixer) %(control)s: không chỉnh được âm lượng từ xa"),
+    ),
+    (
+        re.compile(r"volume (?P<percent>\d+)% from the next normal item$"),
+        N_("Đã đặt âm lượng %(percent)s%%, áp dụng từ bản tin thường kế tiếp"),
+    ),
+    (re.compile(r"volume (?P<percent>\d+)%$"), N_("Đã đặt âm lượng %(percent)s%%")),
+    (
+        re.compile(r"amixer failed: (?P<detail>.*)$", re.DOTALL),
+        N_("Không chạy được lệnh chỉnh âm lượng amixer (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (
+        re.compile(r"amixer exited (?P<code>-?\d+):? ?(?P<detail>.*)$", re.DOTALL),
+        N_("Lệnh chỉnh âm lượng amixer báo lỗi %(code)s (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (
+        re.compile(r"amplifier needs on: true or false$"),
+        N_("Lệnh bật/tắt loa không nói rõ bật hay tắt"),
+    ),
+    (
+        re.compile(r"no amplifier on command is configured$"),
+        N_("Máy phát chưa được cấu hình lệnh bật loa"),
+    ),
+    (
+        re.compile(r"no amplifier off command is configured$"),
+        N_("Máy phát chưa được cấu hình lệnh tắt loa"),
+    ),
+    (
+        re.compile(_HOOK + r" did not finish within (?P<seconds>\S+) s$", re.DOTALL),
+        N_("Lệnh điều khiển loa %(command)s chạy quá %(seconds)s giây nên đã bị dừng"),
+    ),
+    (
+        re.compile(_HOOK + r" could not start: (?P<detail>.*)$", re.DOTALL),
+        N_("Không chạy được lệnh điều khiển loa %(command)s (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (
+        re.compile(_HOOK + r" exited (?P<code>-?\d+)(?:: (?P<detail>.*))?$", re.DOTALL),
+        N_("Lệnh điều khiển loa %(command)s báo lỗi %(code)s (lỗi kỹ thuật: %(detail)s)"),
+    ),
+    (re.compile(r"amplifier on$"), N_("Đã bật loa")),
+    (re.compile(r"amplifier off$"), N_("Đã tắt loa")),
+    (
+        re.compile(r"manifest synced: (?P<count>\d+) plays?$"),
+        N_("Đã đồng bộ lịch phát: %(count)s lượt phát"),
+    ),
+    (
+        re.compile(r"the manifest could not be fetched$"),
+        N_("Không tải được lịch phát từ máy chủ"),
+    ),
+    (re.compile(r"restarting$"), N_("Đang khởi động lại máy phát")),
+    (
+        re.compile(r"restarting \(the item on air did not end\)$"),
+        N_("Đang khởi động lại máy phát (bản tin đang phát chưa kết thúc sau thời gian chờ)"),
+    ),
+    (re.compile(r"unknown command (?P<kind>.+)$"), N_("Máy phát không biết lệnh %(kind)s")),
+    (re.compile(r"test tone played$"), N_("Đã phát âm thử")),
+    (
+        re.compile(r"test tone failed: (?P<detail>.*)$", re.DOTALL),
+        N_("Không phát được âm thử (lỗi kỹ thuật: %(detail)s)"),
+    ),
+]
+_TONE_INTERRUPTED = re.compile(r"test tone interrupted: (?P<why>.*)$", re.DOTALL)
+
+
+def command_result_vi(result: str, translate=lambda message: message) -> str:
+    """A command's stored result in Vietnamese (or the UI's language); "" for none.
+
+    Unknown text (another agent version, a hook's own words) is shown after a lead-in."""
+    result = (result or "").strip()
+    if not result:
+        return ""
+    read = _read(COMMAND_RESULTS, result, translate)
+    if read is not None:
+        return read
+    interrupted = _TONE_INTERRUPTED.match(result)
+    if interrupted is not None:
+        # Why it was cut is the queue's own reason (an emergency, a shutdown): read as a play's.
+        why = reason_vi(interrupted.group("why"), translate)
+        return translate(N_("Âm thử bị ngắt: %(why)s")) % {"why": why}
+    return translate(TECHNICAL) % {"detail": result}

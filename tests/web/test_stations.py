@@ -170,3 +170,123 @@ def test_the_page_names_a_relays_events_and_details_in_vietnamese(client, auth, 
     assert "Tiếp sóng: mất sóng" in page and "relay_dropped" not in page
     assert "Đã tiếp sóng 34 giây trong 35 giây, mất sóng 1 lần" in page
     assert "phát bản tin dự phòng 6 giây" in page
+
+
+def command_results(page: str) -> list[str]:
+    """The command log's result column, newest first, as the page shows it."""
+    rows = re.findall(r"<tr data-command-id[^>]*>(.*?)</tr>", page)
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row)[3] for row in rows]
+
+
+def test_the_command_log_reads_what_the_agent_reported_in_vietnamese(client, auth, session):
+    from broadcaster.core.models import StationCommand
+
+    auth.login("admin")
+    path = "/stations/HUE-THUAN-AN"
+    page = client.post(f"{path}/token", data={"csrf_token": csrf(client, path)})
+    token = re.search(r'<code id="new-token">([^<]+)</code>', page.get_data(as_text=True))[1]
+    agent = {"Authorization": f"Bearer {token}"}
+    for kind, fields in (
+        ("set_volume", {"percent": "60"}),
+        ("amplifier_on", {}),
+        ("sync", {}),
+        ("test_tone", {}),
+    ):
+        data = {"csrf_token": csrf(client, path), "kind": kind, **fields}
+        assert client.post(f"{path}/commands", data=data).status_code == 302
+    # What the agent (stations.agent.commands and its amplifier) reports for each.
+    reports = [
+        ("done", "volume 60% from the next normal item"),
+        ("failed", "'gpioset gpiochip0 17=1' exited 1: gpioset: line busy"),
+        ("done", "manifest synced: 12 plays"),
+        ("failed", "test tone failed: ffplay: no sound card"),
+    ]
+    delivered = client.get("/api/v1/commands", headers=agent).get_json()["commands"]
+    assert len(delivered) == len(reports)
+    for command, (state, result) in zip(delivered, reports, strict=True):
+        answer = client.post(
+            f"/api/v1/commands/{command['id']}/result",
+            json={"state": state, "result": result},
+            headers=agent,
+        )
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    # One nobody picked up, and one of a kind (and a result) this page does not know.
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    session.add(
+        StationCommand(station_id=station.id, kind="sync", created_at=utcnow() - timedelta(hours=1))
+    )
+    session.add(
+        StationCommand(
+            station_id=station.id,
+            kind="reboot_pc",
+            state="failed",
+            result="reboot: permission denied",
+            created_at=utcnow(),
+        )
+    )
+    session.commit()
+
+    page = client.get(path).get_data(as_text=True)
+    log = page.split('id="command-log"', 1)[1].split("</table>", 1)[0]
+    assert command_results(log) == [
+        "Chi tiết kỹ thuật: reboot: permission denied",
+        "Máy phát không nhận lệnh trong thời gian cho phép",
+        "Không phát được âm thử (lỗi kỹ thuật: ffplay: no sound card)",
+        "Đã đồng bộ lịch phát: 12 lượt phát",
+        "Lệnh điều khiển loa &#39;gpioset gpiochip0 17=1&#39; báo lỗi 1"
+        " (lỗi kỹ thuật: gpioset: line busy)",
+        "Đã đặt âm lượng 60%, áp dụng từ bản tin thường kế tiếp",
+    ]
+    assert "volume 60%" not in log and "not picked up" not in log
+
+
+def test_a_command_of_a_kind_the_page_does_not_know_is_still_named_in_vietnamese(
+    client, auth, session
+):
+    from broadcaster.core.models import StationCommand
+
+    station = session.exec(select(Station).where(Station.code == "HUE-THUAN-AN")).one()
+    session.add(StationCommand(station_id=station.id, kind="reboot_pc", state="done"))
+    session.commit()
+    auth.login("admin")
+    page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
+    log = page.split('id="command-log"', 1)[1].split("</table>", 1)[0]
+    assert "<td>Lệnh reboot_pc</td>" in log
+
+
+def test_the_listen_again_page_a_station_links_to_names_its_podcast_feed_in_vietnamese(
+    client, auth
+):
+    from urllib.parse import urlsplit
+
+    auth.login("editor")
+    page = client.get("/stations/HUE-THUAN-AN").get_data(as_text=True)
+    public = re.search(r'<a href="([^"]+)" id="public-page">', page)[1]
+    auth.logout()
+    listen_again = client.get(urlsplit(public).path).get_data(as_text=True)
+    feed = re.search(r'<link rel="alternate" type="application/rss\+xml"[^>]*>', listen_again)[0]
+    assert 'title="Podcast nghe lại bản tin – ' in feed and "Thuận An" in feed
+
+
+def test_a_refused_volume_is_shown_again_as_typed_beside_why_and_nothing_is_sent(
+    client, auth, session
+):
+    from broadcaster.core.models import StationCommand
+
+    auth.login("admin")
+    path = "/stations/HUE-THUAN-AN"
+    for typed in ("150", "12.5", "-3"):
+        data = {"csrf_token": csrf(client, path), "kind": "set_volume", "percent": typed}
+        refused = client.post(f"{path}/commands", data=data)
+        assert refused.status_code == 422
+        page = refused.get_data(as_text=True)
+        box = re.search(r'<input type="number" name="percent"[^>]*>', page)[0]
+        assert f'value="{typed}"' in box and 'aria-invalid="true"' in box
+        alert = re.search(r'<p class="flash flash-error" role="alert"[^>]*>([^<]*)</p>', page)
+        assert alert and alert[1] == "Âm lượng phải là số nguyên từ 0 đến 100."
+    assert session.exec(select(StationCommand)).all() == []
+    assert session.exec(select(AuditEntry).where(AuditEntry.action == "send_command")).all() == []
+    data = {"csrf_token": csrf(client, path), "kind": "set_volume", "percent": "60"}
+    assert client.post(f"{path}/commands", data=data).status_code == 302
+    page = client.get(path).get_data(as_text=True)
+    assert "Đặt âm lượng 60%" in page and 'value="60"' not in page

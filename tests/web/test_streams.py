@@ -176,3 +176,30 @@ def test_a_blank_name_or_an_overlong_address_is_named_in_vietnamese_and_kept(app
     assert long_url.status_code == 422
     assert "Địa chỉ luồng dài quá 1000 ký tự." in long_url.get_data(as_text=True)
     assert stream_named(app, "VOV1") is None
+
+
+def test_the_stream_page_says_in_vietnamese_what_the_check_heard_and_why_not(
+    app, client, auth, icecast
+):
+    feed = icecast.feed("/vov1.mp3")
+    auth.login("admin")
+    register(client, "VOV1", feed.url)
+    stream = stream_named(app, "VOV1")
+    page = client.get(f"/streams/{stream.id}").get_data(as_text=True)
+    assert "decoded" not in page
+    check = page.split('id="check-detail">', 1)[1].split("</small>", 1)[0]
+    assert re.fullmatch(r"[\d.]+ giây âm thanh mp3, 64 kb/s", check), check
+    path = f"/streams/{stream.id}"
+    again = client.post(f"{path}/check", data={"csrf_token": csrf(client, path)})
+    page = client.get(again.location).get_data(as_text=True)
+    assert re.search(r"Nghe được luồng: [\d.]+ giây âm thanh mp3, 64 kb/s\.", page)
+    assert "decoded" not in page
+
+    feed.stop()
+    again = client.post(f"{path}/check", data={"csrf_token": csrf(client, path)})
+    page = client.get(again.location).get_data(as_text=True)
+    check = page.split('id="check-detail">', 1)[1].split("</small>", 1)[0]
+    assert "không nghe được" in page
+    assert check.startswith("Không kết nối được tới luồng (lỗi kỹ thuật: ")
+    assert "cannot connect" not in page
+    assert "cannot connect" in stream_named(app, "VOV1").check_detail  # the log's language
