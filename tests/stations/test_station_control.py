@@ -305,7 +305,7 @@ def test_commands_from_the_page_reach_the_agent_once_and_their_results_show(
         wait_until(lambda: all(s == "done" for _, s, _ in results(site).values()), timeout=20)
         page = admin.get(PAGE).get_data(as_text=True)
         assert set(command_rows(page).values()) == {"done"}
-        for text in ("test tone played", "volume 55%", "amplifier on", "manifest synced"):
+        for text in ("Đã phát âm thử", "Đã đặt âm lượng 55%", "Đã bật loa", "Đã đồng bộ lịch phát"):
             assert text in page
         assert "-q sset Master 55%" in hardware.mixer()
         assert "Đã thực hiện" in page and "Đặt âm lượng 55%" in page
@@ -334,7 +334,7 @@ def test_commands_from_the_page_reach_the_agent_once_and_their_results_show(
         assert actions.count(("send_command", str(command_id))) == 1
         assert actions.count(("command_result", str(command_id))) == 1, actions
     assert [w for w, _ in hardware.amp()].count("on") >= 1
-    assert "test tone played" in admin.get(PAGE).get_data(as_text=True)
+    assert "Đã phát âm thử" in admin.get(PAGE).get_data(as_text=True)
 
 
 class LossyProxy(http.server.BaseHTTPRequestHandler):
