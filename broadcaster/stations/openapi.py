@@ -132,8 +132,9 @@ def openapi_document() -> dict[str, Any]:
                         "(poll meanwhile). If-None-Match: the manifest ETag the agent has; "
                         "a stale one is answered at once. X-Push-Cursor: send back the one "
                         "the last answer carried (the changes it is as of). Every answer of "
-                        "this API carries X-Server-Time (seconds since the epoch) for the "
-                        "agent's clock."
+                        "this API carries X-Server-Time (when it left) and X-Server-Received "
+                        "(when its request arrived), seconds since the epoch, for the agent's "
+                        "clock."
                     ),
                     "parameters": [
                         {
