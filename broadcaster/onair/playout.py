@@ -393,6 +393,10 @@ class PlayoutQueue:
                     EventKind.INTERRUPTED, item, "not played: playout was shut down before its time"
                 )
             return False
+        # Journaled here, a hair before the instant, not at it: the write gives up the
+        # interpreter lock, which stations released at the same instant in one process
+        # then wait for. Interrupted after this, the play counts as sounded (the safe side).
+        self._mark_released(item)
         # The clock read above said "not yet" only by a hair; a corrected clock may also
         # run a little apart from the one the wait was timed on.
         while (left := (item.at - self._clock()).total_seconds()) > 0 and not self._interrupted:
@@ -406,7 +410,6 @@ class PlayoutQueue:
             )
             self._on_event(EventKind.INTERRUPTED, item, reason)
             return False
-        self._mark_released(item)
         self._player.release()
         item.released_at = self._clock()
         self._hush(False)

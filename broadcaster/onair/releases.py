@@ -59,13 +59,18 @@ class ReleaseJournal:
     def mark(self, occurrence_id: int) -> None:
         """In the instant before the sound is released. A journal that cannot be written
         is logged and the play goes on: a crash then counts the play as sounded."""
-        with self._lock:
-            try:
-                if self._fd is None:
-                    self._fd = self._open(0)
-                os.write(self._fd, b"%d\n" % occurrence_id)
-            except OSError as exc:
-                log.error("playout: cannot write %s: %s", self.path, exc)
+        try:
+            fd = self._fd
+            if fd is None:
+                with self._lock:
+                    if self._fd is None:
+                        self._fd = self._open(0)
+                    fd = self._fd
+            # No lock around the write: one write(2) to an O_APPEND file is whole, and a
+            # lock would line up the stations due at the same instant behind each other.
+            os.write(fd, b"%d\n" % occurrence_id)
+        except OSError as exc:
+            log.error("playout: cannot write %s: %s", self.path, exc)
 
     def close(self) -> None:
         with self._lock:
