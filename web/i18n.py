@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
 from flask_babel import Babel, gettext
 
-from broadcaster.onair.reasons import reason_vi
+from broadcaster.onair.reasons import command_result_vi, reason_vi, stream_check_vi
 
 LANGUAGES = {"vi": "Tiếng Việt", "en": "English"}
 
@@ -30,11 +31,21 @@ def local_time(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     return value.astimezone(zone).strftime(fmt)
 
 
+def _read_stored(reader, text: str | None) -> str:
+    return reader(text or "", translate=gettext)
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["localtime"] = local_time
-    # Stored reasons are English; pages show them in the user's language.
-    app.jinja_env.filters["reason"] = lambda reason: reason_vi(reason or "", translate=gettext)
+    # Stored reasons, stream checks and command results are English (the log's language);
+    # pages show them in the user's language.
+    for name, reader in (
+        ("reason", reason_vi),
+        ("stream_check", stream_check_vi),
+        ("command_result", command_result_vi),
+    ):
+        app.jinja_env.filters[name] = partial(_read_stored, reader)
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_locale"] = select_locale
 

@@ -27,7 +27,6 @@ from broadcaster.core.models import (
     StationBeat,
 )
 from broadcaster.onair import collision
-from broadcaster.onair.reasons import command_result_vi
 from broadcaster.stations import commands
 from broadcaster.stations.api import revoke_token, rotate_token
 from broadcaster.stations.monitoring import health, health_of
@@ -86,12 +85,6 @@ def command_label(command) -> str:
     }
     # A kind this page does not know yet (a newer server's): still named, in a sentence.
     return labels.get(command.kind) or _("Lệnh %(kind)s", kind=command.kind)
-
-
-@bp.app_template_filter("command_result")
-def command_result(result: str | None) -> str:
-    """What the agent reported (English, the audit log's language), as staff read it."""
-    return command_result_vi(result or "", translate=_)
 
 
 def _looks_after(station: Station) -> bool:

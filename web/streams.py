@@ -49,12 +49,6 @@ class ReviewForm(FlaskForm):
     comment = TextAreaField(_l("Nhận xét"), validators=[Length(max=1000)])
 
 
-@bp.app_template_filter("stream_check")
-def stream_check_text(detail: str | None) -> str:
-    """A check's stored detail (English, the audit log's language) as the reader reads it."""
-    return stream_check_vi(detail or "", translate=_)
-
-
 def _stream(stream_id: int) -> StreamSource:
     stream = get_session().get(StreamSource, stream_id)
     if stream is None:
@@ -180,7 +174,7 @@ def check(stream_id: int):
     problem = streams.recheck_stream(session=session, stream=stream, actor=_actor(), heard=heard)
     session.commit()
     if problem is None:
-        detail = stream_check_text(stream.check_detail)
+        detail = stream_check_vi(stream.check_detail or "", translate=_)
         flash(_("Nghe được luồng: %(detail)s.", detail=detail), "success")
     else:
         flash(message_for(problem), "error")

@@ -147,17 +147,7 @@ def relay_detail_vi(detail: str, translate=lambda message: message) -> str | Non
     summary = _summary_vi(detail, translate)
     if summary is not None:
         return summary[:1].upper() + summary[1:]
-    for pattern, message in RELAY_DETAILS:
-        found = pattern.match(detail)
-        if found is None:
-            continue
-        values = found.groupdict()
-        if "summary" in values:
-            values["summary"] = _summary_vi(values["summary"], translate) or values["summary"]
-        if "why" in values:
-            values["why"] = _why_vi(values["why"], translate)
-        return translate(message) % values
-    return None
+    return _read(RELAY_DETAILS, detail, translate)
 
 
 def _summary_vi(text: str, translate) -> str | None:
@@ -184,8 +174,9 @@ _SILENT = ("", "no answer")
 def _read(table: list[tuple[re.Pattern[str], str]], text: str, translate) -> str | None:
     """The first pattern of `table` matching all of `text`, filled in; None if none does.
 
-    A `detail` group is raw technical text (ffmpeg's last line, a hook's stderr): kept as
-    it is, or said to be missing."""
+    Groups by name: `detail` is raw technical text (ffmpeg's last line, a hook's stderr),
+    kept as it is or said to be missing; `summary` a relay's tally and `why` a relay's
+    cause, both read in turn."""
     for pattern, message in table:
         found = pattern.match(text)
         if found is None:
@@ -193,6 +184,10 @@ def _read(table: list[tuple[re.Pattern[str], str]], text: str, translate) -> str
         values = found.groupdict()
         if "detail" in values and (values["detail"] or "").strip() in _SILENT:
             values["detail"] = translate(N_("không có thông báo lỗi"))
+        if "summary" in values:
+            values["summary"] = _summary_vi(values["summary"], translate) or values["summary"]
+        if "why" in values:
+            values["why"] = _why_vi(values["why"], translate)
         return translate(message) % values
     return None
 
