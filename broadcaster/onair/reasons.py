@@ -26,6 +26,14 @@ REASONS: dict[str, str] = {
         "Đài không báo đã phát trong thời gian cho phép"
     ),
     "interrupted by an emergency broadcast": N_("Bị ngắt để phát tin khẩn cấp"),
+    # A restarted scheduler opening a play again (onair.misses.release_abandoned).
+    "claimed by a scheduler that stopped before playing it": N_(
+        "Bộ lập lịch đã dừng trước khi phát; bài được đưa lại vào lượt phát"
+    ),
+    "prepared by a scheduler that stopped before its sound": N_(
+        "Bộ lập lịch đã dừng ngay trước giờ phát, khi chưa phát ra tiếng; "
+        "bài được đưa lại vào lượt phát"
+    ),
     "cut short: the player was shut down": N_("Bị cắt ngang vì trình phát đã tắt"),
     "cut short: the scheduler stopped during the play": N_(
         "Bị cắt ngang vì bộ lập lịch đã dừng khi đang phát"

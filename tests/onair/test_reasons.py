@@ -13,6 +13,34 @@ def test_stored_reasons_read_in_vietnamese_with_their_detail():
     assert reason_vi("ffplay failed: no sound card") == "ffplay failed: no sound card"
 
 
+def test_what_a_restarted_scheduler_did_with_a_play_reads_in_vietnamese(settings, session):
+    """The "released" events of the event log, as release_abandoned writes them."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import select
+
+    from broadcaster.core.models import Occurrence, OccurrenceStatus, PlayEvent
+    from broadcaster.onair import occurrences as onair
+    from tests.onair.test_occurrences import approved_script, station, weekly
+
+    weekly(session, approved_script(session), ["HUE-PHU-XUAN"], list(range(7)), ["06:00", "06:01"])
+    slot = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    onair.materialize(session, now=slot - timedelta(hours=1), hours=2)
+    claimed, held = session.exec(select(Occurrence).order_by(Occurrence.at)).all()
+    claimed.status, held.status = OccurrenceStatus.DISPATCHED, OccurrenceStatus.PLAYING
+    session.add_all([claimed, held])
+    session.commit()
+    local = [station(session, "HUE-PHU-XUAN").id]
+    onair.release_abandoned(session, now=slot, station_ids=local, released=set())
+    session.commit()
+    details = [e.detail for e in session.exec(select(PlayEvent).order_by(PlayEvent.id))]
+    assert [reason_vi(d) for d in details] == [
+        "Bộ lập lịch đã dừng trước khi phát; bài được đưa lại vào lượt phát",
+        "Bộ lập lịch đã dừng ngay trước giờ phát, khi chưa phát ra tiếng; "
+        "bài được đưa lại vào lượt phát",
+    ]
+
+
 def test_a_relays_summary_and_reasons_read_in_vietnamese():
     from broadcaster.onair.relay import Tally
     from broadcaster.onair.relaycues import NOT_APPROVED
