@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -625,51 +625,46 @@ def test_a_null_player_can_be_injected_with_a_time_scale(monkeypatch):
     assert isinstance(player, NullPlayer) and player.time_scale == 0.25
 
 
-def test_a_crash_in_the_instant_before_a_play_never_plays_it_twice(tmp_path):
-    """READY is written before the sound: after a restart the play is reported, not replayed."""
-    store = agent.LocalStore(tmp_path / "agent.db")
-    store.mark(7, agent.READY)
+@contextmanager
+def restarted_after_ready(cache: Path, *ready: int):
+    """An agent (not run) on a cache whose played set holds `ready` as READY."""
+    store = agent.LocalStore(cache / "agent.db")
+    for occurrence_id in ready:
+        store.mark(occurrence_id, agent.READY)
     store.close()
-    crashed = agent.Agent(
+    restarted = agent.Agent(
         server=f"http://127.0.0.1:{free_port()}",
         token="t",
-        cache_dir=tmp_path,
+        cache_dir=cache,
         player=NullPlayer(time_scale=0.01),
     )
     try:
+        yield restarted
+    finally:
+        restarted.queue.close()
+        restarted.store.close()
+        restarted.journal.close()
+
+
+def test_a_crash_in_the_instant_before_a_play_never_plays_it_twice(tmp_path):
+    """READY is written before the sound: after a restart the play is reported, not replayed."""
+    with restarted_after_ready(tmp_path, 7) as crashed:
         crashed._recover()
         assert crashed.store.state(7) == "failed"
         (event,) = crashed.store.unsent()  # READY itself is never sent
         assert event["kind"] == "failed" and "not played again" in event["detail"]
-    finally:
-        crashed.queue.close()
-        crashed.store.close()
 
 
 def test_a_crash_after_ready_but_before_the_sound_plays_it_after_the_restart(tmp_path):
     """The release journal names 8, whose sound had left, and not 7, still waiting."""
-    store = agent.LocalStore(tmp_path / "agent.db")
-    store.mark(7, agent.READY)
-    store.mark(8, agent.READY)
-    store.close()
     (tmp_path / "released.log").write_text("8\n")
-    restarted = agent.Agent(
-        server=f"http://127.0.0.1:{free_port()}",
-        token="t",
-        cache_dir=tmp_path,
-        player=NullPlayer(time_scale=0.01),
-    )
-    try:
+    with restarted_after_ready(tmp_path, 7, 8) as restarted:
         restarted._recover()
         assert restarted.store.state(7) is None  # free to play, if still within grace
         assert restarted.store.state(8) == "failed"
         (event,) = restarted.store.unsent()
         assert event["occurrence_id"] == 8 and "not played again" in event["detail"]
         assert (tmp_path / "released.log").read_text() == ""  # settled: a new journal
-    finally:
-        restarted.queue.close()
-        restarted.store.close()
-        restarted.journal.close()
 
 
 def test_the_timer_fires_a_lead_time_before_each_play():
