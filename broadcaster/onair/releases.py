@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 
 class ReleaseJournal:
+    """mark() from any playout thread; released(), begin() and close() only while no
+    queue can release (at start-up before the queues play, and after they closed)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
