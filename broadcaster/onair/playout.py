@@ -9,8 +9,9 @@ and the scheduler's job fire that early, so checks and claims are done by then).
 queue prepares the player at once, tells the owner READY (a durable "about to go on air",
 written before any sound), waits for the item's instant on the clock it was given and
 releases the player; "started" follows with the lateness measured as the audio left.
-The owner's release journal (onair.releases) is told in the instant before the release,
-so that after a crash a READY play that never sounded can still be played.
+The owner's release journal (onair.releases) is told a hair before the release (once
+the wait for the instant is over), so that after a crash a READY play that never sounded
+can still be played.
 
 A relay (a Cue with `relay`) is the layer underneath: it gets READY and starts at its
 instant like any item, and an item of higher priority due during it pauses it just

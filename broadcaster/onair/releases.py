@@ -60,7 +60,7 @@ class ReleaseJournal:
             self._fd = self._open(os.O_TRUNC)
 
     def mark(self, occurrence_id: int) -> None:
-        """In the instant before the sound is released. A journal that cannot be written
+        """Just before the sound is released. A journal that cannot be written
         is logged and the play goes on: a crash then counts the play as sounded."""
         try:
             fd = self._fd

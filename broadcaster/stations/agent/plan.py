@@ -72,6 +72,11 @@ class ManifestItem:
     fallback: FallbackAudio | None = None
 
     @property
+    def ends_at(self) -> datetime:
+        """When its slot is over (a relay's; a file's, for one play of it)."""
+        return self.at + timedelta(seconds=self.duration_s)
+
+    @property
     def is_relay(self) -> bool:
         return self.kind == "relay"
 

@@ -288,7 +288,7 @@ class Agent(Reporting, Commands):
         return {
             p.occurrence_id
             for p in parse_manifest(json.loads(cached)).values()
-            if p.is_relay and now < p.at + timedelta(seconds=p.duration_s)
+            if p.is_relay and now < p.ends_at
         }
 
     # -- the manifest
@@ -363,11 +363,7 @@ class Agent(Reporting, Commands):
             # A relay on air has left the manifest, but may still lack its fallback (it
             # started before the fetch): the stream can drop at any moment of its slot.
             now = self.clock()
-            self._relays = {
-                k: p
-                for k, p in self._relays.items()
-                if now < p.at + timedelta(seconds=p.duration_s)
-            }
+            self._relays = {k: p for k, p in self._relays.items() if now < p.ends_at}
             on_air = list(self._relays.values())
             plays = on_air + sorted(self.plays.values(), key=lambda p: p.at)
         handled = self.store.handled() - {p.occurrence_id for p in on_air}
